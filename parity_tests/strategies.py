@@ -1,0 +1,152 @@
+"""Hypothesis strategies for the parity suite, all valid by construction.
+
+Geometry (kernel, stride, padding, dilation) is drawn first, then an input
+size that fits it, so nothing is rejected. Sizes stay small so failures shrink
+to a few elements. Values are bounded, exactly representable in float32 (so
+the float32 and float64 runs see the same numbers) and often repeated, so
+pooling windows hold ties and ReLU inputs hold exact zeros. Upstream
+gradients come from a drawn seed: random normal, never all ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from scratch import arch as A
+
+# Values that make ties and exact zeros likely, mixed with arbitrary float32s.
+_TIE_VALUES = st.sampled_from([0.0, 1.0, -1.0, 0.5, -2.0])
+INPUT_VALUES = st.one_of(_TIE_VALUES, st.floats(-4, 4, width=32))
+WEIGHT_VALUES = st.one_of(st.sampled_from([0.0, 0.5, -0.25]), st.floats(-1, 1, width=32))
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def array(shape, values=INPUT_VALUES):
+    """float64 array strategy; cast to float32 exactly (the values are float32)."""
+    return hnp.arrays(np.float64, shape, elements=values)
+
+
+@st.composite
+def window_axis(draw, max_kernel=3, max_stride=3, max_dilation=2, pool=False,
+                ceil_mode=False):
+    """(size, kernel, stride, padding, dilation) for one spatial axis, always valid.
+
+    Pooling limits padding to half the kernel, as torch does.
+    """
+    k = draw(st.integers(1, max_kernel))
+    d = draw(st.integers(1, max_dilation))
+    s = draw(st.integers(1, max_stride))
+    p = draw(st.integers(0, k // 2 if pool else 2))
+    span = d * (k - 1) + 1
+    # A dilated pooling window must not fall entirely into the padding: an input at
+    # least as long as the window guarantees that (scratch refuses it otherwise).
+    smallest = max(1, span if pool and d > 1 else span - 2 * p)
+    size = draw(st.integers(smallest, smallest + 5))
+    return size, k, s, p, d
+
+
+@dataclass
+class ConvCase:
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    seed: int
+
+
+@st.composite
+def conv_cases(draw):
+    h, kh, sh, ph, dh = draw(window_axis())
+    w_, kw, sw, pw, dw = draw(window_axis())
+    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    bias = draw(st.booleans())
+    return ConvCase(
+        stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
+        x=draw(array((n, c, h, w_))), w=draw(array((f, c, kh, kw), WEIGHT_VALUES)),
+        b=draw(array((f,), WEIGHT_VALUES)) if bias else None, seed=draw(SEEDS))
+
+
+@dataclass
+class PoolCase:
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    ceil_mode: bool
+    x: np.ndarray
+    seed: int
+
+
+@st.composite
+def pool_cases(draw, max_dilation=2):
+    h, kh, sh, ph, dh = draw(window_axis(max_dilation=max_dilation, pool=True))
+    w, kw, sw, pw, dw = draw(window_axis(max_dilation=max_dilation, pool=True))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    return PoolCase(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw),
+                    dilation=(dh, dw), ceil_mode=draw(st.booleans()),
+                    x=draw(array((n, c, h, w))), seed=draw(SEEDS))
+
+
+@st.composite
+def batch_shapes(draw, min_dims=2, max_dims=4, min_batch=1):
+    """(N, C, ...) with 2 to 4 dims, small."""
+    ndim = draw(st.integers(min_dims, max_dims))
+    return (draw(st.integers(min_batch, 4)), draw(st.integers(1, 4))) + tuple(
+        draw(st.integers(1, 4)) for _ in range(ndim - 2))
+
+
+@st.composite
+def pointwise_inputs(draw, values=INPUT_VALUES):
+    """An input of 2 to 4 dims and an upstream-gradient seed."""
+    return draw(array(draw(batch_shapes()), values)), draw(SEEDS)
+
+
+@st.composite
+def linear_cases(draw):
+    n, fin, fout = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    bias = draw(st.booleans())
+    return (draw(array((n, fin))), draw(array((fout, fin), WEIGHT_VALUES)),
+            draw(array((fout,), WEIGHT_VALUES)) if bias else None, draw(SEEDS))
+
+
+@st.composite
+def classification_cases(draw, max_abs_logit=4.0):
+    """(logits (N, K), targets (N,), seed); targets always in range."""
+    n, k = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    values = st.one_of(_TIE_VALUES, st.floats(-max_abs_logit, max_abs_logit, width=32))
+    logits = draw(array((n, k), values))
+    target = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)),
+                      dtype=np.int64)
+    return logits, target, draw(SEEDS)
+
+
+ACTIVATION_SPECS = st.sampled_from([A.ReLU(), A.LeakyReLU(0.1), A.Sigmoid(), A.Tanh(),
+                                    A.PReLU()])
+
+
+@st.composite
+def architectures(draw):
+    """A small valid CNN: conv [BN] act pool, flatten, linear [BN] act, linear.
+
+    Input 6..9 pixels a side, 3x3-or-smaller kernels with padding 1 and a 2x2 pool
+    always fit, so no drawn architecture is invalid.
+    """
+    c_in, size = draw(st.integers(1, 2)), draw(st.integers(6, 9))
+    channels, hidden = draw(st.integers(1, 3)), draw(st.integers(2, 6))
+    layers = [("conv", A.Conv2d(channels, draw(st.integers(1, 3)), padding=1,
+                                stride=draw(st.integers(1, 2))))]
+    if draw(st.booleans()):
+        layers.append(("bn", A.BatchNorm2d()))
+    layers.append(("act", draw(ACTIVATION_SPECS)))
+    layers.append(("pool", draw(st.sampled_from([A.MaxPool2d(2), A.AvgPool2d(2),
+                                                A.MaxPool2d(3, 2, 1, ceil_mode=True)]))))
+    layers += [("flatten", A.Flatten()), ("fc1", A.Linear(hidden))]
+    if draw(st.booleans()):
+        layers.append(("bn1", A.BatchNorm1d()))
+    layers += [("act1", draw(ACTIVATION_SPECS)), ("fc2", A.Linear(draw(st.integers(2, 5))))]
+    return A.Architecture(input_shape=(c_in, size, size), layers=tuple(layers))

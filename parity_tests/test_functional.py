@@ -1,0 +1,248 @@
+"""scratch.functional against torch.nn.functional: forward, input and parameter gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from parity_tests import strategies as S
+from parity_tests.helpers import (DTYPES, assert_parity, batch_norm_conditioning, torch_run,
+                                  upstream)
+from scratch import functional as F
+
+dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+
+
+def cast(*arrays, dtype):
+    return [None if a is None else a.astype(dtype) for a in arrays]
+
+
+@dtypes
+@given(case=S.conv_cases())
+def test_conv2d_matches_torch(case, dtype):
+    x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx, dw, db = F.conv2d_backward(dout, cache)
+
+    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w, bias=b), dout, dtype,
+                         stride=case.stride, padding=case.padding, dilation=case.dilation)
+    f, c, kh, kw = w.shape
+    n, _, ho, wo = out.shape
+    overlap = f * -(-kh // case.stride[0]) * -(-kw // case.stride[1])
+    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
+                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
+                  reductions=dict(out=c * kh * kw, dx=overlap, dw=n * ho * wo, db=n * ho * wo))
+
+
+@dtypes
+@given(case=S.conv_cases())
+def test_conv2d_without_input_grad_gives_same_parameter_grads(case, dtype):
+    x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation)
+    dout = upstream(case.seed, out.shape, dtype)
+    full = F.conv2d_backward(dout, cache)
+    dx, dw, db = F.conv2d_backward(dout, cache, input_grad=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, full[1])
+    if b is not None:
+        np.testing.assert_array_equal(db, full[2])
+
+
+@dtypes
+@given(case=S.pool_cases())
+def test_max_pool2d_matches_torch(case, dtype):
+    (x,) = cast(case.x, dtype=dtype)
+    args = (case.kernel_size, case.stride, case.padding, case.dilation, case.ceil_mode)
+    out, cache = F.max_pool2d_forward(x, *args)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx = F.max_pool2d_backward(dout, cache)
+    t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, dtype, kernel_size=args[0],
+                         stride=args[1], padding=args[2], dilation=args[3], ceil_mode=args[4])
+    overlap = -(-case.kernel_size[0] // case.stride[0]) * -(-case.kernel_size[1] // case.stride[1])
+    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
+                  reductions=dict(dx=overlap))
+
+
+def test_max_pool2d_all_equal_window_sends_gradient_to_top_left():
+    x = np.ones((1, 1, 2, 2))
+    out, cache = F.max_pool2d_forward(x, 2)
+    dx = F.max_pool2d_backward(np.full(out.shape, 3.0), cache)
+    np.testing.assert_array_equal(dx, [[[[3.0, 0.0], [0.0, 0.0]]]])
+
+
+@dtypes
+@given(case=S.pool_cases(max_dilation=1), count_include_pad=st.booleans())
+def test_avg_pool2d_matches_torch(case, count_include_pad, dtype):
+    (x,) = cast(case.x, dtype=dtype)
+    args = (case.kernel_size, case.stride, case.padding, case.ceil_mode, count_include_pad)
+    out, cache = F.avg_pool2d_forward(x, *args)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx = F.avg_pool2d_backward(dout, cache)
+    t_out, g = torch_run(TF.avg_pool2d, dict(input=x), dout, dtype, kernel_size=args[0],
+                         stride=args[1], padding=args[2], ceil_mode=args[3],
+                         count_include_pad=args[4])
+    k = case.kernel_size[0] * case.kernel_size[1]
+    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
+                  reductions=dict(out=k, dx=k))
+
+
+@dtypes
+@given(case=S.linear_cases())
+def test_linear_matches_torch(case, dtype):
+    x, w, b = cast(*case[:3], dtype=dtype)
+    out, cache = F.linear_forward(x, w, b)
+    dout = upstream(case[3], out.shape, dtype)
+    dx, dw, db = F.linear_backward(dout, cache)
+    t_out, g = torch_run(TF.linear, dict(input=x, weight=w, bias=b), dout, dtype)
+    n, fin = x.shape
+    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
+                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
+                  reductions=dict(out=fin, dx=w.shape[0], dw=n, db=n))
+
+
+@dtypes
+@given(case=S.pointwise_inputs())
+def test_flatten_matches_torch(case, dtype):
+    (x,) = cast(case[0], dtype=dtype)
+    out, cache = F.flatten_forward(x)
+    dout = upstream(case[1], out.shape, dtype)
+    t_out, g = torch_run(lambda input: torch.flatten(input, 1), dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.flatten_backward(dout, cache)),
+                  dict(out=t_out, dx=g["input"]), dtype)
+
+
+ACTIVATIONS = {
+    "relu": (F.relu_forward, F.relu_backward, TF.relu),
+    "leaky_relu": (lambda x: F.leaky_relu_forward(x, 0.1), F.leaky_relu_backward,
+                   lambda input: TF.leaky_relu(input, 0.1)),
+    "sigmoid": (F.sigmoid_forward, F.sigmoid_backward, torch.sigmoid),
+    "tanh": (F.tanh_forward, F.tanh_backward, torch.tanh),
+}
+
+
+@dtypes
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(case=S.pointwise_inputs())
+def test_activation_matches_torch(name, case, dtype):
+    forward, backward, torch_fn = ACTIVATIONS[name]
+    (x,) = cast(case[0], dtype=dtype)
+    out, cache = forward(x)
+    dout = upstream(case[1], out.shape, dtype)
+    t_out, g = torch_run(lambda input: torch_fn(input), dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=backward(dout, cache)), dict(out=t_out, dx=g["input"]),
+                  dtype)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_saturating_activations_stay_finite_for_huge_inputs(name):
+    forward, backward, _ = ACTIVATIONS[name]
+    x = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype=np.float32)
+    out, cache = forward(x)
+    assert np.isfinite(out).all() and np.isfinite(backward(np.ones_like(x), cache)).all()
+
+
+@dtypes
+@given(case=S.pointwise_inputs(), per_channel=st.booleans(), data=st.data())
+def test_prelu_matches_torch(case, per_channel, data, dtype):
+    (x,) = cast(case[0], dtype=dtype)
+    p = x.shape[1] if per_channel else 1
+    (weight,) = cast(data.draw(S.array((p,), S.WEIGHT_VALUES), label="weight"), dtype=dtype)
+    out, cache = F.prelu_forward(x, weight)
+    dout = upstream(case[1], out.shape, dtype)
+    dx, dweight = F.prelu_backward(dout, cache)
+    t_out, g = torch_run(TF.prelu, dict(input=x, weight=weight), dout, dtype)
+    assert_parity(dict(out=out, dx=dx, dweight=dweight),
+                  dict(out=t_out, dx=g["input"], dweight=g["weight"]), dtype,
+                  reductions=dict(dweight=x.size // p))
+
+
+@dtypes
+@given(shape=S.batch_shapes(min_batch=2), training=st.booleans(), affine=st.booleans(),
+       momentum=st.sampled_from([0.1, 0.5]), data=st.data())
+def test_batch_norm_matches_torch(shape, training, affine, momentum, data, dtype):
+    c = shape[1]
+    x = data.draw(S.array(shape), label="x").astype(dtype)
+    weight, bias = (data.draw(S.array((c,), S.WEIGHT_VALUES), label=n).astype(dtype)
+                    if affine else None for n in ("weight", "bias"))
+    running_mean = data.draw(S.array((c,), S.WEIGHT_VALUES), label="running_mean").astype(dtype)
+    running_var = (1 + np.abs(data.draw(S.array((c,), S.WEIGHT_VALUES), label="rv"))).astype(dtype)
+    seed = data.draw(S.SEEDS, label="seed")
+    rm, rv = running_mean.copy(), running_var.copy()
+    t_rm, t_rv = torch.tensor(running_mean), torch.tensor(running_var)
+
+    out, cache = F.batch_norm_forward(x, weight, bias, rm, rv, training, momentum, 1e-5)
+    dout = upstream(seed, out.shape, dtype)
+    dx, dw, db = F.batch_norm_backward(dout, cache)
+    t_out, g = torch_run(TF.batch_norm, dict(input=x, weight=weight, bias=bias), dout, dtype,
+                         running_mean=t_rm, running_var=t_rv, training=training,
+                         momentum=momentum, eps=1e-5)
+    count = x.size // c  # every statistic and parameter gradient sums over N*H*W values
+    # eval mode divides by sqrt(running_var + eps) >= 1 here: no amplification
+    k = count * (batch_norm_conditioning(x) if training else 1)
+    note(f"per-channel count {count}, rounding budget {k:.1f} terms")
+    assert_parity(dict(out=out, dx=dx, dw=dw, db=db, running_mean=rm, running_var=rv),
+                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"],
+                       running_mean=t_rm, running_var=t_rv), dtype,
+                  reductions=dict(out=k, dx=k, dw=k, db=count, running_mean=count,
+                                  running_var=count))
+
+
+@dtypes
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(case=S.classification_cases(), dscale=st.floats(-3, 3, width=32))
+def test_cross_entropy_matches_torch(reduction, case, dscale, dtype):
+    logits, target, seed = case
+    (logits,) = cast(logits, dtype=dtype)
+    loss, cache = F.cross_entropy_forward(logits, target, reduction)
+    dloss = (upstream(seed, loss.shape, dtype) if reduction == "none"
+             else np.asarray(dscale, dtype=dtype))
+    dlogits = F.cross_entropy_backward(dloss, cache)
+    t_loss, g = torch_run(TF.cross_entropy, dict(input=logits, target=target), dloss, dtype,
+                          reduction=reduction)
+    k = logits.shape[1] * (len(target) if reduction != "none" else 1)
+    assert_parity(dict(loss=loss, dlogits=dlogits), dict(loss=t_loss, dlogits=g["input"]),
+                  dtype, reductions=dict(loss=k, dlogits=k))
+
+
+@dtypes
+@given(case=S.classification_cases(max_abs_logit=1e4))
+def test_cross_entropy_is_finite_and_matches_torch_for_huge_logits(case, dtype):
+    logits, target, _ = case
+    logits = (logits.astype(np.float64) * 1e4 / max(1.0, np.abs(logits).max())).astype(dtype)
+    loss, cache = F.cross_entropy_forward(logits, target)
+    dlogits = F.cross_entropy_backward(np.asarray(1.0, dtype), cache)
+    assert np.isfinite(loss).all() and np.isfinite(dlogits).all()
+    t_loss, g = torch_run(TF.cross_entropy, dict(input=logits, target=target), None, dtype)
+    # losses reach 2e4, so the float32 budget scales with the magnitude of the logits
+    k = logits.shape[1] * len(target) * 1e4
+    assert_parity(dict(loss=loss, dlogits=dlogits), dict(loss=t_loss, dlogits=g["input"]),
+                  dtype, reductions=dict(loss=k, dlogits=logits.shape[1]))
+
+
+@dtypes
+@given(shapes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1,
+                       max_size=3),
+       lam=st.floats(0, 1, width=32), data=st.data())
+def test_l2_penalty_matches_torch(shapes, lam, data, dtype):
+    arrays = [data.draw(S.array(s, S.WEIGHT_VALUES), label=f"w{i}").astype(dtype)
+              for i, s in enumerate(shapes)]
+    dout = dtype(data.draw(st.floats(-3, 3, width=32), label="dout"))
+    penalty = F.l2_penalty(arrays, lam)
+    grads = F.l2_penalty_backward(arrays, lam, dout)
+    inputs = {f"w{i}": a for i, a in enumerate(arrays)}
+    t_pen, g = torch_run(lambda **ws: 0.5 * lam * sum((w * w).sum() for w in ws.values()),
+                         inputs, np.asarray(dout), dtype)
+    size = sum(a.size for a in arrays)
+    assert_parity(dict(penalty=penalty, **{k: v for k, v in zip(inputs, grads)}),
+                  dict(penalty=t_pen, **{k: g[k] for k in inputs}), dtype,
+                  reductions=dict(penalty=size))
+
+
+def test_max_pool2d_refuses_a_window_that_lies_entirely_in_padding():
+    # width 1, padding 1, kernel 2, dilation 2: the only window taps padded columns 0 and 2
+    with pytest.raises(ValueError, match="entirely in the padding"):
+        F.max_pool2d_forward(np.zeros((1, 1, 2, 1)), (1, 2), 1, (0, 1), (1, 2))

@@ -1,0 +1,48 @@
+"""The torch mirror of a scratch model, built from the same Architecture."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from scratch import arch as A
+from scratch.windows import pair
+
+
+def _layer(spec, in_shape) -> nn.Module:
+    if isinstance(spec, A.Conv2d):
+        return nn.Conv2d(in_shape[0], spec.out_channels, pair(spec.kernel_size),
+                         pair(spec.stride), pair(spec.padding), pair(spec.dilation),
+                         bias=spec.bias)
+    if isinstance(spec, A.Linear):
+        return nn.Linear(in_shape[0], spec.out_features, bias=spec.bias)
+    if isinstance(spec, A.MaxPool2d):
+        return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
+                            ceil_mode=spec.ceil_mode)
+    if isinstance(spec, A.AvgPool2d):
+        return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
+                            spec.count_include_pad)
+    if isinstance(spec, A.BatchNorm2d):
+        cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
+        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine)
+    if isinstance(spec, A.LeakyReLU):
+        return nn.LeakyReLU(spec.negative_slope)
+    if isinstance(spec, A.PReLU):
+        return nn.PReLU(spec.num_parameters, spec.init)
+    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten}
+    if type(spec) in simple:
+        return simple[type(spec)]()
+    raise TypeError(f"no torch layer for spec {spec!r}")
+
+
+def build(architecture: A.Architecture, dtype=torch.float32, device="cpu") -> nn.Sequential:
+    """``nn.Sequential`` with the architecture's layer names, so state_dict keys match scratch's.
+
+    Weights get torch's own default initialisation; copy scratch weights in with
+    :func:`reference.convert.load_numpy_state` to make the twins identical.
+    """
+    shapes = architecture.shapes()
+    layers = OrderedDict((name, _layer(spec, shape))
+                         for (name, spec), shape in zip(architecture.layers, shapes))
+    return nn.Sequential(layers).to(device=device, dtype=dtype)

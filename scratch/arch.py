@@ -1,0 +1,171 @@
+"""Architecture description shared by the scratch model and its torch mirror.
+
+An :class:`Architecture` is plain, frozen data: the input shape and an ordered
+tuple of named layer specs. ``scratch.model.build`` and ``reference.model.build``
+both read it, so the two models have the same layers under the same names and
+their ``state_dict()`` keys agree. Channel counts and the flattened size are
+derived by walking the shapes through the specs, never written by hand.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scratch.windows import pair, window_out_size
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    out_channels: int
+    kernel_size: int | Pair
+    stride: int | Pair = 1
+    padding: int | Pair = 0
+    dilation: int | Pair = 1
+    bias: bool = True
+
+    def output_shape(self, shape):
+        _, h, w = shape
+        (kh, kw), (sh, sw) = pair(self.kernel_size), pair(self.stride)
+        (ph, pw), (dh, dw) = pair(self.padding), pair(self.dilation)
+        return (self.out_channels, window_out_size(h, kh, sh, ph, dh),
+                window_out_size(w, kw, sw, pw, dw))
+
+
+@dataclass(frozen=True)
+class MaxPool2d:
+    kernel_size: int | Pair
+    stride: int | Pair | None = None
+    padding: int | Pair = 0
+    dilation: int | Pair = 1
+    ceil_mode: bool = False
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        k = pair(self.kernel_size)
+        s = pair(self.stride if self.stride is not None else self.kernel_size)
+        p, d = pair(self.padding), pair(self.dilation)
+        return (c, window_out_size(h, k[0], s[0], p[0], d[0], self.ceil_mode),
+                window_out_size(w, k[1], s[1], p[1], d[1], self.ceil_mode))
+
+
+@dataclass(frozen=True)
+class AvgPool2d:
+    kernel_size: int | Pair
+    stride: int | Pair | None = None
+    padding: int | Pair = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        k = pair(self.kernel_size)
+        s = pair(self.stride if self.stride is not None else self.kernel_size)
+        p = pair(self.padding)
+        return (c, window_out_size(h, k[0], s[0], p[0], 1, self.ceil_mode),
+                window_out_size(w, k[1], s[1], p[1], 1, self.ceil_mode))
+
+
+@dataclass(frozen=True)
+class BatchNorm2d:
+    eps: float = 1e-5
+    momentum: float = 0.1
+    affine: bool = True
+
+    def output_shape(self, shape):
+        return shape
+
+
+@dataclass(frozen=True)
+class BatchNorm1d(BatchNorm2d):
+    pass
+
+
+@dataclass(frozen=True)
+class Linear:
+    out_features: int
+    bias: bool = True
+
+    def output_shape(self, shape):
+        return (self.out_features,)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    def output_shape(self, shape):
+        return (math.prod(shape),)
+
+
+@dataclass(frozen=True)
+class ReLU:
+    def output_shape(self, shape):
+        return shape
+
+
+@dataclass(frozen=True)
+class LeakyReLU(ReLU):
+    negative_slope: float = 0.01
+
+
+@dataclass(frozen=True)
+class PReLU(ReLU):
+    num_parameters: int = 1
+    init: float = 0.25
+
+
+@dataclass(frozen=True)
+class Sigmoid(ReLU):
+    pass
+
+
+@dataclass(frozen=True)
+class Tanh(ReLU):
+    pass
+
+
+LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear
+             | Flatten | ReLU | LeakyReLU | PReLU | Sigmoid | Tanh)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A feed-forward network: ``input_shape`` is ``(C, H, W)`` or ``(features,)``."""
+    input_shape: tuple[int, ...]
+    layers: tuple[tuple[str, LayerSpec], ...] = field(default_factory=tuple)
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Per-sample shape entering each layer, then the output shape (len = layers + 1)."""
+        shapes = [tuple(self.input_shape)]
+        for name, spec in self.layers:
+            try:
+                shapes.append(tuple(spec.output_shape(shapes[-1])))
+            except ValueError as err:
+                raise ValueError(f"layer {name!r} ({type(spec).__name__}) cannot take "
+                                 f"input of shape {shapes[-1]}: {err}") from None
+        return shapes
+
+    @property
+    def num_outputs(self) -> int:
+        return math.prod(self.shapes()[-1])
+
+
+def mnist_cnn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
+              num_classes: int = 10) -> Architecture:
+    """The default MNIST network: (conv3x3-ReLU-maxpool2) x 2, Linear-ReLU-Linear."""
+    c1, c2 = channels
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("conv1", Conv2d(c1, 3, padding=1)),
+            ("relu1", ReLU()),
+            ("pool1", MaxPool2d(2)),
+            ("conv2", Conv2d(c2, 3, padding=1)),
+            ("relu2", ReLU()),
+            ("pool2", MaxPool2d(2)),
+            ("flatten", Flatten()),
+            ("fc1", Linear(hidden)),
+            ("relu3", ReLU()),
+            ("fc2", Linear(num_classes)),
+        ),
+    )

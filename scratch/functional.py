@@ -1,0 +1,176 @@
+"""Stateless forward/backward pairs, the twin of ``torch.nn.functional``.
+
+Each ``*_forward`` returns ``(out, cache)`` and the ``*_backward`` below it
+takes ``(dout, cache)`` and returns the gradients. Outputs keep the input's
+dtype. Activations, normalisation and losses live in
+:mod:`scratch.functional_pointwise`; this module re-exports them, so
+``scratch.functional`` is the one place to import from.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.functional_pointwise import (  # noqa: F401  (re-exported)
+    batch_norm_backward, batch_norm_forward, cross_entropy_backward,
+    cross_entropy_forward, l2_penalty, l2_penalty_backward, leaky_relu_backward,
+    leaky_relu_forward, prelu_backward, prelu_forward, relu_backward, relu_forward,
+    sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
+from scratch.windows import (fold, pad2d, pair, right_overhang, unpad2d, window_out_size,
+                             windows)
+
+
+# --------------------------------------------------------------------------- linear
+def linear_forward(x, w, b=None):
+    """``out = x @ w.T + b``.
+
+    x: (N, in_features); w: (out_features, in_features); b: (out_features,) or None.
+    Returns out (N, out_features) and cache ``(x, w, has_bias)``.
+    """
+    out = x @ w.T
+    if b is not None:
+        out += b
+    return out, (x, w, b is not None)
+
+
+def linear_backward(dout, cache, input_grad=True):
+    """Returns ``(dx, dw, db)``; ``dx`` is None when ``input_grad`` is False, ``db`` without bias."""
+    x, w, has_bias = cache
+    dx = dout @ w if input_grad else None
+    dw = dout.T @ x
+    db = dout.sum(axis=0) if has_bias else None
+    return dx, dw, db
+
+
+def flatten_forward(x):
+    """(N, ...) -> (N, prod(...)); cache is the input shape."""
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dout, cache):
+    return dout.reshape(cache)
+
+
+# --------------------------------------------------------------------------- conv
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation as one matrix product (im2col).
+
+    x: (N, C, H, W); w: (F, C, kh, kw); b: (F,) or None.
+    ``H_out = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`` (same for W).
+    Returns out (N, F, H_out, W_out) and a cache holding the column matrix
+    ``cols`` (N*H_out*W_out, C*kh*kw), ``w`` and the geometry.
+    """
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    s, p, d = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    ho = window_out_size(h, kh, s[0], p[0], d[0])
+    wo = window_out_size(wd, kw, s[1], p[1], d[1])
+    xp = pad2d(x, p)
+    win = windows(xp, (kh, kw), s, d, (ho, wo))                  # (N, C, Ho, Wo, kh, kw)
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    out = cols @ w.reshape(f, -1).T                              # (N*Ho*Wo, F)
+    if b is not None:
+        out += b
+    out = np.ascontiguousarray(out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2))
+    cache = (cols, w, b is not None, xp.shape, (h, wd), s, p, d)
+    return out, cache
+
+
+def conv2d_backward(dout, cache, input_grad=True):
+    """Returns ``(dx, dw, db)``: dw = dout^T @ cols; dx = col2im(dout @ w)."""
+    cols, w, has_bias, padded_shape, size, s, p, d = cache
+    n, f, ho, wo = dout.shape
+    c, kh, kw = w.shape[1:]
+    dout_m = dout.transpose(0, 2, 3, 1).reshape(-1, f)            # (N*Ho*Wo, F)
+    dw = (dout_m.T @ cols).reshape(w.shape)
+    db = dout_m.sum(axis=0) if has_bias else None
+    if not input_grad:
+        return None, dw, db
+    dcols = dout_m @ w.reshape(f, -1)                             # (N*Ho*Wo, C*kh*kw)
+    dwin = dcols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    dx = unpad2d(fold(dwin, padded_shape, s, d), p, size)
+    return np.ascontiguousarray(dx), dw, db
+
+
+# --------------------------------------------------------------------------- pooling
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
+    k = pair(kernel_size, "kernel_size")
+    s = pair(stride if stride is not None else kernel_size, "stride")
+    p, d = pair(padding, "padding"), pair(dilation, "dilation")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"padding {p} must be at most half the kernel {k}")
+    h, w = x.shape[-2:]
+    out = (window_out_size(h, k[0], s[0], p[0], d[0], ceil_mode),
+           window_out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
+    extra = (right_overhang(h, out[0], k[0], s[0], p[0], d[0]),
+             right_overhang(w, out[1], k[1], s[1], p[1], d[1]))
+    for axis, size in enumerate((h, w)):
+        taps = (np.arange(out[axis])[:, None] * s[axis]
+                + np.arange(k[axis]) * d[axis] - p[axis])       # input index of each tap
+        if not ((taps >= 0) & (taps < size)).any(axis=1).all():
+            raise ValueError(
+                f"a pooling window (kernel {k}, stride {s}, padding {p}, dilation {d}) "
+                f"lies entirely in the padding of an input of size {(h, w)}; torch would "
+                f"output -inf there. Use less padding or dilation, or a larger input")
+    return k, s, p, d, out, extra
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window; padding counts as -inf.
+
+    x: (N, C, H, W). Output size as for conv (with ``ceil_mode`` rounding up).
+    The cache holds ``argmax`` (N, C, H_out, W_out): the flat index inside the
+    window of its first maximum in row-major order, which is where torch sends
+    the gradient.
+    """
+    k, s, p, d, out_hw, extra = _pool_geometry(x, kernel_size, stride, padding, dilation,
+                                               ceil_mode)
+    xp = pad2d(x, p, extra, value=-np.inf)
+    win = windows(xp, k, s, d, out_hw)                            # (N, C, Ho, Wo, kh, kw)
+    flat = win.reshape(*win.shape[:4], -1)                        # (N, C, Ho, Wo, kh*kw)
+    argmax = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    return out, (argmax, k, xp.shape, x.shape[-2:], s, p, d)
+
+
+def max_pool2d_backward(dout, cache):
+    """Each window's gradient goes to its argmax; overlapping windows accumulate."""
+    argmax, k, padded_shape, size, s, p, d = cache
+    offsets = np.arange(k[0] * k[1]).reshape(k)
+    # (N, C, Ho, Wo, kh, kw): the gradient at the argmax, zero elsewhere in the window
+    dwin = np.where(argmax[..., None, None] == offsets, dout[..., None, None],
+                    np.zeros((), dout.dtype))
+    return np.ascontiguousarray(unpad2d(fold(dwin, padded_shape, s, d), p, size))
+
+
+def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
+    """Per-output-position window length along one axis, torch's rule."""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    full = end - start
+    inside = np.minimum(end, size) - np.maximum(start, 0)
+    return full if count_include_pad else inside
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                       count_include_pad=True):
+    """Mean over each window.
+
+    The divisor of a window is its size clipped to the padded input (with
+    ``count_include_pad``) or to the real input (without); windows that
+    ``ceil_mode`` lets run past the padding never count those positions.
+    """
+    k, s, p, d, out_hw, extra = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    h, w = x.shape[-2:]
+    div = np.outer(_avg_divisor(h, out_hw[0], k[0], s[0], p[0], count_include_pad),
+                   _avg_divisor(w, out_hw[1], k[1], s[1], p[1], count_include_pad))
+    div = div.astype(x.dtype)                                     # (Ho, Wo)
+    xp = pad2d(x, p, extra)
+    out = windows(xp, k, s, d, out_hw).sum(axis=(-2, -1)) / div
+    return out, (div, k, xp.shape, (h, w), s, p, d)
+
+
+def avg_pool2d_backward(dout, cache):
+    div, k, padded_shape, size, s, p, d = cache
+    share = (dout / div)[..., None, None]
+    dwin = np.broadcast_to(share, share.shape[:4] + k)
+    return np.ascontiguousarray(unpad2d(fold(dwin, padded_shape, s, d), p, size))

@@ -1,0 +1,48 @@
+"""Build a scratch :class:`~scratch.nn.Sequential` from an :class:`~scratch.arch.Architecture`."""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch import arch as A
+from scratch import init, nn
+
+
+def _layer(spec, in_shape, dtype):
+    """The scratch module for one spec, given the per-sample input shape."""
+    if isinstance(spec, A.Conv2d):
+        return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
+                         spec.padding, spec.dilation, spec.bias, dtype=dtype)
+    if isinstance(spec, A.Linear):
+        return nn.Linear(in_shape[0], spec.out_features, spec.bias, dtype=dtype)
+    if isinstance(spec, A.MaxPool2d):
+        return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
+                            spec.ceil_mode)
+    if isinstance(spec, A.AvgPool2d):
+        return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
+                            spec.count_include_pad)
+    if isinstance(spec, A.BatchNorm2d):  # BatchNorm1d is a subclass
+        cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
+        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, dtype=dtype)
+    if isinstance(spec, A.LeakyReLU):
+        return nn.LeakyReLU(spec.negative_slope)
+    if isinstance(spec, A.PReLU):
+        return nn.PReLU(spec.num_parameters, spec.init, dtype=dtype)
+    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten}
+    if type(spec) in simple:
+        return simple[type(spec)]()
+    raise TypeError(f"no scratch layer for spec {spec!r}")
+
+
+def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
+          dtype=np.float32) -> nn.Sequential:
+    """The scratch network, its Linear and Conv2d layers initialised like torch's defaults."""
+    rng = np.random.default_rng(seed)
+    shapes = architecture.shapes()
+    layers = {}
+    for (name, spec), in_shape in zip(architecture.layers, shapes):
+        layer = _layer(spec, in_shape, np.dtype(dtype))
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            bias = layer._params.get("bias")
+            init.default_init_(layer._params["weight"].data, bias.data if bias else None, rng)
+        layers[name] = layer
+    return nn.Sequential(layers)

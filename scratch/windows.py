@@ -1,0 +1,93 @@
+"""Sliding-window geometry shared by convolution and pooling.
+
+Everything that knows how a window moves over an image lives here: the
+output-size formula, padding, the strided window view (im2col's first half)
+and its adjoint ``fold`` (col2im), which adds window gradients back onto the
+input.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def pair(v, name: str = "value") -> tuple[int, int]:
+    """Return ``(v, v)`` for an int, ``v`` for a pair of ints."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return (int(v), int(v))
+    if (isinstance(v, (tuple, list)) and len(v) == 2
+            and all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in v)):
+        return (int(v[0]), int(v[1]))
+    raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+
+
+def window_out_size(size: int, kernel: int, stride: int, padding: int,
+                    dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a sliding window along one axis (torch's formula).
+
+    ``out = floor_or_ceil((size + 2*padding - dilation*(kernel-1) - 1) / stride) + 1``;
+    with ``ceil_mode`` a last window that would start inside the right padding
+    is dropped.
+    """
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if span < 0:
+        raise ValueError(
+            f"a window of kernel {kernel} with dilation {dilation} does not fit an "
+            f"input of size {size} with padding {padding}")
+    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def right_overhang(size: int, out: int, kernel: int, stride: int, padding: int,
+                   dilation: int = 1) -> int:
+    """How far the last window reaches past ``size + 2*padding`` (ceil_mode only)."""
+    reach = (out - 1) * stride + dilation * (kernel - 1) + 1
+    return max(0, reach - (size + 2 * padding))
+
+
+def pad2d(x: np.ndarray, padding: tuple[int, int], extra: tuple[int, int] = (0, 0),
+          value: float = 0.0) -> np.ndarray:
+    """Pad the last two axes by ``padding`` on both sides plus ``extra`` on the right/bottom."""
+    (ph, pw), (eh, ew) = padding, extra
+    if ph == pw == eh == ew == 0:
+        return x
+    widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + eh), (pw, pw + ew)]
+    return np.pad(x, widths, constant_values=value)
+
+
+def windows(xp: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
+    """Read-only view of every window: ``(N, C, H_out, W_out, kh, kw)``.
+
+    ``xp`` is the already padded input ``(N, C, Hp, Wp)``. No data is copied.
+    """
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    view = sliding_window_view(xp, span, axis=(2, 3))  # (N, C, Hp-span+1, Wp-span+1, *span)
+    return view[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw, ::dh, ::dw]
+
+
+def fold(dwin: np.ndarray, padded_shape, stride, dilation) -> np.ndarray:
+    """Adjoint of :func:`windows`: sum window gradients back onto the padded input.
+
+    ``dwin`` is ``(N, C, H_out, W_out, kh, kw)`` (any strides); the result has
+    ``padded_shape``. One strided add per kernel offset, so overlapping windows
+    accumulate without ``np.add.at``.
+    """
+    _, _, ho, wo, kh, kw = dwin.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    dxp = np.zeros(padded_shape, dtype=dwin.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i * dh:i * dh + (ho - 1) * sh + 1:sh,
+                j * dw:j * dw + (wo - 1) * sw + 1:sw] += dwin[:, :, :, :, i, j]
+    return dxp
+
+
+def unpad2d(xp: np.ndarray, padding: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Crop the padding added by :func:`pad2d` (extra included) back to ``size``."""
+    (ph, pw), (h, w) = padding, size
+    return xp[..., ph:ph + h, pw:pw + w]
