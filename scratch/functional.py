@@ -15,8 +15,8 @@ from scratch.functional_pointwise import (  # noqa: F401  (re-exported)
     cross_entropy_forward, l2_penalty, l2_penalty_backward, leaky_relu_backward,
     leaky_relu_forward, prelu_backward, prelu_forward, relu_backward, relu_forward,
     sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
-from scratch.windows import (fold, pad2d, pair, right_overhang, unpad2d, window_out_size,
-                             windows)
+from scratch.windows import (fold, pad2d, pair, right_overhang, taps, unpad2d,
+                             window_out_size, windows)
 
 
 # --------------------------------------------------------------------------- linear
@@ -57,37 +57,39 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     x: (N, C, H, W); w: (F, C, kh, kw); b: (F,) or None.
     ``H_out = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`` (same for W).
     Returns out (N, F, H_out, W_out) and a cache holding the column matrix
-    ``cols`` (N*H_out*W_out, C*kh*kw), ``w`` and the geometry.
+    ``cols`` (C*kh*kw, N*H_out*W_out), ``w`` and the geometry. Columns are
+    channel-major so that both the gather here and the scatter in backward
+    run over contiguous rows.
     """
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     s, p, d = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
-    ho = window_out_size(h, kh, s[0], p[0], d[0])
-    wo = window_out_size(wd, kw, s[1], p[1], d[1])
+    out_hw = (window_out_size(h, kh, s[0], p[0], d[0]), window_out_size(wd, kw, s[1], p[1], d[1]))
     xp = pad2d(x, p)
-    win = windows(xp, (kh, kw), s, d, (ho, wo))                  # (N, C, Ho, Wo, kh, kw)
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
-    out = cols @ w.reshape(f, -1).T                              # (N*Ho*Wo, F)
+    win = windows(xp, (kh, kw), s, d, out_hw)                    # (N, C, Ho, Wo, kh, kw)
+    cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)  # (C*kh*kw, N*Ho*Wo)
+    out = w.reshape(f, -1) @ cols                                # (F, N*Ho*Wo)
     if b is not None:
-        out += b
-    out = np.ascontiguousarray(out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2))
-    cache = (cols, w, b is not None, xp.shape, (h, wd), s, p, d)
+        out += b[:, None]
+    out = np.ascontiguousarray(out.reshape(f, n, *out_hw).transpose(1, 0, 2, 3))
+    cache = (cols, w, b is not None, xp.shape[-2:], (h, wd), s, p, d, out_hw)
     return out, cache
 
 
 def conv2d_backward(dout, cache, input_grad=True):
-    """Returns ``(dx, dw, db)``: dw = dout^T @ cols; dx = col2im(dout @ w)."""
-    cols, w, has_bias, padded_shape, size, s, p, d = cache
-    n, f, ho, wo = dout.shape
+    """Returns ``(dx, dw, db)``: dw = dout @ cols^T; dx = col2im(w^T @ dout)."""
+    cols, w, has_bias, padded_hw, size, s, p, d, out_hw = cache
+    n, f = dout.shape[:2]
     c, kh, kw = w.shape[1:]
-    dout_m = dout.transpose(0, 2, 3, 1).reshape(-1, f)            # (N*Ho*Wo, F)
-    dw = (dout_m.T @ cols).reshape(w.shape)
-    db = dout_m.sum(axis=0) if has_bias else None
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(f, -1)           # (F, N*Ho*Wo)
+    dw = (dout_m @ cols.T).reshape(w.shape)
+    db = dout_m.sum(axis=1) if has_bias else None
     if not input_grad:
         return None, dw, db
-    dcols = dout_m @ w.reshape(f, -1)                             # (N*Ho*Wo, C*kh*kw)
-    dwin = dcols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-    dx = unpad2d(fold(dwin, padded_shape, s, d), p, size)
+    dcols = (w.reshape(f, -1).T @ dout_m).reshape(c, kh, kw, n, *out_hw)
+    dxp = fold(lambda i, j: dcols[:, i, j], (c, n, *padded_hw), (kh, kw), s, d, out_hw,
+               dout.dtype)                                       # (C, N, Hp, Wp)
+    dx = unpad2d(dxp, p, size).transpose(1, 0, 2, 3)
     return np.ascontiguousarray(dx), dw, db
 
 
@@ -118,28 +120,33 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
     """Max over each window; padding counts as -inf.
 
     x: (N, C, H, W). Output size as for conv (with ``ceil_mode`` rounding up).
-    The cache holds ``argmax`` (N, C, H_out, W_out): the flat index inside the
-    window of its first maximum in row-major order, which is where torch sends
-    the gradient.
+    The cache holds one boolean mask (N, C, H_out, W_out) per kernel offset,
+    true where that offset holds the window's first maximum in row-major order:
+    the one element torch sends the window's gradient to.
     """
     k, s, p, d, out_hw, extra = _pool_geometry(x, kernel_size, stride, padding, dilation,
                                                ceil_mode)
     xp = pad2d(x, p, extra, value=-np.inf)
-    win = windows(xp, k, s, d, out_hw)                            # (N, C, Ho, Wo, kh, kw)
-    flat = win.reshape(*win.shape[:4], -1)                        # (N, C, Ho, Wo, kh*kw)
-    argmax = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    return out, (argmax, k, xp.shape, x.shape[-2:], s, p, d)
+    views = [xp[index] for _, _, index in taps(k, s, d, out_hw)]  # row-major kernel order
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    taken = np.zeros(out.shape, bool)
+    first_max = []
+    for view in views:
+        hit = view == out
+        np.greater(hit, taken, out=hit)                            # hit and not yet taken
+        taken |= hit
+        first_max.append(hit)
+    return out, (first_max, k, xp.shape, x.shape[-2:], s, p, d)
 
 
 def max_pool2d_backward(dout, cache):
-    """Each window's gradient goes to its argmax; overlapping windows accumulate."""
-    argmax, k, padded_shape, size, s, p, d = cache
-    offsets = np.arange(k[0] * k[1]).reshape(k)
-    # (N, C, Ho, Wo, kh, kw): the gradient at the argmax, zero elsewhere in the window
-    dwin = np.where(argmax[..., None, None] == offsets, dout[..., None, None],
-                    np.zeros((), dout.dtype))
-    return np.ascontiguousarray(unpad2d(fold(dwin, padded_shape, s, d), p, size))
+    """Each window's gradient goes to its first maximum; overlapping windows accumulate."""
+    first_max, k, padded_shape, size, s, p, d = cache
+    dxp = fold(lambda i, j: dout * first_max[i * k[1] + j], padded_shape, k, s, d,
+               dout.shape[-2:], dout.dtype)
+    return np.ascontiguousarray(unpad2d(dxp, p, size))
 
 
 def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
@@ -165,12 +172,14 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                    _avg_divisor(w, out_hw[1], k[1], s[1], p[1], count_include_pad))
     div = div.astype(x.dtype)                                     # (Ho, Wo)
     xp = pad2d(x, p, extra)
-    out = windows(xp, k, s, d, out_hw).sum(axis=(-2, -1)) / div
-    return out, (div, k, xp.shape, (h, w), s, p, d)
+    total = np.zeros(x.shape[:-2] + out_hw, x.dtype)
+    for _, _, index in taps(k, s, d, out_hw):
+        total += xp[index]
+    return total / div, (div, k, xp.shape, (h, w), s, p, d)
 
 
 def avg_pool2d_backward(dout, cache):
     div, k, padded_shape, size, s, p, d = cache
-    share = (dout / div)[..., None, None]
-    dwin = np.broadcast_to(share, share.shape[:4] + k)
-    return np.ascontiguousarray(unpad2d(fold(dwin, padded_shape, s, d), p, size))
+    share = dout / div
+    dxp = fold(lambda i, j: share, padded_shape, k, s, d, div.shape, dout.dtype)
+    return np.ascontiguousarray(unpad2d(dxp, p, size))

@@ -55,8 +55,10 @@ def pad2d(x: np.ndarray, padding: tuple[int, int], extra: tuple[int, int] = (0, 
     (ph, pw), (eh, ew) = padding, extra
     if ph == pw == eh == ew == 0:
         return x
-    widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph + eh), (pw, pw + ew)]
-    return np.pad(x, widths, constant_values=value)
+    h, w = x.shape[-2:]
+    xp = np.full(x.shape[:-2] + (h + 2 * ph + eh, w + 2 * pw + ew), value, dtype=x.dtype)
+    xp[..., ph:ph + h, pw:pw + w] = x
+    return xp
 
 
 def windows(xp: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
@@ -70,20 +72,28 @@ def windows(xp: np.ndarray, kernel, stride, dilation, out_hw) -> np.ndarray:
     return view[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw, ::dh, ::dw]
 
 
-def fold(dwin: np.ndarray, padded_shape, stride, dilation) -> np.ndarray:
-    """Adjoint of :func:`windows`: sum window gradients back onto the padded input.
-
-    ``dwin`` is ``(N, C, H_out, W_out, kh, kw)`` (any strides); the result has
-    ``padded_shape``. One strided add per kernel offset, so overlapping windows
-    accumulate without ``np.add.at``.
-    """
-    _, _, ho, wo, kh, kw = dwin.shape
-    (sh, sw), (dh, dw) = stride, dilation
-    dxp = np.zeros(padded_shape, dtype=dwin.dtype)
+def taps(kernel, stride, dilation, out_hw):
+    """Yield ``(i, j, index)`` for each kernel offset: ``xp[index]`` is the
+    ``(..., H_out, W_out)`` strided view of the input element that offset (i, j)
+    reads in every window. Pooling reduces over these views; :func:`fold` adds
+    gradients back through them."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i * dh:i * dh + (ho - 1) * sh + 1:sh,
-                j * dw:j * dw + (wo - 1) * sw + 1:sw] += dwin[:, :, :, :, i, j]
+            yield i, j, (Ellipsis, slice(i * dh, i * dh + (ho - 1) * sh + 1, sh),
+                         slice(j * dw, j * dw + (wo - 1) * sw + 1, sw))
+
+
+def fold(tap_grad, padded_shape, kernel, stride, dilation, out_hw, dtype) -> np.ndarray:
+    """Adjoint of :func:`windows` (col2im): sum window gradients back onto the padded input.
+
+    ``tap_grad(i, j)`` returns the ``(..., H_out, W_out)`` gradient that kernel
+    offset (i, j) sends back; the result has ``padded_shape``. One strided add
+    per kernel offset, so overlapping windows accumulate without ``np.add.at``.
+    """
+    dxp = np.zeros(padded_shape, dtype=dtype)
+    for i, j, index in taps(kernel, stride, dilation, out_hw):
+        dxp[index] += tap_grad(i, j)
     return dxp
 
 

@@ -1,0 +1,127 @@
+"""Finite differences as a second, independent oracle (float64).
+
+Each scratch forward/backward pair is wrapped in a ``torch.autograd.Function``
+whose forward and backward are the scratch code; ``torch.autograd.gradcheck``
+then compares the scratch backward with central differences of the scratch
+forward. No torch layer is involved, so a mistake shared by scratch and torch
+would still be caught here. Parameters are inputs of the Function, so their
+gradients are checked too. Inputs are spread out (distinct values at least 0.1
+apart, away from ReLU's kink) so that a step of 1e-6 never crosses a kink or a
+pooling tie, where finite differences are meaningless.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity_tests import strategies as S
+from scratch import functional as F
+
+
+class ScratchFunction(torch.autograd.Function):
+    """Runs ``forward(*arrays, **kwargs) -> (out, cache)`` and ``backward(dout, cache)``."""
+
+    @staticmethod
+    def forward(ctx, forward, backward, kwargs, *tensors):
+        out, ctx.cache = forward(*(t.detach().numpy() for t in tensors), **kwargs)
+        ctx.backward = backward
+        return torch.from_numpy(np.array(out))
+
+    @staticmethod
+    def backward(ctx, dout):
+        grads = ctx.backward(dout.numpy(), ctx.cache)
+        grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+        return (None, None, None, *(torch.from_numpy(np.array(g)) for g in grads))
+
+
+def check(forward, backward, *arrays, **kwargs):
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    fn = lambda *ts: ScratchFunction.apply(forward, backward, kwargs, *ts)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, tensors, eps=1e-6, atol=1e-7, rtol=1e-5)
+
+
+def spread(shape, seed, away_from_zero=False):
+    """Distinct values 0.1 apart in random order (no ties, no zeros when asked)."""
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape))
+    values = (rng.permutation(size) - size / 2 + 0.5) * 0.1
+    if away_from_zero:
+        values += np.where(values >= 0, 0.05, -0.05)
+    return values.reshape(shape)
+
+
+@given(case=S.conv_cases())
+def test_conv2d_backward_matches_finite_differences(case):
+    b = case.b if case.b is not None else np.zeros(case.w.shape[0])
+    check(F.conv2d_forward, F.conv2d_backward, spread(case.x.shape, case.seed), case.w, b,
+          stride=case.stride, padding=case.padding, dilation=case.dilation)
+
+
+@given(case=S.pool_cases())
+def test_max_pool2d_backward_matches_finite_differences(case):
+    check(F.max_pool2d_forward, F.max_pool2d_backward, spread(case.x.shape, case.seed),
+          kernel_size=case.kernel_size, stride=case.stride, padding=case.padding,
+          dilation=case.dilation, ceil_mode=case.ceil_mode)
+
+
+@given(case=S.pool_cases(max_dilation=1), count_include_pad=st.booleans())
+def test_avg_pool2d_backward_matches_finite_differences(case, count_include_pad):
+    check(F.avg_pool2d_forward, F.avg_pool2d_backward, case.x, kernel_size=case.kernel_size,
+          stride=case.stride, padding=case.padding, ceil_mode=case.ceil_mode,
+          count_include_pad=count_include_pad)
+
+
+@given(case=S.linear_cases())
+def test_linear_backward_matches_finite_differences(case):
+    x, w, b, _ = case
+    check(F.linear_forward, F.linear_backward, x, w, b if b is not None else np.zeros(len(w)))
+
+
+@pytest.mark.parametrize("pair", [
+    (F.relu_forward, F.relu_backward), (F.sigmoid_forward, F.sigmoid_backward),
+    (F.tanh_forward, F.tanh_backward),
+    (lambda x: F.leaky_relu_forward(x, 0.1), F.leaky_relu_backward)],
+    ids=["relu", "sigmoid", "tanh", "leaky_relu"])
+@given(shape=S.batch_shapes(), seed=S.SEEDS)
+def test_activation_backward_matches_finite_differences(pair, shape, seed):
+    check(*pair, spread(shape, seed, away_from_zero=True))
+
+
+@given(shape=S.batch_shapes(), seed=S.SEEDS, per_channel=st.booleans())
+def test_prelu_backward_matches_finite_differences(shape, seed, per_channel):
+    weight = np.random.default_rng(seed).uniform(-1, 1, shape[1] if per_channel else 1)
+    check(F.prelu_forward, F.prelu_backward, spread(shape, seed, away_from_zero=True), weight)
+
+
+@given(shape=S.batch_shapes(min_batch=2), seed=S.SEEDS, training=st.booleans())
+def test_batch_norm_backward_matches_finite_differences(shape, seed, training):
+    c = shape[1]
+    rng = np.random.default_rng(seed)
+    stats = (rng.uniform(-1, 1, c), rng.uniform(0.5, 2, c))
+
+    def forward(x, weight, bias):  # fresh running buffers: the update must not accumulate
+        return F.batch_norm_forward(x, weight, bias, stats[0].copy(), stats[1].copy(),
+                                    training)
+
+    check(forward, F.batch_norm_backward, spread(shape, seed), rng.uniform(-1, 1, c),
+          rng.uniform(-1, 1, c))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(case=S.classification_cases())
+def test_cross_entropy_backward_matches_finite_differences(reduction, case):
+    logits, target, _ = case
+    check(lambda z: F.cross_entropy_forward(z, target, reduction), F.cross_entropy_backward,
+          logits)
+
+
+@given(shapes=st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1,
+                       max_size=3), lam=st.floats(0.01, 1), seed=S.SEEDS)
+def test_l2_penalty_backward_matches_finite_differences(shapes, lam, seed):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-1, 1, s) for s in shapes]
+    check(lambda *ws: (F.l2_penalty(ws, lam), ws),
+          lambda dout, ws: F.l2_penalty_backward(ws, lam, float(dout)), *arrays)

@@ -1,0 +1,93 @@
+"""Files a run writes: JSON, weights and plots, each written atomically.
+
+Every file goes to a temporary name in the same directory, is flushed to disk,
+and is renamed over the target, so an interrupted run never leaves a truncated
+file behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, data) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Arrays from an .npz written by :func:`save_npz`; never unpickles."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def save_torch(path: Path, obj) -> None:
+    import torch
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def save_weights(out_dir: Path, name: str, twin) -> Path:
+    """scratch -> ``scratch_weights.npz``; torch -> ``torch_state_dict.pt``."""
+    if name == "scratch":
+        path = Path(out_dir) / "scratch_weights.npz"
+        save_npz(path, twin.state_dict())
+    else:
+        path = Path(out_dir) / "torch_state_dict.pt"
+        save_torch(path, {k: v.detach().cpu() for k, v in twin.model.state_dict().items()})
+    return path
+
+
+def plot_curves(metrics: dict, path: Path) -> None:
+    """Loss and accuracy per epoch, both implementations on the same axes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e["epoch"] for e in metrics["epochs"]]
+    names = [n for n in ("scratch", "torch") if n in metrics["epochs"][0]]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, style in zip(names, ("o-", "s--")):
+        ax_loss.plot(epochs, [e[name]["loss"] for e in metrics["epochs"]], style,
+                     label=f"{name} train loss")
+        ax_acc.plot(epochs, [100 * e[name]["train_acc"] for e in metrics["epochs"]], style,
+                    label=f"{name} train (running)")
+        ax_acc.plot(epochs, [100 * e[name]["test_acc"] for e in metrics["epochs"]], style,
+                    label=f"{name} test", alpha=0.7)
+    ax_loss.set(xlabel="epoch", ylabel="loss (with L2 penalty)", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,200 @@
+"""Train the scratch CNN and its torch twin on MNIST, side by side.
+
+Both start from the same weights and see the same batches in the same order
+(one permutation per epoch from ``--seed``), so their curves are directly
+comparable. At the end, each model's weights are also cross-evaluated in the
+other implementation.
+
+    python -m scripts.train                      # both, default settings
+    python -m scripts.train --impl scratch --epochs 1 --limit-train 5000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from scratch import arch
+from scratch.optim import cosine_lr
+from scripts import mnist
+from scripts.artifacts import plot_curves, save_weights, write_json
+from scripts.twins import make_twins, normalize, resolve_device
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m scripts.train",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="both",
+                   help="which implementation(s) to train (default both)")
+    p.add_argument("--epochs", type=positive_int, default=4, help="epochs (default 4)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="training batch size (default 64)")
+    p.add_argument("--lr", type=non_negative_float, default=0.05,
+                   help="peak learning rate (default 0.05)")
+    p.add_argument("--momentum", type=non_negative_float, default=0.9,
+                   help="SGD momentum (default 0.9)")
+    p.add_argument("--l2", type=non_negative_float, default=1e-4,
+                   help="L2 strength: adds 0.5*l2*sum(w**2) over weights (default 1e-4)")
+    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+                   help="learning-rate schedule over all steps (default cosine)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for the initial weights and the batch order (default 0)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="device of the torch side; scratch always runs on the CPU "
+                        "(default auto: cuda when available)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="floating type of both models (default float32)")
+    p.add_argument("--limit-train", type=positive_int, default=None,
+                   help="use only the first N training images (default: all 60000)")
+    p.add_argument("--limit-test", type=positive_int, default=None,
+                   help="evaluate on only the first N test images (default: all 10000)")
+    p.add_argument("--out-dir", type=Path, default=Path("runs/train"),
+                   help="where metrics.json, curves.png and weights go (default runs/train)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run a single batch per epoch, to check the setup quickly")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p
+
+
+def load_data(data_dir, dtype, limit_train, limit_test):
+    data = mnist.load_mnist(data_dir)
+    (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
+    train_x, train_y = train_x[:limit_train], train_y[:limit_train]
+    test_x, test_y = test_x[:limit_test], test_y[:limit_test]
+    return normalize(train_x, dtype), train_y, normalize(test_x, dtype), test_y
+
+
+def learning_rate(schedule, base_lr, step, total_steps):
+    return cosine_lr(base_lr, step, total_steps) if schedule == "cosine" else base_lr
+
+
+def batch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The permutation of epoch ``epoch``: a pure function of (seed, epoch)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def train(args) -> dict:
+    """Run the whole training; returns the metrics that are also written to disk."""
+    device = resolve_device(args.device)
+    torch.manual_seed(args.seed)
+    impls = ("scratch", "torch") if args.impl == "both" else (args.impl,)
+    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, args.limit_train,
+                                                 args.limit_test)
+    twins = make_twins(arch.mnist_cnn(), args.seed, args.dtype, device, args.momentum, args.l2,
+                       impls)
+    steps_per_epoch = 1 if args.dry_run else math.ceil(len(train_x) / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+    metrics = dict(config={**vars(args), "device": device, "out_dir": str(args.out_dir),
+                           "data_dir": str(args.data_dir) if args.data_dir else None,
+                           "train_examples": len(train_x), "test_examples": len(test_x)},
+                   epochs=[])
+    step = 0
+    for epoch in range(args.epochs):
+        order = batch_order(args.seed, epoch, len(train_x))
+        totals = {name: dict(loss=0.0, correct=0, seen=0, seconds=0.0) for name in twins}
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}",
+                   disable=args.no_progress, leave=True)
+        for b in bar:
+            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+            x, y = train_x[idx], train_y[idx]
+            lr = learning_rate(args.schedule, args.lr, step, total_steps)
+            for name, twin in twins.items():
+                start = time.perf_counter()
+                loss, correct = twin.step(x, y, lr)
+                twin.sync()
+                t = totals[name]
+                t["seconds"] += time.perf_counter() - start
+                t["loss"] += loss * len(y)
+                t["correct"] += correct
+                t["seen"] += len(y)
+            step += 1
+            bar.set_postfix({f"{n} loss": f"{t['loss'] / t['seen']:.4f}"
+                             for n, t in totals.items()})
+        record = dict(epoch=epoch + 1, lr_end=learning_rate(args.schedule, args.lr, step,
+                                                            total_steps))
+        for name, twin in twins.items():
+            t = totals[name]
+            test_acc = float((twin.predict(test_x) == test_y).mean())
+            record[name] = dict(loss=t["loss"] / t["seen"], train_acc=t["correct"] / t["seen"],
+                                test_acc=test_acc, seconds=t["seconds"])
+        metrics["epochs"].append(record)
+        summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
+                             f"({record[n]['seconds']:.1f} s)" for n in twins)
+        tqdm.write(f"epoch {epoch + 1}: {summary}")
+
+    if len(twins) == 2:
+        metrics["cross_evaluation"] = cross_evaluate(twins, test_x, test_y)
+    save_run(args.out_dir, metrics, twins)
+    return metrics
+
+
+def cross_evaluate(twins, test_x, test_y) -> dict:
+    """Each trained model's weights, loaded into the other implementation, must give the
+    same test-set predictions; reports the agreement rate and both accuracies."""
+    states = {name: twin.state_dict() for name, twin in twins.items()}
+    report = {}
+    for source, target in (("torch", "scratch"), ("scratch", "torch")):
+        own = twins[source].predict(test_x)
+        original = states[target]
+        twins[target].load_state_dict(states[source])
+        other = twins[target].predict(test_x)
+        twins[target].load_state_dict(original)
+        report[f"{source}_weights_in_{target}"] = dict(
+            agreement=float((own == other).mean()), disagreements=int((own != other).sum()),
+            accuracy_in_source=float((own == test_y).mean()),
+            accuracy_in_target=float((other == test_y).mean()))
+    return report
+
+
+def save_run(out_dir: Path, metrics: dict, twins: dict) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "metrics.json", metrics)
+    for name, twin in twins.items():
+        save_weights(out_dir, name, twin)
+    plot_curves(metrics, out_dir / "curves.png")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        resolve_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
+    metrics = train(args)
+    last = metrics["epochs"][-1]
+    for name in ("scratch", "torch"):
+        if name in last:
+            print(f"{name:8} final test accuracy {last[name]['test_acc']:.2%}, "
+                  f"training time {sum(e[name]['seconds'] for e in metrics['epochs']):.1f} s")
+    for key, value in metrics.get("cross_evaluation", {}).items():
+        print(f"{key}: predictions agree on {value['agreement']:.2%} of the test set")
+    print(f"wrote {args.out_dir}/metrics.json, curves.png and weights")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

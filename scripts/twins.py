@@ -1,0 +1,141 @@
+"""The two implementations behind one interface, for training side by side.
+
+A :class:`ScratchTwin` and a :class:`TorchTwin` built by :func:`make_twins`
+start from the same weights (drawn once by scratch, copied into torch). Each
+takes the same ``step(x, y, lr)`` on the same NumPy batch and reports the
+loss, so training scripts never branch on the implementation.
+
+The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
+over the weights (not the biases) of conv and linear layers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reference import convert
+from reference import model as reference_model
+from scratch import arch as A
+from scratch import functional as F
+from scratch import model as scratch_model
+from scratch import nn, optim
+
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def normalize(images: np.ndarray, dtype: str) -> np.ndarray:
+    """uint8 (N, 28, 28) -> (N, 1, 28, 28) standardised with the usual MNIST statistics."""
+    x = images.astype(dtype)[:, None] / np.asarray(255, dtype)
+    return (x - np.asarray(MNIST_MEAN, dtype)) / np.asarray(MNIST_STD, dtype)
+
+
+def is_penalised(name: str) -> bool:
+    """L2 applies to conv and linear weights, not to biases or batch-norm parameters."""
+    return name.endswith("weight") and not name.split(".")[0].startswith(("bn", "norm"))
+
+
+class ScratchTwin:
+    name = "scratch"
+
+    def __init__(self, model: nn.Sequential, momentum: float, l2: float):
+        self.model, self.l2 = model, l2
+        self.opt = optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.penalised = [p for n, p in model.named_parameters() if is_penalised(n)]
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+        """One SGD step; returns (objective, number of correct predictions)."""
+        self.model.train()
+        logits = self.model.forward(x)
+        loss = float(self.loss_fn(logits, y))
+        self.model.backward(self.loss_fn.backward(), input_grad=False)
+        if self.l2:
+            weights = [p.data for p in self.penalised]
+            loss += float(F.l2_penalty(weights, self.l2))
+            for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
+                p.grad += g
+        self.opt.lr = lr
+        self.opt.step()
+        return loss, int((logits.argmax(axis=1) == y).sum())
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        self.model.eval()
+        return np.concatenate([self.model.forward(x[i:i + batch_size]).argmax(axis=1)
+                               for i in range(0, len(x), batch_size)])
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.model.load_state_dict(state)
+
+    def sync(self):
+        """Nothing to wait for on the CPU."""
+
+
+class TorchTwin:
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, momentum: float, l2: float, device):
+        self.model, self.l2, self.device = model, l2, torch.device(device)
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
+        self.penalised = [p for n, p in model.named_parameters() if is_penalised(n)]
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(self.device, non_blocking=True)
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+        self.model.train()
+        tx, ty = self._tensor(x), self._tensor(y)
+        logits = self.model(tx)
+        loss = torch.nn.functional.cross_entropy(logits, ty)
+        if self.l2:
+            loss = loss + 0.5 * self.l2 * sum((p * p).sum() for p in self.penalised)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.step()
+        return loss.item(), int((logits.argmax(dim=1) == ty).sum())
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        self.model.eval()
+        return np.concatenate([self.model(self._tensor(x[i:i + batch_size])).argmax(dim=1)
+                               .cpu().numpy() for i in range(0, len(x), batch_size)])
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return convert.to_numpy_state(self.model.state_dict())
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        convert.load_numpy_state(self.model, state)
+
+    def sync(self):
+        """Wait for queued GPU work, so a timer around a step measures the step."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
+               momentum: float, l2: float, impls=("scratch", "torch")):
+    """The requested twins, all holding the weights scratch draws from ``seed``."""
+    scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
+    twins = {}
+    if "scratch" in impls:
+        twins["scratch"] = ScratchTwin(scratch, momentum, l2)
+    if "torch" in impls:
+        net = reference_model.build(architecture, dtype=TORCH_DTYPES[dtype], device=device)
+        convert.load_numpy_state(net, scratch.state_dict())
+        twins["torch"] = TorchTwin(net, momentum, l2, device)
+    return twins
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is there, else 'cpu'; 'cuda' without a GPU is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no GPU "
+                         "(torch.cuda.is_available() is False); use --device cpu or auto")
+    return device
