@@ -1,0 +1,336 @@
+"""scratch.init against torch's default initialisation: bounds, distributions, seeding.
+
+Two draws from different generators can't be compared element by element,
+so the checks are about distributions:
+
+- bounds: every value lies within torch's bound (rounded to the array's dtype,
+  as a draw rounded to float32 can land on it); for a large tensor the
+  largest |value| is close to the bound: for ``n`` values of U(-b, b),
+  ``P(max|x| < b (1 - d)) = (1 - d)**n <= exp(-n d)``, so ``d = ln(1e6) / n``
+  fails a correct implementation once in a million draws;
+- shape of the distribution: a two-sample Kolmogorov-Smirnov statistic between
+  a scratch draw and a torch draw of the same tensor, below the asymptotic
+  critical value at alpha = 1e-3 (samples of 10^4 or more values). These
+  tests use fixed seeds (parametrized, not hypothesis), so the 1e-3 chance of
+  rejecting a correct implementation is taken once, not on every run, and
+  :func:`test_ks_check_rejects_a_wrong_distribution` shows the same check does
+  reject plausible mistakes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity_tests import strategies as S
+from parity_tests.helpers import DTYPES
+from reference import model as reference_model
+from scratch import arch as A
+from scratch import init
+from scratch import model as scratch_model
+from scratch import nn
+
+dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+ALPHA = 1e-3
+
+
+# --------------------------------------------------------------------------- helpers
+def ks_statistic(a, b) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs."""
+    a, b = np.sort(np.ravel(a)), np.sort(np.ravel(b))
+    points = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, points, side="right") / a.size
+    cdf_b = np.searchsorted(b, points, side="right") / b.size
+    return float(np.abs(cdf_a - cdf_b).max())
+
+
+def ks_critical_value(n: int, m: int, alpha: float = ALPHA) -> float:
+    """Asymptotic critical value: ``c(alpha) sqrt((n + m) / (n m))``,
+    ``c(alpha) = sqrt(-ln(alpha / 2) / 2)`` (1.95 at alpha = 1e-3)."""
+    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
+
+
+def assert_same_distribution(scratch_values, torch_values, what=""):
+    n, m = np.size(scratch_values), np.size(torch_values)
+    assert min(n, m) >= 10_000, "the asymptotic critical value needs large samples"
+    d, critical = ks_statistic(scratch_values, torch_values), ks_critical_value(n, m)
+    assert d < critical, (f"{what}: KS statistic {d:.4f} >= critical value {critical:.4f} "
+                          f"(alpha={ALPHA}, n={n}, m={m})")
+
+
+def assert_within_bound(values, bound, what=""):
+    """All values within ``bound`` as rounded to their dtype."""
+    values = np.asarray(values)
+    limit = values.dtype.type(bound)
+    assert np.all(np.abs(values) <= limit), (
+        f"{what}: max |value| {np.abs(values).max()!r} exceeds the bound {limit!r}")
+
+
+def assert_reaches_bound(values, bound, what=""):
+    """The largest |value| is within ``d = ln(1e6) / n`` (relative) of the bound."""
+    values = np.asarray(values, dtype=np.float64)
+    slack = min(1.0, math.log(1e6) / values.size)
+    assert np.abs(values).max() >= bound * (1 - slack), (
+        f"{what}: max |value| {np.abs(values).max()} below {bound} * (1 - {slack:.2e})")
+
+
+def torch_fan_in(shape) -> int:
+    """torch's fan_in, read from torch itself (independent of scratch.init.fan_in)."""
+    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))[0]
+
+
+def torch_module(factory, seed, dtype):
+    """A torch module built (so reset_parameters drawn) under ``seed``, in ``dtype``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory().to(TORCH_DTYPE[np.dtype(dtype)])
+
+
+def scratch_default_init(weight_shape, has_bias, seed, dtype):
+    weight = np.zeros(weight_shape, dtype)
+    bias = np.zeros(weight_shape[0], dtype) if has_bias else None
+    init.default_init_(weight, bias, np.random.default_rng(seed))
+    return weight, bias
+
+
+# --------------------------------------------------------------------------- gain
+@pytest.mark.parametrize("nonlinearity, param", [
+    ("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+    ("leaky_relu", None), ("leaky_relu", 0.0), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)),
+])
+def test_calculate_gain_matches_torch(nonlinearity, param):
+    assert math.isclose(init.calculate_gain(nonlinearity, param),
+                        torch.nn.init.calculate_gain(nonlinearity, param), rel_tol=1e-15)
+
+
+def test_calculate_gain_rejects_unknown_nonlinearity_like_torch():
+    with pytest.raises(ValueError):
+        torch.nn.init.calculate_gain("swishy")
+    with pytest.raises(ValueError, match="swishy"):
+        init.calculate_gain("swishy")
+
+
+def test_kaiming_uniform_needs_two_dims_like_torch():
+    """fan_in is undefined for a vector: torch refuses rather than guess."""
+    with pytest.raises(ValueError):
+        torch.nn.init.kaiming_uniform_(torch.empty(5))
+    with pytest.raises(ValueError, match="2 dimensions"):
+        init.kaiming_uniform_(np.zeros(5), np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------- bounds
+NONLINEARITIES = st.sampled_from(["leaky_relu", "relu", "tanh", "linear", "sigmoid"])
+
+
+@dtypes
+@given(shape=st.lists(st.integers(1, 5), min_size=2, max_size=4).map(tuple),
+       a=st.one_of(st.just(0.0), st.just(math.sqrt(5)), st.floats(0.0, 3.0)),
+       nonlinearity=NONLINEARITIES, seed=S.SEEDS)
+def test_kaiming_uniform_stays_within_torch_bound(shape, a, nonlinearity, seed, dtype):
+    """Bound ``gain(nonlinearity, a) * sqrt(3 / fan_in)``, torch's documented formula;
+    torch's own draw is checked against it too, so the formula is torch's."""
+    bound = torch.nn.init.calculate_gain(nonlinearity, a) * math.sqrt(3 / torch_fan_in(shape))
+    ours = init.kaiming_uniform_(np.zeros(shape, dtype), np.random.default_rng(seed), a=a,
+                                 nonlinearity=nonlinearity)
+    theirs = torch.nn.init.kaiming_uniform_(
+        torch.empty(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]), a=a, nonlinearity=nonlinearity,
+        generator=torch.Generator().manual_seed(seed))
+    assert ours.dtype == np.dtype(dtype)
+    assert_within_bound(ours, bound, "scratch")
+    assert_within_bound(theirs.numpy(), bound, "torch")
+
+
+@st.composite
+def layer_factories(draw):
+    """(torch module factory, weight shape, has bias) for a small Linear or Conv2d."""
+    bias = draw(st.booleans())
+    if draw(st.booleans()):
+        fin, fout = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        return (lambda: torch.nn.Linear(fin, fout, bias=bias)), (fout, fin), bias
+    cin, cout = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (lambda: torch.nn.Conv2d(cin, cout, (kh, kw), bias=bias)), (cout, cin, kh, kw), bias
+
+
+@dtypes
+@given(layer=layer_factories(), seed=S.SEEDS)
+def test_default_init_stays_within_torch_bound(layer, seed, dtype):
+    """Weight and bias within 1/sqrt(fan_in), as torch's reset_parameters draws them."""
+    factory, weight_shape, has_bias = layer
+    module = torch_module(factory, seed, dtype)
+    bound = 1 / math.sqrt(torch_fan_in(weight_shape))
+    weight, bias = scratch_default_init(weight_shape, has_bias, seed, dtype)
+    assert weight.dtype == np.dtype(dtype) and tuple(module.weight.shape) == weight_shape
+    assert_within_bound(weight, bound, "scratch weight")
+    assert_within_bound(module.weight.detach().numpy(), bound, "torch weight")
+    if has_bias:
+        assert bias.dtype == np.dtype(dtype)
+        assert_within_bound(bias, bound, "scratch bias")
+        assert_within_bound(module.bias.detach().numpy(), bound, "torch bias")
+
+
+# --------------------------------------------------------------------------- distributions
+# torch module, and which of its tensors hold >= 10^4 values for the KS check.
+LARGE_LAYERS = {
+    "linear_200_to_100": (lambda: torch.nn.Linear(200, 100), ["weight"]),
+    "linear_5_to_20000": (lambda: torch.nn.Linear(5, 20000), ["weight", "bias"]),
+    "conv_6_to_128_k3x5": (lambda: torch.nn.Conv2d(6, 128, (3, 5)), ["weight"]),
+    "conv_2_to_16000_k1": (lambda: torch.nn.Conv2d(2, 16000, 1), ["weight", "bias"]),
+}
+
+
+@dtypes
+@pytest.mark.parametrize("layer", list(LARGE_LAYERS))
+def test_default_init_draws_torch_default_distribution(layer, dtype):
+    factory, large = LARGE_LAYERS[layer]
+    module = torch_module(factory, seed=1234, dtype=dtype)
+    shape = tuple(module.weight.shape)
+    bound = 1 / math.sqrt(torch_fan_in(shape))
+    weight, bias = scratch_default_init(shape, True, seed=5678, dtype=dtype)
+    ours = dict(weight=weight, bias=bias)
+    for name in ["weight", "bias"]:
+        theirs = getattr(module, name).detach().numpy()
+        assert_within_bound(ours[name], bound, f"scratch {name}")
+        assert_within_bound(theirs, bound, f"torch {name}")
+        assert_reaches_bound(ours[name], bound, f"scratch {name}")
+        assert_reaches_bound(theirs, bound, f"torch {name}")
+        if name in large:
+            assert_same_distribution(ours[name], theirs, f"{layer} {name}")
+
+
+KAIMING_SHAPES = [(20000, 3), (160, 25, 5)]
+KAIMING_ARGS = [(0.0, "leaky_relu"), (0.2, "leaky_relu"), (math.sqrt(5), "leaky_relu"),
+                (0.0, "relu"), (0.0, "tanh"), (0.0, "linear"), (0.0, "sigmoid")]
+
+
+@dtypes
+@pytest.mark.parametrize("shape", KAIMING_SHAPES, ids=str)
+@pytest.mark.parametrize("a, nonlinearity", KAIMING_ARGS, ids=lambda v: f"{v:.3g}"
+                         if isinstance(v, float) else v)
+def test_kaiming_uniform_draws_torch_distribution(shape, a, nonlinearity, dtype):
+    bound = torch.nn.init.calculate_gain(nonlinearity, a) * math.sqrt(3 / torch_fan_in(shape))
+    ours = init.kaiming_uniform_(np.zeros(shape, dtype), np.random.default_rng(99), a=a,
+                                 nonlinearity=nonlinearity)
+    theirs = torch.nn.init.kaiming_uniform_(
+        torch.empty(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]), a=a, nonlinearity=nonlinearity,
+        generator=torch.Generator().manual_seed(77)).numpy()
+    for who, values in [("scratch", ours), ("torch", theirs)]:
+        assert_within_bound(values, bound, who)
+        assert_reaches_bound(values, bound, who)
+    assert_same_distribution(ours, theirs, f"kaiming_uniform_(a={a}, {nonlinearity})")
+
+
+def _wrong_draws(rng, bound, size):
+    """Plausible mistakes for Linear(200, 100)'s weight (correct: U(-b, b), b = 1/sqrt(200))."""
+    return {
+        # kaiming_uniform_'s own default a=0 instead of reset_parameters' a=sqrt(5)
+        "gain_of_a_0": rng.uniform(-1, 1, size) * math.sqrt(2) * math.sqrt(3 / 200),
+        "fan_out_instead_of_fan_in": rng.uniform(-1, 1, size) / math.sqrt(100),
+        "bound_10_percent_wide": rng.uniform(-1, 1, size) * bound * 1.1,
+        "normal_with_same_variance": rng.standard_normal(size) * bound / math.sqrt(3),
+    }
+
+
+@pytest.mark.parametrize("mistake", list(_wrong_draws(np.random.default_rng(0), 1.0, 1)))
+def test_ks_check_rejects_a_wrong_distribution(mistake):
+    """The KS check above has power: it rejects each mistake on samples of the size it
+    is used with, while a correct draw of the same size passes."""
+    module = torch_module(lambda: torch.nn.Linear(200, 100), seed=1234, dtype=np.float64)
+    theirs = module.weight.detach().numpy()
+    bound = 1 / math.sqrt(200)
+    wrong = _wrong_draws(np.random.default_rng(2024), bound, theirs.shape)[mistake]
+    print(f"{mistake}: KS statistic {ks_statistic(wrong, theirs):.4f}, "
+          f"critical {ks_critical_value(wrong.size, theirs.size):.4f}")
+    with pytest.raises(AssertionError, match="KS statistic"):
+        assert_same_distribution(wrong, theirs, mistake)
+    right = np.random.default_rng(2024).uniform(-bound, bound, theirs.shape)
+    assert_same_distribution(right, theirs, "correct U(-b, b)")
+
+
+# --------------------------------------------------------------------------- seeding
+@dtypes
+@given(layer=layer_factories(), seed=S.SEEDS, other=S.SEEDS)
+def test_default_init_same_seed_same_weights_different_seed_different(layer, seed, other,
+                                                                       dtype):
+    _, shape, has_bias = layer
+    first = scratch_default_init(shape, has_bias, seed, dtype)
+    again = scratch_default_init(shape, has_bias, seed, dtype)
+    for a, b in zip(first, again):
+        if a is not None:
+            assert a.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(a, b)
+    if other != seed:
+        different = scratch_default_init(shape, has_bias, other, dtype)
+        assert not np.array_equal(first[0], different[0])
+
+
+# --------------------------------------------------------------------------- model.build
+def conv_linear_layers(model):
+    return {name: layer for name, layer in model.layers.items()
+            if isinstance(layer, (nn.Conv2d, nn.Linear))}
+
+
+def layer_fan_in(layer) -> int:
+    """From the layer's own geometry, not from the weight through scratch.init."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features
+    return layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+
+
+@dtypes
+@pytest.mark.parametrize("seed", [0, 7])
+def test_build_initialises_every_conv_and_linear_within_torch_bound(seed, dtype):
+    model = scratch_model.build(A.mnist_cnn(), seed=seed, dtype=dtype)
+    layers = conv_linear_layers(model)
+    assert set(layers) == {"conv1", "conv2", "fc1", "fc2"}
+    for name, layer in layers.items():
+        bound = 1 / math.sqrt(layer_fan_in(layer))
+        for pname, p in layer.named_parameters():
+            assert p.data.dtype == np.dtype(dtype), (name, pname)
+            assert_within_bound(p.data, bound, f"{name}.{pname}")
+            assert_reaches_bound(p.data, bound, f"{name}.{pname}")
+            assert p.grad is None
+    for p in model.parameters():
+        assert p.data.dtype == np.dtype(dtype)
+
+
+@dtypes
+def test_build_weights_follow_torch_default_distribution(dtype):
+    """Every conv/linear value scaled by sqrt(fan_in) is U(-1, 1) in both models:
+    pooled over the network, scratch's and torch's values pass the KS check."""
+    architecture = A.mnist_cnn()
+
+    def pooled(layers):
+        return np.concatenate([np.ravel(values) * math.sqrt(fan) for fan, values in layers])
+
+    scratch = conv_linear_layers(scratch_model.build(architecture, seed=3, dtype=dtype))
+    ours = pooled((layer_fan_in(layer), p.data) for layer in scratch.values()
+                  for p in layer.parameters())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(11)
+        reference = reference_model.build(architecture, dtype=TORCH_DTYPE[np.dtype(dtype)])
+    theirs = pooled((torch_fan_in(tuple(m.weight.shape)), p.detach().numpy())
+                    for m in reference.children()
+                    if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
+                    for p in m.parameters())
+    assert ours.size == theirs.size
+    assert_same_distribution(ours, theirs, "mnist_cnn conv/linear parameters")
+
+
+@given(seed=S.SEEDS, other=S.SEEDS, dtype=st.sampled_from(DTYPES))
+def test_build_same_seed_same_weights_different_seed_different(seed, other, dtype):
+    architecture = A.mnist_cnn(channels=(2, 3), hidden=8)
+    first = scratch_model.build(architecture, seed=seed, dtype=dtype).state_dict()
+    again = scratch_model.build(architecture, seed=np.random.default_rng(seed),
+                                dtype=dtype).state_dict()
+    assert first.keys() == again.keys()
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name], err_msg=name)
+    if other != seed:
+        different = scratch_model.build(architecture, seed=other, dtype=dtype).state_dict()
+        assert not np.array_equal(first["fc1.weight"], different["fc1.weight"])
