@@ -45,3 +45,25 @@ def load_numpy_state(module: torch.nn.Module, state: dict[str, np.ndarray]) -> N
                              f"expected {tuple(t.shape)}")
         converted[name] = value.to(device=t.device, dtype=t.dtype)
     module.load_state_dict(converted)
+
+
+def optimizer_state_to_numpy(optimizer: torch.optim.Optimizer) -> dict[str, np.ndarray]:
+    """A torch optimizer's per-parameter state as flat ``"<index>.<name>"`` NumPy arrays
+    (the same layout as ``scratch.optim.Optimizer.state_dict``)."""
+    return {f"{i}.{key}": (value.detach().cpu().numpy().copy() if torch.is_tensor(value)
+                           else np.asarray(value))
+            for i, state in optimizer.state_dict()["state"].items()
+            for key, value in state.items()}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, arrays: dict[str, np.ndarray]) -> None:
+    """Restore what :func:`optimizer_state_to_numpy` returned; hyperparameters stay as they are."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state: dict[int, dict] = {}
+    for name, value in arrays.items():
+        index, _, key = name.partition(".")
+        i = int(index)
+        state.setdefault(i, {})[key] = torch.from_numpy(np.array(value, copy=True)).to(
+            params[i].device, params[i].dtype if np.asarray(value).ndim else None)
+    optimizer.load_state_dict({"state": state,
+                               "param_groups": optimizer.state_dict()["param_groups"]})

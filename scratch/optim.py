@@ -36,6 +36,29 @@ class Optimizer:
     def lr(self, value):
         self._lr = _non_negative("learning rate", value)
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Per-parameter state as flat arrays, ``"<param index>.<name>"`` (NumPy only, so
+        it saves with ``np.savez`` and loads with ``allow_pickle=False``)."""
+        return {f"{i}.{key}": np.array(value, copy=True)
+                for i, state in enumerate(self.state) for key, value in state.items()}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned; shapes must match the parameters."""
+        state: list[dict] = [{} for _ in self.params]
+        for name, value in arrays.items():
+            index, _, key = name.partition(".")
+            if not index.isdigit() or int(index) >= len(self.params) or not key:
+                raise KeyError(f"optimizer state entry {name!r} does not name one of the "
+                               f"{len(self.params)} parameters as '<index>.<key>'")
+            value = np.array(value, copy=True)
+            if key == "step":
+                value = int(value)
+            elif value.shape != self.params[int(index)].data.shape:
+                raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected "
+                                 f"{self.params[int(index)].data.shape}")
+            state[int(index)][key] = value
+        self.state = state
+
     def zero_grad(self):
         for p in self.params:
             p.grad = None

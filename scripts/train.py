@@ -11,8 +11,9 @@ other implementation.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,9 @@ from scratch import arch
 from scratch.optim import cosine_lr
 from scripts import mnist
 from scripts.artifacts import plot_curves, save_weights, write_json
-from scripts.twins import make_twins, normalize, resolve_device
+from scripts.checkpoint import (CheckpointError, check_same_settings, load_checkpoint,
+                                save_checkpoint)
+from scripts.twins import NonFiniteError, make_twins, normalize, resolve_device
 
 
 def positive_int(text):
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
     p.add_argument("--dry-run", action="store_true",
                    help="run a single batch per epoch, to check the setup quickly")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT_DIR/checkpoint.npz (written after every epoch and "
+                        "on Ctrl-C or SIGTERM); the other flags must be the ones it was made with")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
@@ -96,8 +102,51 @@ def batch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+RESUME_SETTINGS = ("impl", "epochs", "batch_size", "lr", "momentum", "l2", "schedule", "seed",
+                   "dtype", "limit_train", "limit_test", "dry_run")
+
+
+class TrainingStopped(Exception):
+    """Training ended early; ``exit_code`` is what the command line should return."""
+
+    def __init__(self, message, exit_code):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps (then checkpoints)."""
+    received = []
+    handler = lambda signum, frame: received.append(signum)  # noqa: E731
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def refuse_to_overwrite_unfinished(checkpoint: Path) -> None:
+    """A fresh run would overwrite the checkpoint of an unfinished one: refuse."""
+    meta, _ = load_checkpoint(checkpoint)
+    done, planned = meta["progress"]["epoch"], meta["settings"]["epochs"]
+    if done < planned:
+        raise CheckpointError(
+            f"{checkpoint} holds an unfinished run ({done} of {planned} epochs); continue it "
+            f"with --resume, or choose another --out-dir (or delete the file) to start afresh")
+
+
+def fresh_totals(names):
+    return {name: dict(loss=0.0, correct=0, seen=0, seconds=0.0) for name in names}
+
+
 def train(args) -> dict:
-    """Run the whole training; returns the metrics that are also written to disk."""
+    """Run (or resume) the whole training; returns the metrics also written to disk.
+
+    Raises :class:`TrainingStopped` when interrupted (after writing a checkpoint) or when
+    a loss or gradient is not finite (the last good checkpoint is left as it was).
+    """
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     impls = ("scratch", "torch") if args.impl == "both" else (args.impl,)
@@ -107,43 +156,82 @@ def train(args) -> dict:
                        impls)
     steps_per_epoch = 1 if args.dry_run else math.ceil(len(train_x) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
+    checkpoint = args.out_dir / "checkpoint.npz"
+    settings = {k: getattr(args, k) for k in RESUME_SETTINGS}
+    progress = dict(epoch=0, batch=0, step=0, epochs=[], totals=fresh_totals(twins))
+    if not args.resume and checkpoint.exists():
+        refuse_to_overwrite_unfinished(checkpoint)
+    if args.resume:
+        meta, states = load_checkpoint(checkpoint)
+        check_same_settings(meta["settings"], settings, checkpoint)
+        for name, twin in twins.items():
+            twin.load_state_dict(states[name]["model"])
+            twin.load_optimizer_state(states[name]["optim"])
+        torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
+        progress = meta["progress"]
+        tqdm.write(f"resuming from {checkpoint}: epoch {progress['epoch'] + 1}, "
+                   f"batch {progress['batch']} (step {progress['step']})")
     metrics = dict(config={**vars(args), "device": device, "out_dir": str(args.out_dir),
                            "data_dir": str(args.data_dir) if args.data_dir else None,
                            "train_examples": len(train_x), "test_examples": len(test_x)},
-                   epochs=[])
-    step = 0
-    for epoch in range(args.epochs):
-        order = batch_order(args.seed, epoch, len(train_x))
-        totals = {name: dict(loss=0.0, correct=0, seen=0, seconds=0.0) for name in twins}
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}",
-                   disable=args.no_progress, leave=True)
-        for b in bar:
-            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x, y = train_x[idx], train_y[idx]
-            lr = learning_rate(args.schedule, args.lr, step, total_steps)
+                   epochs=progress["epochs"])
+
+    def save(**position):
+        progress.update(position)
+        save_checkpoint(checkpoint, dict(settings=settings, progress=progress), twins)
+
+    with stop_requests() as signals:
+        for epoch in range(progress["epoch"], args.epochs):
+            order = batch_order(args.seed, epoch, len(train_x))
+            totals = progress["totals"]
+            bar = tqdm(range(progress["batch"], steps_per_epoch), initial=progress["batch"],
+                       total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}",
+                       disable=args.no_progress)
+            for b in bar:
+                idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+                lr = learning_rate(args.schedule, args.lr, progress["step"], total_steps)
+                for name, twin in twins.items():
+                    start = time.perf_counter()
+                    try:
+                        loss, correct = twin.step(train_x[idx], train_y[idx], lr)
+                    except NonFiniteError as err:
+                        kept = (f"the last good checkpoint is kept at {checkpoint}"
+                                if checkpoint.exists() else "no checkpoint was written yet")
+                        raise TrainingStopped(
+                            f"training stopped at step {progress['step'] + 1} (epoch "
+                            f"{epoch + 1}, batch {b + 1}): in {name}, {err}; weights were not "
+                            f"updated; {kept}. Try a lower --lr", 1) from None
+                    twin.sync()
+                    t = totals[name]
+                    t["seconds"] += time.perf_counter() - start
+                    t["loss"] += loss * len(idx)
+                    t["correct"] += correct
+                    t["seen"] += len(idx)
+                progress["step"] += 1
+                bar.set_postfix({f"{n} loss": f"{t['loss'] / t['seen']:.4f}"
+                                 for n, t in totals.items()})
+                if signals:
+                    bar.close()
+                    save(epoch=epoch, batch=b + 1)
+                    name = signal.Signals(signals[0]).name
+                    raise TrainingStopped(
+                        f"{name} received: stopped at step {progress['step']} (epoch "
+                        f"{epoch + 1}, batch {b + 1}) and wrote {checkpoint}; continue with "
+                        f"the same flags plus --resume", 128 + signals[0])
+            bar.close()
+            record = dict(epoch=epoch + 1, lr_end=learning_rate(args.schedule, args.lr,
+                                                                progress["step"], total_steps))
             for name, twin in twins.items():
-                start = time.perf_counter()
-                loss, correct = twin.step(x, y, lr)
-                twin.sync()
                 t = totals[name]
-                t["seconds"] += time.perf_counter() - start
-                t["loss"] += loss * len(y)
-                t["correct"] += correct
-                t["seen"] += len(y)
-            step += 1
-            bar.set_postfix({f"{n} loss": f"{t['loss'] / t['seen']:.4f}"
-                             for n, t in totals.items()})
-        record = dict(epoch=epoch + 1, lr_end=learning_rate(args.schedule, args.lr, step,
-                                                            total_steps))
-        for name, twin in twins.items():
-            t = totals[name]
-            test_acc = float((twin.predict(test_x) == test_y).mean())
-            record[name] = dict(loss=t["loss"] / t["seen"], train_acc=t["correct"] / t["seen"],
-                                test_acc=test_acc, seconds=t["seconds"])
-        metrics["epochs"].append(record)
-        summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
-                             f"({record[n]['seconds']:.1f} s)" for n in twins)
-        tqdm.write(f"epoch {epoch + 1}: {summary}")
+                record[name] = dict(loss=t["loss"] / t["seen"],
+                                    train_acc=t["correct"] / t["seen"],
+                                    test_acc=float((twin.predict(test_x) == test_y).mean()),
+                                    seconds=t["seconds"])
+            metrics["epochs"].append(record)
+            save(epoch=epoch + 1, batch=0, totals=fresh_totals(twins))
+            summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
+                                 f"({record[n]['seconds']:.1f} s)" for n in twins)
+            tqdm.write(f"epoch {epoch + 1}: {summary}")
 
     if len(twins) == 2:
         metrics["cross_evaluation"] = cross_evaluate(twins, test_x, test_y)
@@ -184,7 +272,14 @@ def main(argv=None) -> int:
         resolve_device(args.device)
     except ValueError as err:
         parser.error(str(err))
-    metrics = train(args)
+    try:
+        metrics = train(args)
+    except TrainingStopped as err:
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        return err.exit_code
+    except (CheckpointError, mnist.MNISTError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     last = metrics["epochs"][-1]
     for name in ("scratch", "torch"):
         if name in last:

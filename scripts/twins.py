@@ -30,6 +30,10 @@ def normalize(images: np.ndarray, dtype: str) -> np.ndarray:
     return (x - np.asarray(MNIST_MEAN, dtype)) / np.asarray(MNIST_STD, dtype)
 
 
+class NonFiniteError(FloatingPointError):
+    """A loss or gradient became NaN or infinite; raised before the weights are updated."""
+
+
 def is_penalised(name: str) -> bool:
     """L2 applies to conv and linear weights, not to biases or batch-norm parameters."""
     return name.endswith("weight") and not name.split(".")[0].startswith(("bn", "norm"))
@@ -55,6 +59,7 @@ class ScratchTwin:
             loss += float(F.l2_penalty(weights, self.l2))
             for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
                 p.grad += g
+        check_finite(loss, ((n, p.grad) for n, p in self.model.named_parameters()))
         self.opt.lr = lr
         self.opt.step()
         return loss, int((logits.argmax(axis=1) == y).sum())
@@ -69,6 +74,12 @@ class ScratchTwin:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.model.load_state_dict(state)
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        return self.opt.state_dict()
+
+    def load_optimizer_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.opt.load_state_dict(arrays)
 
     def sync(self):
         """Nothing to wait for on the CPU."""
@@ -94,10 +105,12 @@ class TorchTwin:
             loss = loss + 0.5 * self.l2 * sum((p * p).sum() for p in self.penalised)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        value = loss.item()
+        check_finite(value, ((n, p.grad) for n, p in self.model.named_parameters()))
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.opt.step()
-        return loss.item(), int((logits.argmax(dim=1) == ty).sum())
+        return value, int((logits.argmax(dim=1) == ty).sum())
 
     @torch.no_grad()
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -111,10 +124,28 @@ class TorchTwin:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         convert.load_numpy_state(self.model, state)
 
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        return convert.optimizer_state_to_numpy(self.opt)
+
+    def load_optimizer_state(self, arrays: dict[str, np.ndarray]) -> None:
+        convert.load_optimizer_state(self.opt, arrays)
+
     def sync(self):
         """Wait for queued GPU work, so a timer around a step measures the step."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+def check_finite(loss: float, named_grads) -> None:
+    """Raise :class:`NonFiniteError` naming the loss or the first gradient that is not finite."""
+    if not np.isfinite(loss):
+        raise NonFiniteError(f"the loss is {loss}")
+    for name, g in named_grads:
+        if g is None:
+            continue
+        finite = bool(torch.isfinite(g).all()) if torch.is_tensor(g) else bool(np.isfinite(g).all())
+        if not finite:
+            raise NonFiniteError(f"the gradient of {name} is not finite")
 
 
 def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,

@@ -1,0 +1,136 @@
+"""Checkpoints: a training process killed at any point and resumed ends exactly where an
+uninterrupted run ends (weights, optimizer state and metrics; timings aside)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts import mnist, train
+from scripts.artifacts import load_npz, save_npz
+from scripts.checkpoint import CheckpointError, load_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def data_dir():
+    return mnist.ensure_mnist(verbose=False).parent.parent
+
+
+def flags(data_dir, out_dir, *extra):
+    return ["--epochs", "2", "--limit-train", "960", "--limit-test", "200", "--batch-size",
+            "32", "--data-dir", str(data_dir), "--device", "cpu", "--no-progress",
+            "--out-dir", str(out_dir), *extra]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    assert train.main(flags(data_dir, out)) == 0
+    return out
+
+
+def start(data_dir, out_dir):
+    return subprocess.Popen([sys.executable, "-m", "scripts.train", *flags(data_dir, out_dir)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(proc, prefix, timeout=120):
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        if line.startswith(prefix):
+            return line
+        assert time.monotonic() < deadline, f"no line starting with {prefix!r}"
+    raise AssertionError(f"process ended before printing {prefix!r}: {proc.stderr.read()}")
+
+
+def assert_same_run(a: Path, b: Path):
+    for name in ("scratch_weights.npz",):
+        wa, wb = load_npz(a / name), load_npz(b / name)
+        for key in wa:
+            np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
+    meta_a, states_a = load_checkpoint(a / "checkpoint.npz")
+    meta_b, states_b = load_checkpoint(b / "checkpoint.npz")
+    for impl in ("scratch", "torch"):
+        for part in ("model", "optim"):
+            for key, value in states_a[impl][part].items():
+                np.testing.assert_array_equal(value, states_b[impl][part][key],
+                                              err_msg=f"{impl} {part} {key}")
+    ma, mb = (json.loads((d / "metrics.json").read_text())["epochs"] for d in (a, b))
+    strip = lambda epochs: [{k: ({kk: vv for kk, vv in v.items() if kk != "seconds"}  # noqa: E731
+                                 if isinstance(v, dict) else v) for k, v in e.items()}
+                            for e in epochs]
+    assert strip(ma) == strip(mb)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_epoch_writes_a_checkpoint_and_resume_matches(data_dir, uninterrupted,
+                                                                 tmp_path, sig):
+    proc = start(data_dir, tmp_path)
+    wait_for_line(proc, "epoch 1:")
+    time.sleep(0.2)                 # inside epoch 2: its 30 steps take well over a second
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert "--resume" in err and "checkpoint.npz" in err
+    meta, _ = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert meta["progress"]["epoch"] == 1 and meta["progress"]["batch"] > 0, meta["progress"]
+    assert train.main(flags(data_dir, tmp_path, "--resume")) == 0
+    assert_same_run(uninterrupted, tmp_path)
+
+
+def test_sigkill_then_resume_from_the_epoch_checkpoint_matches(data_dir, uninterrupted, tmp_path):
+    proc = start(data_dir, tmp_path)
+    wait_for_line(proc, "epoch 1:")
+    time.sleep(0.2)
+    proc.kill()                                       # no chance to write anything more
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
+    meta, _ = load_checkpoint(tmp_path / "checkpoint.npz")   # intact despite the kill
+    assert meta["progress"]["epoch"] == 1
+    assert train.main(flags(data_dir, tmp_path, "--resume")) == 0
+    assert_same_run(uninterrupted, tmp_path)
+
+
+def test_a_fresh_run_refuses_to_overwrite_an_unfinished_checkpoint(data_dir, tmp_path,
+                                                                   uninterrupted, capsys):
+    meta_path = tmp_path / "checkpoint.npz"
+    arrays = load_npz(uninterrupted / "checkpoint.npz")
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["progress"]["epoch"] = 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    save_npz(meta_path, arrays)
+    assert train.main(flags(data_dir, tmp_path)) == 1
+    assert "unfinished run (1 of 2 epochs)" in capsys.readouterr().err
+
+
+def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir, tmp_path,
+                                                                       uninterrupted, capsys):
+    (tmp_path / "checkpoint.npz").write_bytes((uninterrupted / "checkpoint.npz").read_bytes())
+    assert train.main(flags(data_dir, tmp_path, "--resume", "--lr", "0.1")) == 1
+    assert "lr: checkpoint 0.05, now 0.1" in capsys.readouterr().err
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CheckpointError, match="damaged or not a checkpoint"):
+        load_checkpoint(tmp_path / "checkpoint.npz")
+    assert train.main(flags(data_dir, tmp_path / "empty", "--resume")) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+def test_non_finite_loss_stops_training_naming_the_step(data_dir, tmp_path, capsys):
+    code = train.main(flags(data_dir, tmp_path, "--lr", "1e6", "--epochs", "1"))
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "training stopped at step" in err
+    assert "is not finite" in err or "the loss is" in err
+    assert "weights were not updated" in err
+    assert not os.path.exists(tmp_path / "checkpoint.npz")
