@@ -75,13 +75,13 @@ def plot_curves(metrics: dict, path: Path) -> None:
     epochs = [e["epoch"] for e in metrics["epochs"]]
     names = [n for n in ("scratch", "torch") if n in metrics["epochs"][0]]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, style in zip(names, ("o-", "s--")):
-        ax_loss.plot(epochs, [e[name]["loss"] for e in metrics["epochs"]], style,
-                     label=f"{name} train loss")
-        ax_acc.plot(epochs, [100 * e[name]["train_acc"] for e in metrics["epochs"]], style,
-                    label=f"{name} train (running)")
-        ax_acc.plot(epochs, [100 * e[name]["test_acc"] for e in metrics["epochs"]], style,
-                    label=f"{name} test", alpha=0.7)
+    for name, color, marker in zip(names, ("C0", "C1"), ("o", "s")):
+        series = lambda key, scale=1: [scale * e[name][key] for e in metrics["epochs"]]  # noqa: E731
+        ax_loss.plot(epochs, series("loss"), marker=marker, color=color, label=name)
+        ax_acc.plot(epochs, series("train_acc", 100), marker=marker, color=color,
+                    linestyle="--", label=f"{name} train (running)")
+        ax_acc.plot(epochs, series("test_acc", 100), marker=marker, color=color,
+                    label=f"{name} test")
     ax_loss.set(xlabel="epoch", ylabel="loss (with L2 penalty)", title="training loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):

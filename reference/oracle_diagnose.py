@@ -1,0 +1,139 @@
+"""Name the bug behind a wrong tensor, when the evidence is clear.
+
+Every diagnosis is computed: a candidate wrong answer is built from the right
+one (its transpose, a multiple of it, a shifted copy) or by torch on a
+changed problem (a flipped kernel, a derivative taken from above), and the
+diagnosis is given only when yours matches that candidate within the row's
+tolerance, the candidate clearly differs from the right answer, and at least
+two significant elements take part. Otherwise nothing is said.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from reference.oracle_report import absolute_tolerance, allclose, out_of_tolerance
+
+CLEARLY = 100.0  # a candidate must differ from the right answer by this many tolerances
+
+
+def _significant(expected, atol_scale) -> int:
+    return int((np.abs(expected) > absolute_tolerance(expected, atol_scale)).sum())
+
+
+def clearly_differs(candidate, expected, rtol, atol_scale) -> bool:
+    if candidate.shape != expected.shape:
+        return True
+    return bool(out_of_tolerance(candidate, expected, CLEARLY * rtol, CLEARLY * atol_scale).any())
+
+
+def matches_candidate(actual, candidate, expected, rtol, atol_scale) -> bool:
+    """Yours equals ``candidate``, which is clearly not the right answer ``expected``."""
+    return (actual.shape == candidate.shape and _significant(candidate, atol_scale) >= 2
+            and allclose(actual, candidate, rtol, atol_scale)
+            and clearly_differs(candidate, expected, rtol, atol_scale))
+
+
+def scalar_factor(actual, expected, rtol, atol_scale, batch=None) -> str | None:
+    """Yours = c * right for one constant c != 1 (over at least two significant elements)."""
+    if actual.shape != expected.shape or _significant(expected, atol_scale) < 2:
+        return None
+    c = float(np.vdot(actual, expected) / np.vdot(expected, expected))
+    if abs(c - 1) < 1e-6 or not allclose(actual, c * expected, rtol, atol_scale):
+        return None
+    if abs(c) < 1e-12:
+        return "yours is zero everywhere; the right one is not"
+    def near(value):
+        return abs(c - value) <= 1e-6 * abs(value)
+    if batch and batch > 1:
+        if near(batch):
+            return (f"yours is N = {batch} times the right one: the division by the batch "
+                    f"size N is missing")
+        if near(1 / batch):
+            return (f"yours is 1/N = 1/{batch} of the right one: divided by the batch size N "
+                    f"once too often")
+        if near(-batch):
+            return (f"yours is -N = -{batch} times the right one: the sign is flipped and the "
+                    f"division by the batch size N is missing")
+    clean = Fraction(c).limit_denominator(64)
+    exact = near(float(clean)) and abs(clean.numerator) <= 64
+    if exact and clean == -1:
+        return "yours is the right one with the sign flipped (factor -1)"
+    if exact:
+        return f"yours is exactly {clean} times the right one (a constant factor)"
+    return f"yours is {c:.4g} times the right one everywhere (a constant factor)"
+
+
+def transposed(actual, expected, rtol, atol_scale) -> str | None:
+    """Yours is the right one with its axes reversed (or, for 3+ dims, the first two swapped)."""
+    candidates = []
+    if expected.ndim >= 2:
+        candidates.append((expected.transpose(), "yours is the transpose of the right one "
+                                                 "(axes reversed)"))
+    if expected.ndim >= 3:
+        axes = (1, 0) + tuple(range(2, expected.ndim))
+        candidates.append((expected.transpose(axes), "yours has the first two axes of the "
+                                                     "right one swapped (out/in transposed)"))
+    for candidate, message in candidates:
+        if actual.shape == candidate.shape and allclose(actual, candidate, rtol, atol_scale) \
+                and _significant(candidate, atol_scale) >= 2 and (
+                candidate.shape != expected.shape
+                or clearly_differs(candidate, expected, rtol, atol_scale)):
+            return message
+    return None
+
+
+def padding_off_by_one(actual, expected, rtol, atol_scale) -> str | None:
+    """(N, C, H, W) input gradients that equal the right one on the interior, one pixel off.
+
+    Same shape and shifted by one pixel (the padded gradient cropped from
+    ``p + 1`` or ``p - 1`` instead of ``p``), or two pixels larger or smaller
+    per axis with the right one as its interior (cropped ``p -/+ 1`` a side).
+    """
+    if actual.ndim != 4 or expected.ndim != 4 or actual.shape[:2] != expected.shape[:2]:
+        return None
+    (h, w), (eh, ew) = actual.shape[2:], expected.shape[2:]
+    pairs = []
+    if (h, w) == (eh, ew) and min(h, w) >= 3:
+        pairs += [(actual[..., :-1, :-1], expected[..., 1:, 1:], expected[..., :-1, :-1],
+                   "on the interior it equals the right one shifted by one pixel (yours[i] = "
+                   "right[i+1]): the padded gradient was cropped from p+1 instead of p"),
+                  (actual[..., 1:, 1:], expected[..., :-1, :-1], expected[..., 1:, 1:],
+                   "on the interior it equals the right one shifted by one pixel (yours[i] = "
+                   "right[i-1]): the padded gradient was cropped from p-1 instead of p")]
+    if (h, w) == (eh + 2, ew + 2):
+        pairs.append((actual[..., 1:-1, 1:-1], expected, None,
+                      "its interior [1:-1, 1:-1] equals the right one: the padding was "
+                      "cropped with p-1 instead of p"))
+    if (h + 2, w + 2) == (eh, ew) and min(h, w) >= 1:
+        pairs.append((actual, expected[..., 1:-1, 1:-1], None,
+                      "it equals the interior [1:-1, 1:-1] of the right one: the padding "
+                      "was cropped with p+1 instead of p"))
+    for mine, right, unshifted, message in pairs:
+        if _significant(right, atol_scale) < 2 or not allclose(mine, right, rtol, atol_scale):
+            continue
+        if unshifted is not None and not clearly_differs(right, unshifted, rtol, atol_scale):
+            continue
+        return "looks like a padding off by one: " + message
+    return None
+
+
+def diagnose(actual, expected, rtol, atol_scale, *, batch=None, spatial=False,
+             candidates=()) -> list[str]:
+    """Every diagnosis that fits a wrong tensor.
+
+    candidates: ``(array, message)`` pairs computed elsewhere (by torch on a
+    changed problem); spatial: also try the padding off-by-one shapes.
+    """
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    found = [m for m in (scalar_factor(actual, expected, rtol, atol_scale, batch),
+                         transposed(actual, expected, rtol, atol_scale)) if m]
+    if spatial:
+        message = padding_off_by_one(actual, expected, rtol, atol_scale)
+        found += [message] if message else []
+    for candidate, message in candidates:
+        candidate = np.asarray(candidate, np.float64)
+        if matches_candidate(actual, candidate, expected, rtol, atol_scale):
+            found.append(message)
+    return found

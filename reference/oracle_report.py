@@ -1,0 +1,184 @@
+"""The oracle's verdict: one row per compared tensor, printed as a table.
+
+A row compares your array (``actual``) with the right one (``expected``:
+torch autograd's, or central finite differences). The relative error of an
+element is ``|actual - expected| / |expected|`` (inf where the right value is
+0 and yours is off by more than ``atol``). An element passes when
+
+    |actual - expected| <= atol + rtol * |expected|,   atol = atol_scale * max(1, max|expected|)
+
+(``torch.testing.assert_close``'s rule, with ``atol`` scaled to the tensor's
+magnitude so that a gradient whose values are all large or all small is
+judged alike). The *worst* element is the one furthest outside its
+tolerance; the table prints its index, and a line under a failing row gives
+both values there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# (rtol, atol_scale) per dtype. Hand-written code rounds differently from torch
+# (loops, other summation orders) but a real bug moves a gradient by O(1).
+TOLERANCES = {np.dtype(np.float64): (1e-7, 1e-7), np.dtype(np.float32): (1e-4, 1e-4)}
+FINITE_DIFFERENCE_TOLERANCE = (1e-5, 1e-5)
+
+
+class OracleError(ValueError):
+    """The check could not be run as called: says what was wrong and what was expected."""
+
+
+@dataclass
+class Row:
+    """One compared tensor. ``shape`` is yours; ``expected_shape`` the right one."""
+    tensor: str
+    shape: tuple
+    expected_shape: tuple
+    max_abs: float
+    max_rel: float
+    worst: tuple | None
+    actual_at_worst: float | None
+    expected_at_worst: float | None
+    rtol: float
+    atol: float
+    ok: bool
+    diagnoses: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.shape != self.expected_shape:
+            return "WRONG SHAPE"
+        return "ok" if self.ok else "WRONG"
+
+
+def tolerance(dtype, rtol=None, atol=None) -> tuple[float, float]:
+    """``(rtol, atol_scale)`` for ``dtype``, overridden where given."""
+    default = TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
+    return (default[0] if rtol is None else rtol, default[1] if atol is None else atol)
+
+
+def absolute_tolerance(expected, atol_scale: float) -> float:
+    """``atol_scale * max(1, max|expected|)``."""
+    return atol_scale * max(1.0, float(np.abs(expected).max(initial=0.0)))
+
+
+def out_of_tolerance(actual, expected, rtol: float, atol_scale: float) -> np.ndarray:
+    """Boolean mask of the elements that break the row rule (same shapes)."""
+    atol = absolute_tolerance(expected, atol_scale)
+    return np.abs(actual - expected) > atol + rtol * np.abs(expected)
+
+
+def allclose(actual, expected, rtol: float, atol_scale: float) -> bool:
+    """The row rule above, for two arrays of the same shape."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    if actual.shape != expected.shape:
+        return False
+    atol = absolute_tolerance(expected, atol_scale)
+    return bool(np.all(np.abs(actual - expected) <= atol + rtol * np.abs(expected)))
+
+
+def compare(tensor: str, actual, expected, rtol: float, atol_scale: float) -> Row:
+    """Compare two arrays element by element (shapes may differ: the row then fails)."""
+    actual, expected = np.asarray(actual), np.asarray(expected, np.float64)
+    atol = absolute_tolerance(expected, atol_scale)
+    if actual.shape != expected.shape:
+        return Row(tensor, actual.shape, expected.shape, np.nan, np.nan, None, None, None,
+                   rtol, atol, False)
+    a = actual.astype(np.float64)
+    err = np.abs(a - expected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(expected != 0, err / np.abs(expected), np.where(err > atol, np.inf, 0.0))
+    max_rel = float(rel.max(initial=0.0))
+    if err.size == 0:
+        return Row(tensor, a.shape, a.shape, 0.0, 0.0, None, None, None, rtol, atol, True)
+    excess = err / (atol + rtol * np.abs(expected))
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), a.shape))
+    return Row(tensor, a.shape, a.shape, float(err.max()), max_rel, worst,
+               float(a[worst]), float(expected[worst]), rtol, atol,
+               bool(excess.max() <= 1.0))
+
+
+@dataclass
+class Report:
+    """Every row of one check, the notes about the run, and a verdict.
+
+    ``str(report)`` is the table; ``report.ok`` is True when every row passed;
+    ``report.assert_ok()`` raises AssertionError carrying the table otherwise.
+    """
+    title: str
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok and r.shape == r.expected_shape for r in self.rows)
+
+    @property
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict != "ok"]
+
+    def row(self, tensor: str) -> Row:
+        for r in self.rows:
+            if r.tensor == tensor:
+                return r
+        raise KeyError(f"no row {tensor!r}; rows are {[r.tensor for r in self.rows]}")
+
+    def assert_ok(self) -> "Report":
+        if not self.ok:
+            raise AssertionError(str(self))
+        return self
+
+    def __str__(self) -> str:
+        header = ("tensor", "shape", "max abs err", "max rel err", "worst at", "tolerance",
+                  "verdict")
+        cells = [header] + [_cells(r) for r in self.rows]
+        widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+        lines = [self.title]
+        for c in cells:
+            lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
+        for r in self.rows:
+            lines += ["  " + line for line in _details(r)]
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append("verdict: correct" if self.ok else
+                     f"verdict: WRONG in {', '.join(r.tensor for r in self.failures)}")
+        return "\n".join(lines)
+
+
+def _number(v: float) -> str:
+    return "-" if v is None or np.isnan(v) else f"{v:.2e}"
+
+
+def _cells(r: Row) -> tuple:
+    shape = str(r.shape) if r.shape == r.expected_shape else f"{r.shape} != {r.expected_shape}"
+    worst = "-" if r.worst is None else str(r.worst)
+    return (r.tensor, shape, _number(r.max_abs), _number(r.max_rel), worst,
+            f"rtol {r.rtol:.0e}, atol {r.atol:.1e}", r.verdict)
+
+
+def _details(r: Row) -> list[str]:
+    lines = []
+    if r.verdict == "WRONG SHAPE":
+        lines.append(f"{r.tensor}: yours has shape {r.shape}, expected {r.expected_shape}")
+    elif r.verdict == "WRONG":
+        at = f"[{', '.join(map(str, r.worst))}]" if r.worst else ""
+        lines.append(f"{r.tensor}{at}: yours {r.actual_at_worst:.6g}, "
+                     f"expected {r.expected_at_worst:.6g}")
+    return lines + [f"{r.tensor}: {d}" for d in r.diagnoses]
+
+
+def check_finite(what: str, array, expected_shape=None) -> np.ndarray:
+    """Raise OracleError naming ``what`` and the first NaN/inf index, else return the array."""
+    if array is None:
+        raise OracleError(f"{what} is missing (None); expected an array"
+                          + (f" of shape {expected_shape}" if expected_shape else ""))
+    a = np.asarray(array)
+    if not np.issubdtype(a.dtype, np.number):
+        raise OracleError(f"{what} has dtype {a.dtype}; expected a floating-point array")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(a[first]) else "inf"
+        raise OracleError(f"{what} contains {kind} at index {first} ({int(bad.sum())} of "
+                          f"{a.size} elements not finite); expected finite values")
+    return a

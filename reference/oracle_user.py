@@ -1,0 +1,135 @@
+"""Running your code: a module-like object, or a CS231n-style forward/backward pair.
+
+Both are wrapped behind one interface, used by the torch comparison and by
+the finite-difference check alike:
+
+- ``names``: your parameter names, in order;
+- ``forward(x, values) -> out``: sets the parameters to ``values`` and runs forward;
+- ``backward(dout) -> (dx, {name: gradient})``: runs backward after that forward.
+
+Whatever your code returns is checked for the mistakes that stop a
+comparison (a tuple where an array belongs, a missing gradient, NaN), and
+an :class:`~reference.oracle_report.OracleError` names what was wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reference.oracle_params import find_accessor
+from reference.oracle_report import OracleError, check_finite
+
+
+def function_name(fn) -> str:
+    """``fn.__name__`` for messages; lambdas are called "your lambda"."""
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return "your lambda" if name == "<lambda>" else name
+
+
+def _array(value, tensor: str, function: str) -> np.ndarray:
+    if isinstance(value, (tuple, list)):
+        raise OracleError(f"{function} returned a {type(value).__name__} of {len(value)}; "
+                          f"expected one array ({tensor})")
+    return check_finite(f"the {tensor} returned by {function}", value)
+
+
+class ModuleUnderTest:
+    """An object with ``forward(x)`` and ``backward(dout) -> dx`` that stores its gradients.
+
+    ``params`` is an accessor from :mod:`reference.oracle_params` (found from
+    the object's shape when None; ``access`` stays None, and the object is
+    taken to have no parameters, when nothing fits). Gradients are cleared
+    before each backward, so a stale one is never taken for a fresh one.
+    """
+
+    def __init__(self, obj, params=None):
+        for method in ("forward", "backward"):
+            if not callable(getattr(obj, method, None)):
+                raise OracleError(f"{type(obj).__name__} has no {method}() method; expected "
+                                  f"forward(x) -> out and backward(dout) -> dx (for a pair of "
+                                  f"functions use check_pair)")
+        self.obj, self.access = obj, find_accessor(obj, params)
+        self.params_found = self.access is not None
+        self.names = list(self.access.names(obj)) if self.params_found else []
+        self.label = type(obj).__name__
+        self._shapes = {}
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {n: np.asarray(self.access.get(self.obj, n)) for n in self.names}
+
+    def forward(self, x, values):
+        for name, value in values.items():
+            self.access.set(self.obj, name, value)
+        self._shapes = {n: np.shape(v) for n, v in values.items()}
+        out = self.obj.forward(x)
+        if isinstance(out, tuple) and len(out) == 2:
+            raise OracleError(f"{self.label}.forward returned a pair (out, cache?); "
+                              f"expected out alone (for CS231n-style pairs use check_pair)")
+        return _array(out, "out", f"{self.label}.forward")
+
+    def backward(self, dout):
+        for name in self.names:
+            self.access.clear(self.obj, name)
+        dx = self.obj.backward(dout)
+        if isinstance(dx, tuple):
+            raise OracleError(f"{self.label}.backward returned a tuple of {len(dx)}; expected "
+                              f"dx alone, with parameter gradients stored on the object (for "
+                              f"functions that return their gradients use check_pair)")
+        if dx is None:
+            raise OracleError(f"{self.label}.backward returned None; expected dx, the "
+                              f"gradient of the input")
+        grads = {}
+        for name in self.names:
+            g = self.access.grad(self.obj, name)
+            if g is None:
+                raise OracleError(
+                    f"{self.label}.backward did not set a gradient for {name!r} "
+                    f"({self.access.where(name)} is missing); expected an array of shape "
+                    f"{self._shapes.get(name)}, like {name}")
+            grads[name] = check_finite(f"the gradient of {name!r} ({self.access.where(name)})",
+                                       g)
+        return _array(dx, "dx", f"{self.label}.backward"), grads
+
+
+class PairUnderTest:
+    """``forward(x, *params, *args, **kwargs) -> (out, cache)`` and
+    ``backward(dout, cache) -> (dx, *dparams)`` (dx alone without parameters)."""
+
+    def __init__(self, forward, backward, names, args=(), kwargs=None):
+        if not callable(forward) or not callable(backward):
+            raise OracleError("forward and backward must both be functions")
+        self.fwd, self.bwd, self.names = forward, backward, list(names)
+        self.params_found = True
+        self.args, self.kwargs = tuple(args), dict(kwargs or {})
+        self.label = function_name(forward)
+        self._cache = None
+        self._shapes = {}
+
+    def forward(self, x, values):
+        self._shapes = {n: np.shape(v) for n, v in values.items()}
+        result = self.fwd(x, *(values[n] for n in self.names), *self.args, **self.kwargs)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            got = (f"a tuple of {len(result)}" if isinstance(result, tuple)
+                   else type(result).__name__)
+            raise OracleError(f"{self.label} returned {got}; expected (out, cache)")
+        out, self._cache = result
+        return _array(out, "out", self.label)
+
+    def backward(self, dout):
+        name = function_name(self.bwd)
+        result = self.bwd(dout, self._cache)
+        want = 1 + len(self.names)
+        result = result if isinstance(result, (tuple, list)) else (result,)
+        if len(result) != want:
+            listed = ", ".join(["dx"] + [f"d{n}" for n in self.names])
+            raise OracleError(f"{name} returned {len(result)} value(s); expected {want}: "
+                              f"{listed} (dx, then one gradient per parameter in the order "
+                              f"of params)")
+        grads = {}
+        for n, g in zip(self.names, result[1:]):
+            if g is None:
+                raise OracleError(f"{name} returned None for the gradient of {n!r}; expected "
+                                  f"an array of shape {self._shapes.get(n)}, like {n}")
+            grads[n] = check_finite(f"the gradient of {n!r} returned by {name}", g)
+        if result[0] is None:
+            raise OracleError(f"{name} returned None for dx; expected the gradient of x")
+        return _array(result[0], "dx", name), grads
