@@ -9,6 +9,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+import scripts  # noqa: F401  (process-wide malloc/OpenMP tuning, see scripts/__init__.py)
+
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("dev", max_examples=20, **_common)

@@ -5,13 +5,19 @@ Every module has ``forward(x)`` (keeps what backward needs) and
 it does not accumulate). Parameter and buffer names and shapes equal those of
 the torch module of the same name, so ``state_dict()`` moves across by a
 plain dict copy plus an array conversion.
+
+Bad input is refused with an error naming the layer, what it expected and
+what it got (see :mod:`scratch.checks`): ``ValueError`` for shapes and
+values, ``TypeError`` for dtypes (a float input must have the parameters'
+dtype: no hidden upcasting), ``RuntimeError`` for backward before forward.
+``backward(dout)`` requires ``dout`` of the forward output's shape and dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from scratch import checks
 from scratch import functional as F
-from scratch.windows import pair
 
 
 class Parameter:
@@ -34,6 +40,7 @@ class Module:
         self._params: dict[str, Parameter] = {}
         self._buffers: dict[str, np.ndarray] = {}
         self._cache = None
+        self._out = None  # (shape, dtype) of the last forward output
 
     def __call__(self, x):
         return self.forward(x)
@@ -44,9 +51,17 @@ class Module:
     def backward(self, dout, input_grad=True):
         raise NotImplementedError
 
-    def _take_cache(self):
+    def _keep(self, out, cache):
+        """Remember ``cache`` for backward and the output's shape and dtype; return ``out``."""
+        self._cache, self._out = cache, (out.shape, out.dtype)
+        return out
+
+    def _take_cache(self, dout):
+        """The forward cache (used once), after checking ``dout`` against the output."""
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
+                               f"(each forward allows one backward)")
+        checks.grad(self, dout, *self._out)
         cache, self._cache = self._cache, None
         return cache
 
@@ -115,24 +130,28 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, bias=True, dtype=np.float32):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride, self.padding = pair(stride, "stride"), pair(padding, "padding")
-        self.dilation = pair(dilation, "dilation")
+        self.in_channels = checks.count(self, "in_channels", in_channels)
+        self.out_channels = checks.count(self, "out_channels", out_channels)
+        self.kernel_size, self.stride, self.padding, self.dilation = checks.window_args(
+            self, kernel_size, stride, padding, dilation)
+        dtype = checks.param_dtype(self, dtype)
         self._params["weight"] = Parameter(
             np.zeros((out_channels, in_channels, *self.kernel_size), dtype))
         if bias:
             self._params["bias"] = Parameter(np.zeros(out_channels, dtype))
 
     def forward(self, x):
-        b = self._params.get("bias")
-        out, self._cache = F.conv2d_forward(x, self._params["weight"].data,
-                                            b.data if b else None, self.stride,
-                                            self.padding, self.dilation)
-        return out
+        """x: (N, in_channels, H, W) of the weight's dtype -> (N, out_channels, H_out, W_out)."""
+        w, b = self._params["weight"].data, self._params.get("bias")
+        checks.input_array(self, x, "(N, C, H, W)", (4,), dtype=w.dtype,
+                           channels=self.in_channels)
+        checks.channels(self, x, self.in_channels, "in_channels")
+        checks.window_fits(self, x, self.kernel_size, self.padding, self.dilation)
+        return self._keep(*F.conv2d_forward(x, w, b.data if b else None, self.stride,
+                                            self.padding, self.dilation))
 
     def backward(self, dout, input_grad=True):
-        dx, dw, db = F.conv2d_backward(dout, self._take_cache(), input_grad)
+        dx, dw, db = F.conv2d_backward(dout, self._take_cache(dout), input_grad)
         self._params["weight"].grad = dw
         if db is not None:
             self._params["bias"].grad = db
@@ -144,50 +163,67 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = checks.count(self, "in_features", in_features)
+        self.out_features = checks.count(self, "out_features", out_features)
+        dtype = checks.param_dtype(self, dtype)
         self._params["weight"] = Parameter(np.zeros((out_features, in_features), dtype))
         if bias:
             self._params["bias"] = Parameter(np.zeros(out_features, dtype))
 
     def forward(self, x):
-        b = self._params.get("bias")
-        out, self._cache = F.linear_forward(x, self._params["weight"].data,
-                                            b.data if b else None)
-        return out
+        """x: (N, in_features) of the weight's dtype -> (N, out_features)."""
+        w, b = self._params["weight"].data, self._params.get("bias")
+        checks.input_array(self, x, "(N, in_features)", (2,), dtype=w.dtype,
+                           channels=self.in_features)
+        checks.channels(self, x, self.in_features, "in_features", "input features")
+        return self._keep(*F.linear_forward(x, w, b.data if b else None))
 
     def backward(self, dout, input_grad=True):
-        dx, dw, db = F.linear_backward(dout, self._take_cache(), input_grad)
+        dx, dw, db = F.linear_backward(dout, self._take_cache(dout), input_grad)
         self._params["weight"].grad = dw
         if db is not None:
             self._params["bias"].grad = db
         return dx
 
 
-class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        super().__init__()
-        self.args = (kernel_size, stride, padding, dilation, ceil_mode)
+class _Pool(Module):
+    """Pooling over the last two axes of (N, C, H, W) or (C, H, W) input."""
+    _forward = None
 
     def forward(self, x):
-        out, self._cache = F.max_pool2d_forward(x, *self.args)
-        return out
+        checks.input_array(self, x, "(N, C, H, W) or (C, H, W)", (3, 4))
+        checks.window_fits(self, x, *self.geometry)
+        try:
+            return self._keep(*type(self)._forward(x, *self.args))
+        except ValueError as err:  # a window entirely in the padding
+            raise ValueError(f"{type(self).__name__}: {err}") from None
+
+
+class MaxPool2d(_Pool):
+    _forward = F.max_pool2d_forward
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        k, _, p, d = checks.window_args(self, kernel_size, stride, padding, dilation, pool=True)
+        self.geometry = (k, p, d)
+        self.args = (kernel_size, stride, padding, dilation, ceil_mode)
 
     def backward(self, dout, input_grad=True):
-        return F.max_pool2d_backward(dout, self._take_cache())
+        return F.max_pool2d_backward(dout, self._take_cache(dout))
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool):
+    _forward = F.avg_pool2d_forward
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
         super().__init__()
+        k, _, p, d = checks.window_args(self, kernel_size, stride, padding, pool=True)
+        self.geometry = (k, p, d)
         self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad)
 
-    def forward(self, x):
-        out, self._cache = F.avg_pool2d_forward(x, *self.args)
-        return out
-
     def backward(self, dout, input_grad=True):
-        return F.avg_pool2d_backward(dout, self._take_cache())
+        return F.avg_pool2d_backward(dout, self._take_cache(dout))
 
 
 class _Pointwise(Module):
@@ -195,11 +231,11 @@ class _Pointwise(Module):
     _forward = _backward = None
 
     def forward(self, x):
-        out, self._cache = type(self)._forward(x)
-        return out
+        checks.input_array(self, x)
+        return self._keep(*type(self)._forward(x))
 
     def backward(self, dout, input_grad=True):
-        return type(self)._backward(dout, self._take_cache())
+        return type(self)._backward(dout, self._take_cache(dout))
 
 
 class ReLU(_Pointwise):
@@ -215,20 +251,25 @@ class Tanh(_Pointwise):
 
 
 class Flatten(_Pointwise):
+    """(N, ...) -> (N, prod(...))."""
     _forward, _backward = F.flatten_forward, F.flatten_backward
+
+    def forward(self, x):
+        checks.input_array(self, x, "(N, ...)", min_ndim=2)
+        return self._keep(*F.flatten_forward(x))
 
 
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = checks.number(self, "negative_slope", negative_slope)
 
     def forward(self, x):
-        out, self._cache = F.leaky_relu_forward(x, self.negative_slope)
-        return out
+        checks.input_array(self, x)
+        return self._keep(*F.leaky_relu_forward(x, self.negative_slope))
 
     def backward(self, dout, input_grad=True):
-        return F.leaky_relu_backward(dout, self._take_cache())
+        return F.leaky_relu_backward(dout, self._take_cache(dout))
 
 
 class PReLU(Module):
@@ -236,14 +277,23 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
         super().__init__()
+        self.num_parameters = checks.count(self, "num_parameters", num_parameters)
+        dtype = checks.param_dtype(self, dtype)
         self._params["weight"] = Parameter(np.full(num_parameters, init, dtype))
 
     def forward(self, x):
-        out, self._cache = F.prelu_forward(x, self._params["weight"].data)
-        return out
+        """Any shape with one shared slope; (N, num_parameters, ...) with one per channel."""
+        w = self._params["weight"].data
+        if self.num_parameters == 1:
+            checks.input_array(self, x, dtype=w.dtype)
+        else:
+            checks.input_array(self, x, "(N, C, ...)", min_ndim=2, dtype=w.dtype,
+                               channels=self.num_parameters)
+            checks.channels(self, x, self.num_parameters, "num_parameters")
+        return self._keep(*F.prelu_forward(x, w))
 
     def backward(self, dout, input_grad=True):
-        dx, dw = F.prelu_backward(dout, self._take_cache())
+        dx, dw = F.prelu_backward(dout, self._take_cache(dout))
         self._params["weight"].grad = dw
         return dx
 
@@ -253,9 +303,12 @@ class _BatchNorm(Module):
 
     ``momentum=None`` gives torch's cumulative moving average.
     """
+    layout, ndims = "(N, C, ...)", (2, 3, 4)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32):
         super().__init__()
+        num_features = checks.count(self, "num_features", num_features)
+        dtype = checks.param_dtype(self, dtype)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         if affine:
             self._params["weight"] = Parameter(np.ones(num_features, dtype))
@@ -266,29 +319,33 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         w, b = self._params.get("weight"), self._params.get("bias")
+        dtype = w.data.dtype if w else self._buffers["running_mean"].dtype
+        checks.input_array(self, x, self.layout, self.ndims, dtype=dtype,
+                           channels=self.num_features)
+        checks.channels(self, x, self.num_features, "num_features")
         momentum = self.momentum
         if self.training:
+            checks.batch_stats(self, x)
             self._buffers["num_batches_tracked"] += 1
             if momentum is None:
                 momentum = 1.0 / float(self._buffers["num_batches_tracked"])
-        out, self._cache = F.batch_norm_forward(
+        return self._keep(*F.batch_norm_forward(
             x, w.data if w else None, b.data if b else None, self._buffers["running_mean"],
-            self._buffers["running_var"], self.training, momentum, self.eps)
-        return out
+            self._buffers["running_var"], self.training, momentum, self.eps))
 
     def backward(self, dout, input_grad=True):
-        dx, dw, db = F.batch_norm_backward(dout, self._take_cache())
+        dx, dw, db = F.batch_norm_backward(dout, self._take_cache(dout))
         if dw is not None:
             self._params["weight"].grad, self._params["bias"].grad = dw, db
         return dx
 
 
 class BatchNorm1d(_BatchNorm):
-    pass
+    layout, ndims = "(N, C) or (N, C, L)", (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    pass
+    layout, ndims = "(N, C, H, W)", (4,)
 
 
 class Sequential(Module):
@@ -296,22 +353,31 @@ class Sequential(Module):
 
     def __init__(self, layers: dict[str, Module]):
         super().__init__()
-        self.layers = dict(layers)
+        self.layers = checks.layers(self, layers, Module)
 
     def children(self):
         return self.layers
 
     def forward(self, x):
-        for layer in self.layers.values():
-            x = layer.forward(x)
+        """Errors raised by a layer are re-raised with its name: ``layer 'fc1' (Linear): ...``."""
+        try:
+            for name, layer in self.layers.items():
+                x = layer.forward(x)
+        except Exception as err:
+            checks.name_layer(err, name, layer)
+            raise
         return x
 
     def backward(self, dout, input_grad=True):
         """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input."""
-        layers = list(self.layers.values())
-        for i, layer in enumerate(reversed(layers)):
-            first = i == len(layers) - 1
-            dout = layer.backward(dout, input_grad=input_grad or not first)
+        layers = list(self.layers.items())
+        try:
+            for i, (name, layer) in enumerate(reversed(layers)):
+                first = i == len(layers) - 1
+                dout = layer.backward(dout, input_grad=input_grad or not first)
+        except Exception as err:
+            checks.name_layer(err, name, layer)
+            raise
         return dout
 
 
@@ -319,18 +385,26 @@ class CrossEntropyLoss:
     """Softmax cross-entropy on logits with class-index targets."""
 
     def __init__(self, reduction="mean"):
-        self.reduction = reduction
+        self.reduction = checks.choice(self, "reduction", reduction, ("mean", "sum", "none"))
         self._cache = None
+        self._loss_shape = None
 
     def __call__(self, logits, target):
         return self.forward(logits, target)
 
     def forward(self, logits, target):
+        """logits: (N, num_classes) float; target: (N,) integers in [0, num_classes)."""
+        checks.input_array(self, logits, "(N, num_classes)", (2,), what="logits")
+        target = checks.targets(self, target, *logits.shape)
         loss, self._cache = F.cross_entropy_forward(logits, target, self.reduction)
+        self._loss_shape = loss.shape
         return loss
 
     def backward(self, dloss=1.0):
+        """``dloss`` has the loss's shape: a scalar, or (N,) for ``reduction='none'``."""
         if self._cache is None:
-            raise RuntimeError("CrossEntropyLoss.backward called before forward")
+            raise RuntimeError("CrossEntropyLoss.backward called before forward "
+                               "(each forward allows one backward)")
+        checks.grad(self, dloss, self._loss_shape, dtype=None, what="dloss")
         cache, self._cache = self._cache, None
         return F.cross_entropy_backward(dloss, cache)

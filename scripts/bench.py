@@ -38,6 +38,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+import scripts  # noqa: E402
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -212,7 +214,8 @@ def main(argv=None):
     flops = step_flops(args.batch_size)
     result = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
-                     threads=args.threads, numpy=np.__version__, torch=torch.__version__),
+                     threads=args.threads, numpy=np.__version__, torch=torch.__version__,
+                     freed_memory_kept=bool(scripts.FREED_MEMORY_KEPT)),
         batch_size=args.batch_size, dtype="float32",
         scratch_images_per_s=args.batch_size / s_time,
         torch_images_per_s=args.batch_size / t_time,
@@ -237,7 +240,8 @@ def main(argv=None):
 def print_report(r):
     m = r["machine"]
     print(f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads for BLAS and torch; "
-          f"numpy {m['numpy']}, torch {m['torch']}; batch {r['batch_size']}, float32\n")
+          f"numpy {m['numpy']}, torch {m['torch']}; batch {r['batch_size']}, float32; "
+          f"freed memory kept by malloc: {m['freed_memory_kept']}\n")
     print(f"training step   scratch {r['scratch_images_per_s']:8.0f} img/s   "
           f"torch {r['torch_images_per_s']:8.0f} img/s   "
           f"ratio scratch/torch {r['ratio_scratch_over_torch']:.2f}")

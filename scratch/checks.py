@@ -1,0 +1,245 @@
+"""Input validation for :mod:`scratch.nn`: errors that name the layer, what it
+expected and what it got, raised before NumPy can fail deep inside a layer.
+
+Every check here is O(1) (shapes, dtypes, a few integers), so modules run them
+on every call. ``ValueError`` is raised for bad values and shapes, ``TypeError``
+for wrong types and dtypes; the modules raise ``RuntimeError`` for call order.
+The ``layer`` argument is the module (or its class name, in constructors).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scratch.windows import pair
+
+
+def _name(layer) -> str:
+    return layer if isinstance(layer, str) else type(layer).__name__
+
+
+def _dims(n: int) -> str:
+    return f"{n} dim" if n == 1 else f"{n} dims"
+
+
+def _type_name(value) -> str:
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}")
+
+
+# --------------------------------------------------------------------------- constructors
+def count(layer, what: str, value) -> int:
+    """``value`` as a positive int (channels, features, parameters)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{_name(layer)}: {what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def number(layer, what: str, value):
+    """``value`` must be a real Python or NumPy number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{_name(layer)}: {what} must be a number, got {value!r}")
+    return value
+
+
+def choice(layer, what: str, value, options: tuple):
+    if value not in options:
+        raise ValueError(f"{_name(layer)}: {what} must be one of "
+                         f"{', '.join(map(repr, options))}, got {value!r}")
+    return value
+
+
+def param_dtype(layer, dtype) -> np.dtype:
+    """``dtype`` as a NumPy floating dtype: parameters must be able to learn."""
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{_name(layer)}: dtype must be a floating-point type such as "
+                        f"np.float32, got {dt}")
+    return dt
+
+
+def window_args(layer, kernel_size, stride, padding, dilation=1, pool=False):
+    """``(kernel, stride, padding, dilation)`` as pairs, each in range.
+
+    Kernel, stride and dilation must be positive, padding non-negative; pooling
+    padding may be at most half the kernel (torch's limit). ``stride=None``
+    (pooling) means the kernel size.
+    """
+    name = _name(layer)
+    values = dict(kernel_size=kernel_size,
+                  stride=kernel_size if pool and stride is None else stride,
+                  padding=padding, dilation=dilation)
+    pairs = {}
+    for arg, value in values.items():
+        try:
+            pairs[arg] = pair(value, arg)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+        low = 0 if arg == "padding" else 1
+        if min(pairs[arg]) < low:
+            raise ValueError(f"{name}: {arg} must be {'>= 0' if low == 0 else 'positive'}, "
+                             f"got {value!r}")
+    k, p = pairs["kernel_size"], pairs["padding"]
+    if pool and (p[0] > k[0] // 2 or p[1] > k[1] // 2):
+        raise ValueError(f"{name}: padding={padding!r} must be at most half of "
+                         f"kernel_size={kernel_size!r} (torch's limit)")
+    return k, pairs["stride"], p, pairs["dilation"]
+
+
+# --------------------------------------------------------------------------- forward
+def _nearest(ndim: int, ndims) -> int:
+    return min(ndims) if ndim < min(ndims) else max(ndims)
+
+
+def _rank_hint(shape, want: int, channels) -> str:
+    """A suggested fix when a wrong rank has an obvious cause, else ''."""
+    ndim = len(shape)
+    if ndim == want - 1 and channels is not None and shape[0] == channels:
+        return "; for a single sample add the batch axis: x[None]"
+    if ndim == want - 1 and channels == 1:
+        return "; to add the missing channel axis use x[:, None]"
+    if want == 4 and ndim == 2 and channels == 1:
+        side = math.isqrt(shape[1])
+        if shape[0] == shape[1]:
+            return "; for a single one-channel image use x[None, None]"
+        if side > 1 and side * side == shape[1]:
+            return (f"; for a batch of flattened {side}x{side} images use "
+                    f"x.reshape(-1, 1, {side}, {side})")
+    if want == 2 and ndim > 2 and channels is not None and math.prod(shape[1:]) == channels:
+        return "; flatten it first: x.reshape(len(x), -1), or put a Flatten layer before"
+    return ""
+
+
+def input_array(layer, x, layout: str | None = None, ndims=(), min_ndim: int = 0,
+                dtype=None, channels: int | None = None, what: str = "input"):
+    """Check that ``x`` is a floating NumPy array of an accepted rank.
+
+    layout: the expected shape in words, e.g. ``"(N, C, H, W)"``.
+    ndims: the accepted numbers of dims (empty: any number >= ``min_ndim``).
+    dtype: the layer's parameter dtype, which ``x`` must equal (None: any float).
+    channels: the expected size of axis 1, used only to suggest a fix.
+    """
+    name, var = _name(layer), "x" if what == "input" else what
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} expects {what} as a NumPy array, got {_type_name(x)}; "
+                        f"convert it with np.asarray(...)")
+    if (ndims and x.ndim not in ndims) or x.ndim < min_ndim:
+        wanted = (" or ".join(map(str, ndims)) + " dims" if ndims
+                  else f"at least {_dims(min_ndim)}")
+        raise ValueError(f"{name} expects {what} of shape {layout} ({wanted}), got shape "
+                         f"{x.shape} ({_dims(x.ndim)})"
+                         + _rank_hint(x.shape, _nearest(x.ndim, ndims or (min_ndim,)),
+                                      channels))
+    if x.dtype.kind != "f":
+        has = f" (its parameters are {dtype})" if dtype is not None else ""
+        to = dtype if dtype is not None else "float32"
+        raise TypeError(f"{name} needs floating-point {what}{has}, got dtype {x.dtype}; "
+                        f"convert with {var}.astype(np.{to})")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{name} has {dtype} parameters but got {what} of dtype {x.dtype}; "
+                        f"convert with {var}.astype(np.{dtype}) or build the layer with "
+                        f"dtype=np.{x.dtype} (no hidden upcasting)")
+
+
+def channels(layer, x, expected: int, what: str, noun: str = "input channels"):
+    """Axis 1 of ``x`` must equal ``expected`` (``what`` names the constructor argument)."""
+    got = x.shape[1]
+    if got != expected:
+        hint = ""
+        if x.ndim == 4 and x.shape[-1] == expected:
+            hint = "; channels-last (N, H, W, C) input? use x.transpose(0, 3, 1, 2)"
+        raise ValueError(f"{_name(layer)} expects {expected} {noun} on axis 1 "
+                         f"({what}={expected}), got {got} in input of shape {x.shape}{hint}")
+
+
+def window_fits(layer, x, kernel, padding, dilation):
+    """The dilated kernel must fit the padded spatial size (the last two axes)."""
+    size = x.shape[-2:]
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    padded = tuple(s + 2 * p for s, p in zip(size, padding))
+    if padded[0] < span[0] or padded[1] < span[1]:
+        raise ValueError(
+            f"{_name(layer)}: input of spatial size {size} is too small for kernel_size="
+            f"{kernel}, dilation={dilation}, padding={padding}: the window spans {span} "
+            f"but the padded input is only {padded}")
+
+
+def batch_stats(layer, x):
+    """Training-mode batch norm needs more than one value per channel (as torch)."""
+    if x.size <= x.shape[1]:
+        raise ValueError(f"{_name(layer)} in training mode needs more than 1 value per "
+                         f"channel, got input of shape {x.shape}; use a larger batch or "
+                         f"call .eval()")
+
+
+# --------------------------------------------------------------------------- backward
+def grad(layer, dout, shape, dtype, what: str = "dout"):
+    """``dout`` must have the shape and dtype of the forward output.
+
+    With ``dtype=None`` (a loss's ``dloss``) any real number of the right shape passes.
+    """
+    name = _name(layer)
+    if dtype is None:
+        if np.shape(dout) != shape:
+            raise ValueError(f"{name}.backward expects {what} of shape {shape} (the shape "
+                             f"of its forward output), got {np.shape(dout)}")
+        return
+    if not isinstance(dout, np.ndarray):
+        raise TypeError(f"{name}.backward expects {what} as a NumPy array, got "
+                        f"{_type_name(dout)}")
+    if dout.shape != shape:
+        raise ValueError(f"{name}.backward expects {what} of shape {shape} (the shape of "
+                         f"its forward output), got {dout.shape}")
+    if dout.dtype != dtype:
+        raise TypeError(f"{name}.backward expects {what} of dtype {dtype} (the dtype of "
+                        f"its forward output), got {dout.dtype}")
+
+
+# --------------------------------------------------------------------------- containers
+def layers(container, layers, module_type) -> dict:
+    """A copy of ``layers``, which must map names to ``module_type`` instances."""
+    name = _name(container)
+    if not isinstance(layers, dict):
+        raise TypeError(f"{name} expects a dict of name -> Module, got "
+                        f"{_type_name(layers)}; e.g. {name}({{'fc': Linear(4, 2)}})")
+    for key, layer in layers.items():
+        if not isinstance(layer, module_type):
+            raise TypeError(f"{name}: layer {key!r} is a {_type_name(layer)}, "
+                            f"not a scratch.nn Module")
+    return dict(layers)
+
+
+def name_layer(err: Exception, name: str, layer) -> None:
+    """Prefix the message of ``err`` (same object: same type and traceback) with
+    the container's name for the layer it came from: ``layer 'fc1' (Linear): ...``."""
+    where = f"layer {name!r} ({_name(layer)})"
+    if type(err) in (ValueError, TypeError, RuntimeError) and len(err.args) == 1:
+        err.args = (f"{where}: {err.args[0]}",)
+    else:
+        err.add_note(f"raised in {where}")
+
+
+# --------------------------------------------------------------------------- loss
+def targets(layer, target, n: int, num_classes: int) -> np.ndarray:
+    """Class indices: an integer array (N,) with every value in [0, num_classes).
+
+    Reads the targets' min and max (targets are small).
+    """
+    name = _name(layer)
+    if num_classes < 1:
+        raise ValueError(f"{name} needs at least one class, got logits of shape "
+                         f"({n}, {num_classes})")
+    target = np.asarray(target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name} expects integer class indices as target, got dtype "
+                        f"{target.dtype}; convert with target.astype(np.int64)")
+    if target.shape != (n,):
+        raise ValueError(f"{name} expects target of shape ({n},) (one class index per row "
+                         f"of logits of batch size {n}), got shape {target.shape}")
+    if n and (target.min() < 0 or target.max() >= num_classes):
+        bad = target.min() if target.min() < 0 else target.max()
+        raise ValueError(f"{name}: target class {bad} is out of range for {num_classes} "
+                         f"classes (valid: 0 to {num_classes - 1})")
+    return target
