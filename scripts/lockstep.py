@@ -20,8 +20,7 @@ from tqdm import tqdm
 
 from scratch import arch
 from scripts.artifacts import atomic_path, write_json
-from scripts.train import (batch_order, learning_rate, load_data, non_negative_float,
-                           positive_int)
+from scripts.train import add_step_flags, batch_order, learning_rate, load_data, positive_int
 from scripts.twins import make_twins, resolve_device
 
 
@@ -30,26 +29,9 @@ def build_parser():
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=positive_int, default=None,
                    help="steps to take (default: one epoch of the training set)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default 64)")
-    p.add_argument("--lr", type=non_negative_float, default=0.05,
-                   help="peak learning rate (default 0.05)")
-    p.add_argument("--momentum", type=non_negative_float, default=0.9,
-                   help="SGD momentum (default 0.9)")
-    p.add_argument("--l2", type=non_negative_float, default=1e-4,
-                   help="L2 strength on weights (default 1e-4)")
-    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
-                   help="learning-rate schedule over the steps taken (default cosine)")
-    p.add_argument("--seed", type=int, default=0, help="weights and batch order (default 0)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
-                   help="floating type of both models (default float64)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu",
-                   help="device of the torch side (default cpu)")
-    p.add_argument("--limit-train", type=positive_int, default=None,
-                   help="use only the first N training images (default all)")
+    add_step_flags(p, dtype="float64", device="cpu")
     p.add_argument("--out-dir", type=Path, default=Path("runs/lockstep"),
                    help="where lockstep.json and drift.png go (default runs/lockstep)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 

@@ -45,12 +45,8 @@ def non_negative_float(text):
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m scripts.train",
-                                description=__doc__.split("\n\n")[0])
-    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="both",
-                   help="which implementation(s) to train (default both)")
-    p.add_argument("--epochs", type=positive_int, default=4, help="epochs (default 4)")
+def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device="auto") -> None:
+    """The flags that define one training step and its data, shared with scripts.lockstep."""
     p.add_argument("--batch-size", type=positive_int, default=64,
                    help="training batch size (default 64)")
     p.add_argument("--lr", type=non_negative_float, default=0.05,
@@ -63,19 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning-rate schedule over all steps (default cosine)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the initial weights and the batch order (default 0)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="device of the torch side; scratch always runs on the CPU "
-                        "(default auto: cuda when available)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="floating type of both models (default float32)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=device,
+                   help=f"device of the torch side; scratch always runs on the CPU "
+                        f"(default {device}; auto: cuda when available)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=dtype,
+                   help=f"floating type of both models (default {dtype})")
     p.add_argument("--limit-train", type=positive_int, default=None,
                    help="use only the first N training images (default: all 60000)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m scripts.train",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="both",
+                   help="which implementation(s) to train (default both)")
+    p.add_argument("--epochs", type=positive_int, default=4, help="epochs (default 4)")
+    add_step_flags(p)
     p.add_argument("--limit-test", type=positive_int, default=None,
                    help="evaluate on only the first N test images (default: all 10000)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/train"),
                    help="where metrics.json, curves.png and weights go (default runs/train)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
     p.add_argument("--dry-run", action="store_true",
                    help="run a single batch per epoch, to check the setup quickly")
     p.add_argument("--resume", action="store_true",
