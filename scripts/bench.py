@@ -5,7 +5,7 @@ Measures, for the default MNIST architecture in float32:
     for scratch and torch, and their ratio;
   * forward and backward time of each layer at the shapes the model uses;
   * the peak memory a training step adds, each implementation in its own
-    process;
+    process with plain malloc (large blocks mapped and unmapped one by one);
   * the practical ceiling: GFLOP/s of a large float32 matrix product in NumPy,
     and the scratch step's FLOP rate as a fraction of it.
 Prints a table and writes JSON (``--out``) so runs can be compared over time.
@@ -31,7 +31,6 @@ if __name__ == "__main__":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -57,15 +56,16 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def best_time(fn, repeats: int) -> float:
-    """Smallest wall time of ``repeats`` calls after one warm-up call (seconds)."""
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls after one warm-up call (seconds): what a
+    long training run sees, stray page faults and other jobs included."""
     fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return float(np.median(times))
 
 
 def make_batch(batch_size, seed):
@@ -120,10 +120,10 @@ def step_flops(batch_size) -> float:
     return 2 * 3 * macs * batch_size
 
 
-def matmul_gflops(n=2048, repeats=5) -> float:
+def matmul_gflops(n=2048, repeats=10) -> float:
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)
     b = np.random.default_rng(1).random((n, n), dtype=np.float32)
-    return 2 * n ** 3 / best_time(lambda: a @ b, repeats) / 1e9
+    return 2 * n ** 3 / median_time(lambda: a @ b, repeats) / 1e9
 
 
 # --------------------------------------------------------------------------- layers
@@ -159,38 +159,47 @@ def layer_table(batch_size, repeats, seed):
         def t_bwd():
             t_layer(tx).backward(tdout)
 
-        sf, tf = best_time(s_fwd, repeats), best_time(t_fwd, repeats)
+        sf, tf = median_time(s_fwd, repeats), median_time(t_fwd, repeats)
         rows.append(dict(layer=name, kind=type(layer).__name__, input_shape=list(x.shape),
                          scratch_forward_ms=1e3 * sf, torch_forward_ms=1e3 * tf,
-                         scratch_backward_ms=1e3 * (best_time(s_bwd, repeats) - sf),
-                         torch_backward_ms=1e3 * (best_time(t_bwd, repeats) - tf)))
+                         scratch_backward_ms=1e3 * (median_time(s_bwd, repeats) - sf),
+                         torch_backward_ms=1e3 * (median_time(t_bwd, repeats) - tf)))
         x = out
     return rows
 
 
 # --------------------------------------------------------------------------- memory
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def status_kib(field: str) -> int:
+    """A memory field of /proc/self/status (VmRSS, VmHWM...), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
 
 
 def memory_probe(impl, batch_size, seed):
-    """Peak resident memory a training step adds on top of the model and one warm-up
-    step (which allocates the BLAS and allocator buffers both sides keep), in bytes."""
+    """Peak resident memory during three training steps above the resident memory before
+    them (bytes). Runs in a process where every large block goes straight to and from
+    the OS (see :func:`measure_memory`), so resident memory follows live memory; the
+    peak counter is reset after a warm-up step (Linux ``clear_refs``)."""
     step = (scratch_step_fn if impl == "scratch" else torch_step_fn)(batch_size, seed)
     step()
-    before = rss_bytes()
-    for _ in range(5):
+    before = status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                                  # reset VmHWM to the current RSS
+    for _ in range(3):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return max(0, peak - before)
+    return max(0, status_kib("VmHWM") - before) * 1024
 
 
 def measure_memory(impl, args) -> int:
     cmd = [sys.executable, "-m", "scripts.bench", "--threads", str(args.threads),
            "--batch-size", str(args.batch_size), "--seed", str(args.seed),
            "--memory-probe", impl]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+    env = {**os.environ, "CNN_PARITY_KEEP_FREED_MEMORY": "0",
+           "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env,
                          cwd=Path(__file__).resolve().parent.parent)
     return int(out.stdout.strip().splitlines()[-1])
 
@@ -208,8 +217,8 @@ def main(argv=None):
 
     s_step = scratch_step_fn(args.batch_size, args.seed)
     t_step = torch_step_fn(args.batch_size, args.seed)
-    s_time = best_time(s_step, args.steps)
-    t_time = best_time(t_step, args.steps)
+    s_time = median_time(s_step, args.steps)
+    t_time = median_time(t_step, args.steps)
     ceiling = matmul_gflops()
     flops = step_flops(args.batch_size)
     result = dict(
