@@ -7,9 +7,8 @@ A failing example is always shrunk and printed with the blob that replays it.
 """
 import os
 
+import scripts  # noqa: F401, I001  (thread and malloc tuning; before NumPy is imported)
 from hypothesis import HealthCheck, settings
-
-import scripts  # noqa: F401  (process-wide malloc/OpenMP tuning, see scripts/__init__.py)
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -1,14 +1,17 @@
 """Command-line scripts: training, comparison, benchmarks, data.
 
-Importing this package tunes two process-wide settings, for both
-implementations alike (set before torch is imported and before big arrays
-are allocated, hence here):
+Importing this package tunes process-wide settings, for both implementations
+alike (they must be set before NumPy and torch are imported and before big
+arrays are allocated, hence here):
 
-* OpenMP workers sleep when idle (``OMP_WAIT_POLICY=PASSIVE`` unless set).
-  The scripts run NumPy (OpenBLAS threads) and torch (OpenMP threads) in one
-  process, and spinning OpenMP workers starve the OpenBLAS threads of the
-  interleaved scratch steps (measured on 2 cores: a 3000-image epoch of both
-  took 15 s + 19 s with spinning workers, 12 s + 2 s without).
+* Idle worker threads sleep instead of spinning, for torch's OpenMP
+  (``OMP_WAIT_POLICY=PASSIVE``) and NumPy's OpenBLAS
+  (``OPENBLAS_THREAD_TIMEOUT=4``), unless the user set them. The scripts
+  interleave scratch and torch steps in one process, and each library's
+  spinning workers starve the other's on 2 cores (measured: a 3000-image
+  epoch of both took 15 s + 19 s with spinning OpenMP workers, 12 s + 2 s
+  without; a torch step right after a scratch step took 22.0 ms with spinning
+  OpenBLAS workers, 14.8 ms without, the scratch step 14.5 and 15.3 ms).
 * glibc keeps freed memory instead of returning it to the OS
   (:func:`keep_freed_memory`). Otherwise every large array of every step is
   a fresh mapping that page-faults on first touch: on this VM one scratch conv
@@ -20,6 +23,7 @@ import ctypes.util
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def keep_freed_memory() -> bool:
