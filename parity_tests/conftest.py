@@ -1,9 +1,10 @@
 """Hypothesis profiles, chosen with HYPOTHESIS_PROFILE=dev|ci|thorough (default dev).
 
 - dev: quick local iteration, random examples.
-- ci: derandomised (the same examples on every run), no deadline: what CI runs.
+- ci: derandomised (the same examples on every run): what CI runs.
 - thorough: many more examples, for a long run before a release.
-A failing example is always shrunk and printed with the blob that replays it.
+None has a deadline (numeric tests vary in time). A failing example is always
+shrunk and printed with the blob that replays it.
 """
 import os
 

@@ -25,11 +25,14 @@ multiplied by :func:`batch_norm_conditioning`, computed from the input alone.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 ATOL_PER_TERM = {np.dtype(np.float64): 2e-14, np.dtype(np.float32): 1e-5}
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 DTYPES = [np.float64, np.float32]
+TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
+dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 
 
 def tolerance(dtype, reduction: int = 1) -> tuple[float, float]:

@@ -9,11 +9,10 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import (DTYPES, assert_parity, batch_norm_conditioning, torch_run,
+from parity_tests.helpers import (assert_parity, batch_norm_conditioning, dtypes, torch_run,
                                   upstream)
 from scratch import functional as F
 
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 
 
 def cast(*arrays, dtype):
@@ -32,7 +31,7 @@ def test_conv2d_matches_torch(case, dtype):
                          stride=case.stride, padding=case.padding, dilation=case.dilation)
     f, c, kh, kw = w.shape
     n, _, ho, wo = out.shape
-    overlap = f * -(-kh // case.stride[0]) * -(-kw // case.stride[1])
+    overlap = f * kh * kw  # an input pixel gets at most one product per filter and tap
     assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
                   dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
                   reductions=dict(out=c * kh * kw, dx=overlap, dw=n * ho * wo, db=n * ho * wo))
@@ -62,7 +61,7 @@ def test_max_pool2d_matches_torch(case, dtype):
     dx = F.max_pool2d_backward(dout, cache)
     t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, dtype, kernel_size=args[0],
                          stride=args[1], padding=args[2], dilation=args[3], ceil_mode=args[4])
-    overlap = -(-case.kernel_size[0] // case.stride[0]) * -(-case.kernel_size[1] // case.stride[1])
+    overlap = case.kernel_size[0] * case.kernel_size[1]  # at most one window per tap
     assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
                   reductions=dict(dx=overlap))
 
@@ -160,6 +159,11 @@ def test_prelu_matches_torch(case, per_channel, data, dtype):
                   reductions=dict(dweight=x.size // p))
 
 
+def channel(a, ch):
+    """Channel ``ch`` of a (N, C, ...) batch or a (C,) per-channel vector (None stays None)."""
+    return None if a is None else (a[:, ch] if a.ndim > 1 else a[ch])
+
+
 @dtypes
 @given(shape=S.batch_shapes(min_batch=2), training=st.booleans(), affine=st.booleans(),
        momentum=st.sampled_from([0.1, 0.5]), data=st.data())
@@ -181,14 +185,17 @@ def test_batch_norm_matches_torch(shape, training, affine, momentum, data, dtype
                          running_mean=t_rm, running_var=t_rv, training=training,
                          momentum=momentum, eps=1e-5)
     count = x.size // c  # every statistic and parameter gradient sums over N*H*W values
-    # eval mode divides by sqrt(running_var + eps) >= 1 here: no amplification
-    k = count * (batch_norm_conditioning(x) if training else 1)
-    note(f"per-channel count {count}, rounding budget {k:.1f} terms")
-    assert_parity(dict(out=out, dx=dx, dw=dw, db=db, running_mean=rm, running_var=rv),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"],
-                       running_mean=t_rm, running_var=t_rv), dtype,
-                  reductions=dict(out=k, dx=k, dw=k, db=count, running_mean=count,
-                                  running_var=count))
+    ours = dict(out=out, dx=dx, dw=dw, db=db, running_mean=rm, running_var=rv)
+    theirs = dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"], running_mean=t_rm,
+                  running_var=t_rv)
+    for ch in range(c):  # channels are independent: each gets its own conditioning
+        # eval mode divides by sqrt(running_var + eps) >= 1 here: no amplification
+        k = count * (batch_norm_conditioning(x[:, ch:ch + 1]) if training else 1)
+        note(f"channel {ch}: per-channel count {count}, rounding budget {k:.1f} terms")
+        assert_parity({n: channel(a, ch) for n, a in ours.items()},
+                      {n: channel(t, ch) for n, t in theirs.items()}, dtype,
+                      reductions=dict(out=k, dx=k, dw=k, db=count, running_mean=count,
+                                      running_var=count))
 
 
 @dtypes
@@ -246,3 +253,13 @@ def test_max_pool2d_refuses_a_window_that_lies_entirely_in_padding():
     # width 1, padding 1, kernel 2, dilation 2: the only window taps padded columns 0 and 2
     with pytest.raises(ValueError, match="entirely in the padding"):
         F.max_pool2d_forward(np.zeros((1, 1, 2, 1)), (1, 2), 1, (0, 1), (1, 2))
+
+
+def test_max_pool2d_sends_gradient_to_a_real_minus_inf_not_to_the_padding():
+    x = np.full((1, 1, 2, 2), -np.inf)
+    out, cache = F.max_pool2d_forward(x, 2, 2, 1)
+    dout = upstream(0, out.shape, np.float64)
+    t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, np.float64, kernel_size=2,
+                         stride=2, padding=1)
+    np.testing.assert_array_equal(out, t_out.detach().numpy())
+    np.testing.assert_array_equal(F.max_pool2d_backward(dout, cache), g["input"].numpy())

@@ -27,15 +27,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import DTYPES
+from parity_tests.helpers import DTYPES, TORCH_DTYPE, dtypes
 from reference import model as reference_model
 from scratch import arch as A
 from scratch import init
 from scratch import model as scratch_model
 from scratch import nn
 
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 ALPHA = 1e-3
 
 

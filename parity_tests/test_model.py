@@ -11,15 +11,13 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import DTYPES, assert_parity, batch_norm_conditioning
+from parity_tests.helpers import TORCH_DTYPE, assert_parity, batch_norm_conditioning, dtypes
 from reference import convert
 from reference import model as reference_model
 from scratch import arch as A
 from scratch import model as scratch_model
 from scratch import nn, optim
 
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
 
 def model_reduction(architecture: A.Architecture, batch: int) -> int:
@@ -38,7 +36,7 @@ def model_reduction(architecture: A.Architecture, batch: int) -> int:
             total += max(shape_in[0] * kh * kw, batch * spatial)
         elif isinstance(spec, A.Linear):
             total += max(shape_in[0], batch)
-        elif isinstance(spec, (A.BatchNorm2d, A.PReLU)):
+        elif isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d, A.PReLU)):
             total += batch * math.prod(shape_in[1:])
     return total
 
@@ -195,7 +193,8 @@ def test_state_dict_round_trip_scratch_torch_scratch_is_exact(dtype):
     scratch, torch_model = twins(arch, dtype, seed=5)
     scratch.forward(np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(dtype))
     state = scratch.state_dict()
-    back = convert.to_numpy_state(convert.to_torch_state(state))
+    torch_model.load_state_dict(convert.to_torch_state(state))   # through a torch module
+    back = convert.to_numpy_state(torch_model.state_dict())
     other = scratch_model.build(arch, seed=99, dtype=dtype)
     other.load_state_dict(back)
     for name, value in other.state_dict().items():
@@ -217,3 +216,9 @@ def test_load_state_dict_names_a_wrong_shape():
     state["fc1.bias"] = np.zeros(7, np.float32)
     with pytest.raises(ValueError, match=r"'fc1.bias' has shape \(7,\), expected \(128,\)"):
         model.load_state_dict(state)
+
+
+def test_architecture_refuses_linear_on_unflattened_input():
+    spec = A.Architecture((1, 6, 6), (("conv", A.Conv2d(2, 3)), ("fc", A.Linear(3))))
+    with pytest.raises(ValueError, match=r"layer 'fc' \(Linear\).*Flatten"):
+        spec.shapes()

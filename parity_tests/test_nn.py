@@ -8,12 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import DTYPES, assert_parity, batch_norm_conditioning, upstream
+from parity_tests.helpers import (TORCH_DTYPE, assert_parity, batch_norm_conditioning, dtypes,
+                                  upstream)
 from reference import convert
 from scratch import nn
 
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
 # name -> (scratch constructor, torch constructor, input shape (N, ...), reduction size)
 MODULES = {

@@ -29,13 +29,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from parity_tests import strategies as S
-from parity_tests.helpers import DTYPES, assert_parity
+from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes
 from scratch import functional as F
 from scratch import optim
 from scratch.nn import Parameter
 
-TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 foreach_modes = pytest.mark.parametrize("foreach", [False, True],
                                         ids=["single_tensor", "foreach"])
 
@@ -360,3 +358,12 @@ def test_empty_parameter_list_raises_value_error_like_torch(name):
         getattr(optim, name)([], lr=0.1)
     with pytest.raises(ValueError, match="empty parameter list"):
         getattr(optim, name)((p for p in []), lr=0.1)
+
+
+def test_loaded_optimizer_state_takes_the_parameter_dtype():
+    p = Parameter(np.zeros(3, np.float32))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.load_state_dict({"0.momentum_buffer": np.ones(3, np.float64)})
+    assert opt.state_dict()["0.momentum_buffer"].dtype == np.float32
+    with pytest.raises(ValueError, match=r"'0.momentum_buffer' has shape \(2,\), expected \(3,\)"):
+        opt.load_state_dict({"0.momentum_buffer": np.ones(2)})

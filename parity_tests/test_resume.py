@@ -39,7 +39,8 @@ def uninterrupted(data_dir, tmp_path_factory):
 
 
 def start(data_dir, out_dir):
-    return subprocess.Popen([sys.executable, "-m", "scripts.train", *flags(data_dir, out_dir)],
+    return subprocess.Popen([sys.executable, "-u", "-m", "scripts.train",
+                             *flags(data_dir, out_dir)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -75,9 +76,8 @@ def assert_same_run(a: Path, b: Path):
 def test_signal_mid_epoch_writes_a_checkpoint_and_resume_matches(data_dir, uninterrupted,
                                                                  tmp_path, sig):
     proc = start(data_dir, tmp_path)
-    wait_for_line(proc, "epoch 1:")
-    time.sleep(0.2)                 # inside epoch 2: its 30 steps take well over a second
-    proc.send_signal(sig)
+    wait_for_line(proc, "epoch 1:")  # printed after epoch 1's checkpoint: now in epoch 2,
+    proc.send_signal(sig)            # so the signal is seen after one of its 30 steps
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + sig, err
     assert "--resume" in err and "checkpoint.npz" in err
@@ -90,7 +90,7 @@ def test_signal_mid_epoch_writes_a_checkpoint_and_resume_matches(data_dir, unint
 def test_sigkill_then_resume_from_the_epoch_checkpoint_matches(data_dir, uninterrupted, tmp_path):
     proc = start(data_dir, tmp_path)
     wait_for_line(proc, "epoch 1:")
-    time.sleep(0.2)
+    time.sleep(0.1)
     proc.kill()                                       # no chance to write anything more
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL

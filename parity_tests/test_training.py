@@ -31,8 +31,6 @@ def test_both_train_well_above_chance_and_write_their_files(tmp_path, data_dir):
     for name in ("scratch", "torch"):
         assert epoch[name]["test_acc"] > 0.8, (name, epoch[name])
         assert epoch[name]["seconds"] > 0
-    # same weights, same batches: float32 runs stay within a fraction of a point
-    assert abs(epoch["scratch"]["test_acc"] - epoch["torch"]["test_acc"]) <= 0.01
     for name in ("metrics.json", "curves.png", "scratch_weights.npz", "torch_state_dict.pt"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == metrics["epochs"]
@@ -41,8 +39,15 @@ def test_both_train_well_above_chance_and_write_their_files(tmp_path, data_dir):
     assert list(scratch_state) == list(torch_state)
 
 
-def test_cross_evaluation_agrees_in_float64(tmp_path, data_dir):
+def test_float64_runs_agree_on_every_metric_and_prediction(tmp_path, data_dir):
+    """In float64 the two trajectories stay within a few ulps (see scripts.lockstep), so
+    losses agree closely and accuracies and cross-evaluated predictions exactly; float32
+    trajectories part after a near-tie flips, so they are only compared in the README."""
     metrics = run_train(tmp_path, data_dir, "--dtype", "float64", "--limit-train", "500")
+    scratch, torch_run = metrics["epochs"][0]["scratch"], metrics["epochs"][0]["torch"]
+    assert scratch["test_acc"] == torch_run["test_acc"]
+    assert scratch["train_acc"] == torch_run["train_acc"]
+    assert abs(scratch["loss"] - torch_run["loss"]) < 1e-12
     for key, report in metrics["cross_evaluation"].items():
         assert report["agreement"] == 1.0, (key, report)
 
@@ -67,7 +72,7 @@ def test_lockstep_drift_stays_at_rounding_level(tmp_path, data_dir, dtype, bound
 
 
 def test_invalid_flags_exit_with_status_2(capsys):
-    for argv in (["--epochs", "-1"], ["--impl", "jax"], ["--lr", "nan"]):
+    for argv in (["--epochs", "-1"], ["--impl", "jax"], ["--lr", "nan"], ["--seed", "-1"]):
         with pytest.raises(SystemExit) as exc:
             train.main(argv)
         assert exc.value.code == 2, argv

@@ -67,19 +67,25 @@ class AvgPool2d:
                 window_out_size(w, k[1], s[1], p[1], 1, self.ceil_mode))
 
 
-@dataclass(frozen=True)
-class BatchNorm2d:
-    eps: float = 1e-5
-    momentum: float = 0.1
-    affine: bool = True
+class _SameShape:
+    """Layers whose output has the shape of their input."""
 
     def output_shape(self, shape):
         return shape
 
 
 @dataclass(frozen=True)
-class BatchNorm1d(BatchNorm2d):
-    pass
+class BatchNorm2d(_SameShape):
+    eps: float = 1e-5
+    momentum: float = 0.1
+    affine: bool = True
+
+
+@dataclass(frozen=True)
+class BatchNorm1d(_SameShape):
+    eps: float = 1e-5
+    momentum: float = 0.1
+    affine: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,9 @@ class Linear:
     bias: bool = True
 
     def output_shape(self, shape):
+        if len(shape) != 1:
+            raise ValueError(f"Linear needs flat input (features,), got per-sample shape "
+                             f"{shape}; put a Flatten layer before it")
         return (self.out_features,)
 
 
@@ -98,29 +107,28 @@ class Flatten:
 
 
 @dataclass(frozen=True)
-class ReLU:
-    def output_shape(self, shape):
-        return shape
+class ReLU(_SameShape):
+    pass
 
 
 @dataclass(frozen=True)
-class LeakyReLU(ReLU):
+class LeakyReLU(_SameShape):
     negative_slope: float = 0.01
 
 
 @dataclass(frozen=True)
-class PReLU(ReLU):
+class PReLU(_SameShape):
     num_parameters: int = 1
     init: float = 0.25
 
 
 @dataclass(frozen=True)
-class Sigmoid(ReLU):
+class Sigmoid(_SameShape):
     pass
 
 
 @dataclass(frozen=True)
-class Tanh(ReLU):
+class Tanh(_SameShape):
     pass
 
 

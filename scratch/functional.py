@@ -15,8 +15,8 @@ from scratch.functional_pointwise import (  # noqa: F401  (re-exported)
     cross_entropy_forward, l2_penalty, l2_penalty_backward, leaky_relu_backward,
     leaky_relu_forward, prelu_backward, prelu_forward, relu_backward, relu_forward,
     sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
-from scratch.windows import (fold, pad2d, pair, right_overhang, taps, unpad2d,
-                             window_out_size, windows)
+from scratch.windows import (fold, pad2d, pair, right_overhang, taps, taps_inside,
+                             unpad2d, window_out_size, windows)
 
 
 # --------------------------------------------------------------------------- linear
@@ -105,15 +105,13 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
            window_out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
     extra = (right_overhang(h, out[0], k[0], s[0], p[0], d[0]),
              right_overhang(w, out[1], k[1], s[1], p[1], d[1]))
-    for axis, size in enumerate((h, w)):
-        taps = (np.arange(out[axis])[:, None] * s[axis]
-                + np.arange(k[axis]) * d[axis] - p[axis])       # input index of each tap
-        if not ((taps >= 0) & (taps < size)).any(axis=1).all():
-            raise ValueError(
-                f"a pooling window (kernel {k}, stride {s}, padding {p}, dilation {d}) "
-                f"lies entirely in the padding of an input of size {(h, w)}; torch would "
-                f"output -inf there. Use less padding or dilation, or a larger input")
-    return k, s, p, d, out, extra
+    inside = [taps_inside(size, out[a], k[a], s[a], p[a], d[a]) for a, size in enumerate((h, w))]
+    if not all(ins.any(axis=1).all() for ins in inside):
+        raise ValueError(
+            f"a pooling window (kernel {k}, stride {s}, padding {p}, dilation {d}) "
+            f"lies entirely in the padding of an input of size {(h, w)}; torch would "
+            f"output -inf there. Use less padding or dilation, or a larger input")
+    return k, s, p, d, out, extra, inside
 
 
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -124,17 +122,20 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
     true where that offset holds the window's first maximum in row-major order:
     the one element torch sends the window's gradient to.
     """
-    k, s, p, d, out_hw, extra = _pool_geometry(x, kernel_size, stride, padding, dilation,
-                                               ceil_mode)
+    k, s, p, d, out_hw, extra, inside = _pool_geometry(x, kernel_size, stride, padding,
+                                                       dilation, ceil_mode)
     xp = pad2d(x, p, extra, value=-np.inf)
-    views = [xp[index] for _, _, index in taps(k, s, d, out_hw)]  # row-major kernel order
-    out = views[0].copy()
-    for view in views[1:]:
+    views = [(i, j, xp[index]) for i, j, index in taps(k, s, d, out_hw)]  # row-major order
+    out = views[0][2].copy()
+    for _, _, view in views[1:]:
         np.maximum(out, view, out=out)
+    padded = any(p) or any(extra)
     taken = np.zeros(out.shape, bool)
     first_max = []
-    for view in views:
+    for i, j, view in views:
         hit = view == out
+        if padded:  # a real -inf ties with the padding: only real elements can be chosen
+            hit &= np.outer(inside[0][:, i], inside[1][:, j])
         np.greater(hit, taken, out=hit)                            # hit and not yet taken
         taken |= hit
         first_max.append(hit)
@@ -166,7 +167,8 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     ``count_include_pad``) or to the real input (without); windows that
     ``ceil_mode`` lets run past the padding never count those positions.
     """
-    k, s, p, d, out_hw, extra = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode)
+    k, s, p, d, out_hw, extra, _ = _pool_geometry(x, kernel_size, stride, padding, 1,
+                                                  ceil_mode)
     h, w = x.shape[-2:]
     div = np.outer(_avg_divisor(h, out_hw[0], k[0], s[0], p[0], count_include_pad),
                    _avg_divisor(w, out_hw[1], k[1], s[1], p[1], count_include_pad))

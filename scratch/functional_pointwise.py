@@ -36,6 +36,8 @@ def leaky_relu_backward(dout, cache):
 
 def _channel_view(weight, ndim):
     """Broadcast a per-channel weight (P,) against (N, C, ...)."""
+    if ndim == 0:
+        return weight.reshape(())
     return weight.reshape((1, -1) + (1,) * (ndim - 2)) if ndim > 1 else weight
 
 

@@ -53,5 +53,5 @@ def default_init_(weight, bias, rng):
     """
     kaiming_uniform_(weight, rng, a=math.sqrt(5))
     if bias is not None:
-        bound = 1 / math.sqrt(fan_in(weight.shape)) if fan_in(weight.shape) > 0 else 0.0
+        bound = 1 / math.sqrt(fan_in(weight.shape))
         uniform_(bias, -bound, bound, rng)

@@ -20,7 +20,7 @@ def _layer(spec, in_shape, dtype):
     if isinstance(spec, A.AvgPool2d):
         return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
                             spec.count_include_pad)
-    if isinstance(spec, A.BatchNorm2d):  # BatchNorm1d is a subclass
+    if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
         cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
         return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, dtype=dtype)
     if isinstance(spec, A.LeakyReLU):

@@ -118,11 +118,6 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    @property
-    def dtype(self):
-        params = self.parameters()
-        return params[0].data.dtype if params else None
-
 
 class Conv2d(Module):
     """Cross-correlation: ``weight`` (out, in, kh, kw), ``bias`` (out,)."""

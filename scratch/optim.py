@@ -50,12 +50,14 @@ class Optimizer:
             if not index.isdigit() or int(index) >= len(self.params) or not key:
                 raise KeyError(f"optimizer state entry {name!r} does not name one of the "
                                f"{len(self.params)} parameters as '<index>.<key>'")
-            value = np.array(value, copy=True)
+            param = self.params[int(index)].data
             if key == "step":
                 value = int(value)
-            elif value.shape != self.params[int(index)].data.shape:
-                raise ValueError(f"optimizer state {name!r} has shape {value.shape}, expected "
-                                 f"{self.params[int(index)].data.shape}")
+            elif np.shape(value) != param.shape:
+                raise ValueError(f"optimizer state {name!r} has shape {np.shape(value)}, "
+                                 f"expected {param.shape}")
+            else:
+                value = np.array(value, dtype=param.dtype)  # a copy in the parameter's dtype
             state[int(index)][key] = value
         self.state = state
 

@@ -49,6 +49,14 @@ def right_overhang(size: int, out: int, kernel: int, stride: int, padding: int,
     return max(0, reach - (size + 2 * padding))
 
 
+def taps_inside(size: int, out: int, kernel: int, stride: int, padding: int,
+                dilation: int = 1) -> np.ndarray:
+    """``(out, kernel)`` booleans along one axis: does tap j of window o read a real
+    input element (rather than padding or the ceil_mode overhang)?"""
+    index = np.arange(out)[:, None] * stride + np.arange(kernel) * dilation - padding
+    return (index >= 0) & (index < size)
+
+
 def pad2d(x: np.ndarray, padding: tuple[int, int], extra: tuple[int, int] = (0, 0),
           value: float = 0.0) -> np.ndarray:
     """Pad the last two axes by ``padding`` on both sides plus ``extra`` on the right/bottom."""

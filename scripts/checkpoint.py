@@ -43,19 +43,21 @@ def load_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
     try:
         arrays = load_npz(path)
         meta = json.loads(arrays.pop("meta").tobytes().decode())
+        states: dict[str, dict[str, dict]] = {"torch_rng": arrays.pop("torch_rng")}
+        for key, value in arrays.items():
+            impl, part, name = key.split("/", 2)
+            states.setdefault(impl, {"model": {}, "optim": {}})[part][name] = value
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}: nothing to resume (run without "
                               f"--resume to start afresh)") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
+            UnicodeDecodeError) as err:
         raise CheckpointError(f"checkpoint {path} is damaged or not a checkpoint "
                               f"({type(err).__name__}: {err}); delete it to start afresh") from None
-    if meta.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {meta.get('version')}, "
-                              f"this code reads version {FORMAT_VERSION}")
-    states: dict[str, dict[str, dict]] = {"torch_rng": arrays.pop("torch_rng")}
-    for key, value in arrays.items():
-        impl, part, name = key.split("/", 2)
-        states.setdefault(impl, {"model": {}, "optim": {}})[part][name] = value
+    if not isinstance(meta, dict) or meta.get("version") != FORMAT_VERSION:
+        found = meta.get("version") if isinstance(meta, dict) else None
+        raise CheckpointError(f"checkpoint {path} has format version {found}, this code "
+                              f"reads version {FORMAT_VERSION}")
     return meta, states
 
 

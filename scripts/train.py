@@ -38,6 +38,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def non_negative_float(text):
     value = float(text)
     if not math.isfinite(value) or value < 0:
@@ -57,7 +64,7 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device="auto") -
                    help="L2 strength: adds 0.5*l2*sum(w**2) over weights (default 1e-4)")
     p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
                    help="learning-rate schedule over all steps (default cosine)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed for the initial weights and the batch order (default 0)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=device,
                    help=f"device of the torch side; scratch always runs on the CPU "
@@ -169,10 +176,15 @@ def train(args) -> dict:
     if args.resume:
         meta, states = load_checkpoint(checkpoint)
         check_same_settings(meta["settings"], settings, checkpoint)
-        for name, twin in twins.items():
-            twin.load_state_dict(states[name]["model"])
-            twin.load_optimizer_state(states[name]["optim"])
-        torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
+        try:
+            for name, twin in twins.items():
+                twin.load_state_dict(states[name]["model"])
+                twin.load_optimizer_state(states[name]["optim"])
+            torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit this model "
+                                  f"({type(err).__name__}: {err}); delete it to start "
+                                  f"afresh") from None
         progress = meta["progress"]
         tqdm.write(f"resuming from {checkpoint}: epoch {progress['epoch'] + 1}, "
                    f"batch {progress['batch']} (step {progress['step']})")
@@ -204,8 +216,9 @@ def train(args) -> dict:
                                 if checkpoint.exists() else "no checkpoint was written yet")
                         raise TrainingStopped(
                             f"training stopped at step {progress['step'] + 1} (epoch "
-                            f"{epoch + 1}, batch {b + 1}): in {name}, {err}; weights were not "
-                            f"updated; {kept}. Try a lower --lr", 1) from None
+                            f"{epoch + 1}, batch {b + 1}): in {name}, {err}; {name}'s weights "
+                            f"were not updated by this step; {kept}. Try a lower --lr",
+                            1) from None
                     twin.sync()
                     t = totals[name]
                     t["seconds"] += time.perf_counter() - start
@@ -237,6 +250,7 @@ def train(args) -> dict:
             summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
                                  f"({record[n]['seconds']:.1f} s)" for n in twins)
             tqdm.write(f"epoch {epoch + 1}: {summary}")
+            sys.stdout.flush()  # a line per epoch, even when stdout is a pipe
 
     if len(twins) == 2:
         metrics["cross_evaluation"] = cross_evaluate(twins, test_x, test_y)

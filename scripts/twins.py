@@ -34,19 +34,20 @@ class NonFiniteError(FloatingPointError):
     """A loss or gradient became NaN or infinite; raised before the weights are updated."""
 
 
-def is_penalised(name: str) -> bool:
-    """L2 applies to conv and linear weights, not to biases or batch-norm parameters."""
-    return name.endswith("weight") and not name.split(".")[0].startswith(("bn", "norm"))
+def penalised_names(model: nn.Sequential) -> list[str]:
+    """The parameters L2 applies to: conv and linear weights (not biases, not batch-norm
+    or PReLU parameters). Both twins use these names."""
+    return [f"{name}.weight" for name, layer in model.layers.items()
+            if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
 
 class ScratchTwin:
-    name = "scratch"
-
     def __init__(self, model: nn.Sequential, momentum: float, l2: float):
         self.model, self.l2 = model, l2
         self.opt = optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
         self.loss_fn = nn.CrossEntropyLoss()
-        self.penalised = [p for n, p in model.named_parameters() if is_penalised(n)]
+        names = set(penalised_names(model))
+        self.penalised = [p for n, p in model.named_parameters() if n in names]
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
         """One SGD step; returns (objective, number of correct predictions)."""
@@ -86,12 +87,11 @@ class ScratchTwin:
 
 
 class TorchTwin:
-    name = "torch"
-
-    def __init__(self, model: torch.nn.Module, momentum: float, l2: float, device):
+    def __init__(self, model: torch.nn.Module, momentum: float, l2: float, device,
+                 penalised: list[str]):
         self.model, self.l2, self.device = model, l2, torch.device(device)
         self.opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
-        self.penalised = [p for n, p in model.named_parameters() if is_penalised(n)]
+        self.penalised = [p for n, p in model.named_parameters() if n in set(penalised)]
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a).to(self.device, non_blocking=True)
@@ -158,7 +158,7 @@ def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
     if "torch" in impls:
         net = reference_model.build(architecture, dtype=TORCH_DTYPES[dtype], device=device)
         convert.load_numpy_state(net, scratch.state_dict())
-        twins["torch"] = TorchTwin(net, momentum, l2, device)
+        twins["torch"] = TorchTwin(net, momentum, l2, device, penalised_names(scratch))
     return twins
 
 
