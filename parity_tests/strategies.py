@@ -57,18 +57,23 @@ class ConvCase:
     w: np.ndarray
     b: np.ndarray | None
     seed: int
+    groups: int = 1
 
 
 @st.composite
-def conv_cases(draw):
+def conv_cases(draw, max_groups=1):
+    """A valid conv: x (N, C, H, W), w (F, C/groups, kh, kw), b (F,) or None."""
     h, kh, sh, ph, dh = draw(window_axis())
     w_, kw, sw, pw, dw = draw(window_axis())
-    n, c, f = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    groups = draw(st.integers(1, max_groups))
+    per_group = st.integers(1, 3 if groups == 1 else 2)
+    n, c_g, f_g = draw(st.integers(1, 2)), draw(per_group), draw(per_group)
+    f = f_g * groups
     bias = draw(st.booleans())
     return ConvCase(
         stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw),
-        x=draw(array((n, c, h, w_))), w=draw(array((f, c, kh, kw), WEIGHT_VALUES)),
-        b=draw(array((f,), WEIGHT_VALUES)) if bias else None, seed=draw(SEEDS))
+        x=draw(array((n, c_g * groups, h, w_))), w=draw(array((f, c_g, kh, kw), WEIGHT_VALUES)),
+        b=draw(array((f,), WEIGHT_VALUES)) if bias else None, seed=draw(SEEDS), groups=groups)
 
 
 @dataclass
@@ -137,9 +142,10 @@ def architectures(draw):
     always fit, so no drawn architecture is invalid.
     """
     c_in, size = draw(st.integers(1, 2)), draw(st.integers(6, 9))
-    channels, hidden = draw(st.integers(1, 3)), draw(st.integers(2, 6))
+    groups = draw(st.sampled_from([1, c_in]))          # c_in = 2 allows a grouped conv
+    channels, hidden = groups * draw(st.integers(1, 3)), draw(st.integers(2, 6))
     layers = [("conv", A.Conv2d(channels, draw(st.integers(1, 3)), padding=1,
-                                stride=draw(st.integers(1, 2))))]
+                                stride=draw(st.integers(1, 2)), groups=groups))]
     if draw(st.booleans()):
         layers.append(("bn", A.BatchNorm2d()))
     layers.append(("act", draw(ACTIVATION_SPECS)))

@@ -68,6 +68,8 @@ CASES = [
      r"Conv2d: dilation must be positive, got 0"),
     ("conv_string_padding", lambda: nn.Conv2d(1, 1, 3, padding="same"), ValueError,
      r"Conv2d: padding must be an int or a pair of ints, got 'same'"),
+    ("conv_groups_not_dividing", lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError,
+     r"Conv2d: groups=4 must divide both in_channels=4 and out_channels=6"),
     ("conv_zero_channels", lambda: nn.Conv2d(0, 1, 3), ValueError,
      r"Conv2d: in_channels must be a positive int, got 0"),
     ("conv_int_dtype_param", lambda: nn.Conv2d(1, 1, 3, dtype=np.int32), TypeError,

@@ -20,15 +20,17 @@ def cast(*arrays, dtype):
 
 
 @dtypes
-@given(case=S.conv_cases())
+@given(case=S.conv_cases(max_groups=3))
 def test_conv2d_matches_torch(case, dtype):
     x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
-    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation,
+                                  case.groups)
     dout = upstream(case.seed, out.shape, dtype)
     dx, dw, db = F.conv2d_backward(dout, cache)
 
     t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w, bias=b), dout, dtype,
-                         stride=case.stride, padding=case.padding, dilation=case.dilation)
+                         stride=case.stride, padding=case.padding, dilation=case.dilation,
+                         groups=case.groups)
     f, c, kh, kw = w.shape
     n, _, ho, wo = out.shape
     overlap = f * kh * kw  # an input pixel gets at most one product per filter and tap
@@ -38,10 +40,11 @@ def test_conv2d_matches_torch(case, dtype):
 
 
 @dtypes
-@given(case=S.conv_cases())
+@given(case=S.conv_cases(max_groups=3))
 def test_conv2d_without_input_grad_gives_same_parameter_grads(case, dtype):
     x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
-    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation,
+                                  case.groups)
     dout = upstream(case.seed, out.shape, dtype)
     full = F.conv2d_backward(dout, cache)
     dx, dw, db = F.conv2d_backward(dout, cache, input_grad=False)

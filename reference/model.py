@@ -14,7 +14,7 @@ def _layer(spec, in_shape) -> nn.Module:
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, pair(spec.kernel_size),
                          pair(spec.stride), pair(spec.padding), pair(spec.dilation),
-                         bias=spec.bias)
+                         groups=spec.groups, bias=spec.bias)
     if isinstance(spec, A.Linear):
         return nn.Linear(in_shape[0], spec.out_features, bias=spec.bias)
     if isinstance(spec, A.MaxPool2d):

@@ -23,6 +23,7 @@ class Conv2d:
     stride: int | Pair = 1
     padding: int | Pair = 0
     dilation: int | Pair = 1
+    groups: int = 1
     bias: bool = True
 
     def output_shape(self, shape):

@@ -37,6 +37,15 @@ def count(layer, what: str, value) -> int:
     return int(value)
 
 
+def groups(layer, value, in_channels: int, out_channels: int) -> int:
+    """``groups`` must be a positive int dividing both channel counts."""
+    value = count(layer, "groups", value)
+    if in_channels % value or out_channels % value:
+        raise ValueError(f"{_name(layer)}: groups={value} must divide both in_channels="
+                         f"{in_channels} and out_channels={out_channels}")
+    return value
+
+
 def number(layer, what: str, value):
     """``value`` must be a real Python or NumPy number (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -11,7 +11,7 @@ def _layer(spec, in_shape, dtype):
     """The scratch module for one spec, given the per-sample input shape."""
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
-                         spec.padding, spec.dilation, spec.bias, dtype=dtype)
+                         spec.padding, spec.dilation, spec.groups, spec.bias, dtype=dtype)
     if isinstance(spec, A.Linear):
         return nn.Linear(in_shape[0], spec.out_features, spec.bias, dtype=dtype)
     if isinstance(spec, A.MaxPool2d):

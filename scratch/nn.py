@@ -120,18 +120,19 @@ class Module:
 
 
 class Conv2d(Module):
-    """Cross-correlation: ``weight`` (out, in, kh, kw), ``bias`` (out,)."""
+    """Cross-correlation: ``weight`` (out, in/groups, kh, kw), ``bias`` (out,)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, bias=True, dtype=np.float32):
+                 dilation=1, groups=1, bias=True, dtype=np.float32):
         super().__init__()
         self.in_channels = checks.count(self, "in_channels", in_channels)
         self.out_channels = checks.count(self, "out_channels", out_channels)
+        self.groups = checks.groups(self, groups, in_channels, out_channels)
         self.kernel_size, self.stride, self.padding, self.dilation = checks.window_args(
             self, kernel_size, stride, padding, dilation)
         dtype = checks.param_dtype(self, dtype)
         self._params["weight"] = Parameter(
-            np.zeros((out_channels, in_channels, *self.kernel_size), dtype))
+            np.zeros((out_channels, in_channels // groups, *self.kernel_size), dtype))
         if bias:
             self._params["bias"] = Parameter(np.zeros(out_channels, dtype))
 
@@ -143,7 +144,7 @@ class Conv2d(Module):
         checks.channels(self, x, self.in_channels, "in_channels")
         checks.window_fits(self, x, self.kernel_size, self.padding, self.dilation)
         return self._keep(*F.conv2d_forward(x, w, b.data if b else None, self.stride,
-                                            self.padding, self.dilation))
+                                            self.padding, self.dilation, self.groups))
 
     def backward(self, dout, input_grad=True):
         dx, dw, db = F.conv2d_backward(dout, self._take_cache(dout), input_grad)
