@@ -38,6 +38,17 @@ def positive_int(text):
     return value
 
 
+def device_flag(text):
+    """auto, cpu or cuda; cuda only where torch sees a GPU (checked while parsing)."""
+    if text not in ("auto", "cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"must be auto, cpu or cuda, got {text!r}")
+    try:
+        resolve_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def non_negative_int(text):
     value = int(text)
     if value < 0:
@@ -66,9 +77,9 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device="auto") -
                    help="learning-rate schedule over all steps (default cosine)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed for the initial weights and the batch order (default 0)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=device,
-                   help=f"device of the torch side; scratch always runs on the CPU "
-                        f"(default {device}; auto: cuda when available)")
+    p.add_argument("--device", type=device_flag, default=device,
+                   help=f"auto, cpu or cuda: device of the torch side; scratch always runs "
+                        f"on the CPU (default {device}; auto: cuda when available)")
     p.add_argument("--dtype", choices=["float32", "float64"], default=dtype,
                    help=f"floating type of both models (default {dtype})")
     p.add_argument("--limit-train", type=positive_int, default=None,
@@ -287,10 +298,6 @@ def save_run(out_dir: Path, metrics: dict, twins: dict) -> None:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        resolve_device(args.device)
-    except ValueError as err:
-        parser.error(str(err))
     try:
         metrics = train(args)
     except TrainingStopped as err:
