@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,14 +29,20 @@ def atomic_path(path: Path):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)                   # the rename itself survives a power loss
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)                 # the rename itself survives a power loss
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames in ``folder`` durable; a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

@@ -59,7 +59,6 @@ import io
 import math
 import os
 import pickle
-import secrets
 import shutil
 import socket
 import struct
@@ -71,6 +70,8 @@ from pathlib import Path
 from typing import Callable, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
+
+from scripts.artifacts import atomic_path, fsync_dir
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -285,32 +286,9 @@ def read_idx(path: PathLike) -> np.ndarray:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 0o666)  # mode subject to umask
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable; a no-op where directories cannot be opened (e.g. Windows)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Write ``data`` to ``path`` atomically (see :func:`scripts.artifacts.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_idx(path: PathLike, array: np.ndarray) -> None:
@@ -521,7 +499,7 @@ def _fetch_via_torchvision(raw: Path, missing: list[str], log: Logger,
                 continue
             os.replace(candidate, raw / name)
             log(f"got {name} from torchvision (sha256 verified)")
-        _fsync_dir(raw)
+        fsync_dir(raw)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # everything unverified goes
     if error is not None or rejected:
