@@ -8,8 +8,9 @@ shrunk and printed with the blob that replays it.
 """
 import os
 
-import scripts  # noqa: F401, I001  (thread and malloc tuning; before NumPy is imported)
 from hypothesis import HealthCheck, settings
+
+import scripts  # noqa: F401, I001  (thread and malloc tuning; before NumPy is imported)
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -9,10 +9,8 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import (assert_parity, batch_norm_conditioning, dtypes, torch_run,
-                                  upstream)
+from parity_tests.helpers import assert_parity, batch_norm_conditioning, dtypes, torch_run, upstream
 from scratch import functional as F
-
 
 
 def cast(*arrays, dtype):

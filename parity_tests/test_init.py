@@ -30,9 +30,8 @@ from parity_tests import strategies as S
 from parity_tests.helpers import DTYPES, TORCH_DTYPE, dtypes
 from reference import model as reference_model
 from scratch import arch as A
-from scratch import init
+from scratch import init, nn
 from scratch import model as scratch_model
-from scratch import nn
 
 ALPHA = 1e-3
 

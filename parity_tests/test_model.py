@@ -19,7 +19,6 @@ from scratch import model as scratch_model
 from scratch import nn, optim
 
 
-
 def model_reduction(architecture: A.Architecture, batch: int) -> int:
     """Rounding budget of a whole network: the per-layer reduction sizes added up.
 
@@ -32,7 +31,8 @@ def model_reduction(architecture: A.Architecture, batch: int) -> int:
     for (_, spec), shape_in, shape_out in zip(architecture.layers, shapes, shapes[1:]):
         spatial = math.prod(shape_out[1:]) if len(shape_out) > 1 else 1
         if isinstance(spec, A.Conv2d):
-            kh, kw = (spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int) else spec.kernel_size
+            kh, kw = ((spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int)
+                      else spec.kernel_size)
             total += max(shape_in[0] * kh * kw, batch * spatial)
         elif isinstance(spec, A.Linear):
             total += max(shape_in[0], batch)
@@ -206,7 +206,8 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
     model = scratch_model.build(A.mnist_cnn(), seed=0)
     state = model.state_dict()
     state["fc3.weight"] = state.pop("fc2.weight")
-    with pytest.raises(KeyError, match=r"missing keys \['fc2.weight'\].*unexpected keys \['fc3.weight'\]"):
+    with pytest.raises(KeyError, match=r"missing keys \['fc2.weight'\]"
+                                      r".*unexpected keys \['fc3.weight'\]"):
         model.load_state_dict(state)
 
 

@@ -8,11 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import (TORCH_DTYPE, assert_parity, batch_norm_conditioning, dtypes,
-                                  upstream)
+from parity_tests.helpers import (
+    TORCH_DTYPE,
+    assert_parity,
+    batch_norm_conditioning,
+    dtypes,
+    upstream,
+)
 from reference import convert
 from scratch import nn
-
 
 # name -> (scratch constructor, torch constructor, input shape (N, ...), reduction size)
 MODULES = {

@@ -31,10 +31,24 @@ import numpy as np
 from reference.oracle_diagnose import diagnose
 from reference.oracle_fd import check_module_numerically, check_pair_numerically  # noqa: F401
 from reference.oracle_inputs import prepare, prepare_params, tied_values, upstream_maker
-from reference.oracle_params import (Attributes, Dicts, NamedParameters, Param,  # noqa: F401
-                                     no_accessor_error, resolve_mapping, to_torch_layout)
-from reference.oracle_report import (OracleError, Report, Row, check_finite,  # noqa: F401
-                                     compare, out_of_tolerance, tolerance)
+from reference.oracle_params import (  # noqa: F401
+    Attributes,
+    Dicts,
+    NamedParameters,
+    Param,
+    no_accessor_error,
+    resolve_mapping,
+    to_torch_layout,
+)
+from reference.oracle_report import (  # noqa: F401
+    OracleError,
+    Report,
+    Row,
+    check_finite,
+    compare,
+    out_of_tolerance,
+    tolerance,
+)
 from reference.oracle_torch import Counterpart, loss_gradients, single_threaded
 from reference.oracle_torch import label as torch_label
 from reference.oracle_user import ModuleUnderTest, PairUnderTest, function_name

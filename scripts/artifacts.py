@@ -6,10 +6,10 @@ file behind.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 

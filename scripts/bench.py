@@ -92,6 +92,7 @@ def scratch_step_fn(batch_size, seed):
 
 def torch_step_fn(batch_size, seed):
     import torch
+
     from reference import model as reference_model
     from scratch import arch
     net = reference_model.build(arch.mnist_cnn())
@@ -130,6 +131,7 @@ def matmul_gflops(n=2048, repeats=10) -> float:
 def layer_table(batch_size, repeats, seed):
     """Forward and backward seconds of each layer of the default model, both sides."""
     import torch
+
     from reference import convert
     from reference import model as reference_model
     from scratch import arch, model

@@ -191,7 +191,7 @@ def _mismatch_message(what: str, found_size: int, found_sha: str, spec: FileSpec
 
 
 def verify_file(path: PathLike, expected_sha256: str, expected_size: int) -> None:
-    """Check that ``path`` is a regular file of ``expected_size`` bytes with SHA-256 ``expected_sha256``.
+    """Check that ``path`` is a file of ``expected_size`` bytes and SHA-256 ``expected_sha256``.
 
     Raises :class:`MNISTError` naming the file, with the size and hash found and
     expected, and what to do.  Returns ``None`` when the file is good.
@@ -220,7 +220,8 @@ def _verify_bytes(data: bytes, spec: FileSpec, what: str) -> None:
 # --------------------------------------------------------------------------- idx format
 
 def encode_idx(array: np.ndarray) -> bytes:
-    """The idx-format bytes of ``array``: magic ``00 00 <type> <ndim>``, big-endian int32 dims, data.
+    """The idx-format bytes of ``array``: magic ``00 00 <type> <ndim>``, big-endian int32 dims,
+    data.
 
     Supported dtypes: uint8 (type 0x08, so uint8 images give magic 0x00000803 and
     uint8 labels 0x00000801), int8, int16, int32, float32, float64.  Anything else
@@ -249,7 +250,8 @@ def decode_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     """
     if len(data) < 4:
         raise MNISTError(
-            f"{source}: truncated idx file: {len(data)} bytes, shorter than the 4-byte magic number.")
+            f"{source}: truncated idx file: {len(data)} bytes, shorter than the 4-byte "
+            "magic number.")
     magic = int.from_bytes(data[:4], "big")
     if data[:2] == b"\x1f\x8b":
         raise MNISTError(
@@ -638,7 +640,8 @@ def load_mnist(root: Optional[PathLike] = None, *, try_torchvision: bool = True,
         images, labels = (_load_verified_idx(raw / nm, MNIST_FILES[nm]) for nm in names)
         if images.dtype != np.uint8 or images.shape != (n, IMAGE_SIDE, IMAGE_SIDE):
             raise MNISTError(f"{raw / names[0]}: expected uint8 images of shape "
-                             f"({n}, {IMAGE_SIDE}, {IMAGE_SIDE}), got {images.dtype} {images.shape}.")
+                             f"({n}, {IMAGE_SIDE}, {IMAGE_SIDE}), "
+                             f"got {images.dtype} {images.shape}.")
         if labels.dtype != np.uint8 or labels.shape != (n,):
             raise MNISTError(f"{raw / names[1]}: expected uint8 labels of shape ({n},), "
                              f"got {labels.dtype} {labels.shape}.")
@@ -677,7 +680,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"MNIST ready (4 files, sha256 verified) in {raw}")
-    print(f"torchvision: torchvision.datasets.MNIST(root={str(raw.parent.parent)!r}, download=False)")
+    root = str(raw.parent.parent)
+    print(f"torchvision: torchvision.datasets.MNIST(root={root!r}, download=False)")
     return 0
 
 

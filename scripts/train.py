@@ -26,8 +26,12 @@ from scratch import arch
 from scratch.optim import cosine_lr
 from scripts import mnist
 from scripts.artifacts import plot_curves, save_weights, write_json
-from scripts.checkpoint import (CheckpointError, check_same_settings, load_checkpoint,
-                                save_checkpoint)
+from scripts.checkpoint import (
+    CheckpointError,
+    check_same_settings,
+    load_checkpoint,
+    save_checkpoint,
+)
 from scripts.twins import NonFiniteError, make_twins, normalize, resolve_device
 
 

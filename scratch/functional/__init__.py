@@ -1,0 +1,47 @@
+"""Stateless forward/backward pairs, the twin of ``torch.nn.functional``.
+
+Each ``*_forward`` returns ``(out, cache)`` and the ``*_backward`` below it
+takes ``(dout, cache)`` and returns the gradients. Outputs keep the input's
+dtype. One file per family, split as ``torch.nn.modules`` is; import from
+here: ``from scratch import functional as F; F.conv2d_forward``.
+"""
+from scratch.functional.activation import (
+                                           leaky_relu_backward,
+                                           leaky_relu_forward,
+                                           prelu_backward,
+                                           prelu_forward,
+                                           relu_backward,
+                                           relu_forward,
+                                           sigmoid_backward,
+                                           sigmoid_forward,
+                                           tanh_backward,
+                                           tanh_forward,
+)
+from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
+from scratch.functional.conv import conv2d_backward, conv2d_forward
+from scratch.functional.linear import (
+                                           flatten_backward,
+                                           flatten_forward,
+                                           linear_backward,
+                                           linear_forward,
+)
+from scratch.functional.loss import (
+                                           cross_entropy_backward,
+                                           cross_entropy_forward,
+                                           l2_penalty,
+                                           l2_penalty_backward,
+)
+from scratch.functional.pooling import (
+                                           avg_pool2d_backward,
+                                           avg_pool2d_forward,
+                                           max_pool2d_backward,
+                                           max_pool2d_forward,
+)
+
+__all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
+           "batch_norm_forward", "conv2d_backward", "conv2d_forward", "cross_entropy_backward",
+           "cross_entropy_forward", "flatten_backward", "flatten_forward", "l2_penalty",
+           "l2_penalty_backward", "leaky_relu_backward", "leaky_relu_forward",
+           "linear_backward", "linear_forward", "max_pool2d_backward", "max_pool2d_forward",
+           "prelu_backward", "prelu_forward", "relu_backward", "relu_forward",
+           "sigmoid_backward", "sigmoid_forward", "tanh_backward", "tanh_forward"]

@@ -1,0 +1,53 @@
+"""Batch normalisation (training and eval): forward/backward pair."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
+                       momentum=0.1, eps=1e-5):
+    """Batch normalisation over every axis but the channel axis 1.
+
+    x: (N, C) or (N, C, L) or (N, C, H, W); weight, bias: (C,) or None.
+    In training, normalises with the batch mean and biased variance and, when
+    running buffers are given, updates them in place:
+    ``running = (1 - momentum) * running + momentum * batch_stat`` with the
+    unbiased variance, as torch does. In eval, uses the running statistics.
+    Cache: ``(xhat, inv_std, weight, axes, training)``.
+    """
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        if running_mean is not None:
+            count = x.size // x.shape[1]
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += momentum * var * (count / max(count - 1, 1))
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
+    xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    out = xhat
+    if weight is not None:
+        out = xhat * weight.reshape(shape) + bias.reshape(shape)
+    return out, (xhat, inv_std, weight, axes, training)
+
+
+def batch_norm_backward(dout, cache):
+    """Returns ``(dx, dweight, dbias)`` (the last two None without affine)."""
+    xhat, inv_std, weight, axes, training = cache
+    shape = (1, -1) + (1,) * (xhat.ndim - 2)
+    dxhat = dout * weight.reshape(shape) if weight is not None else dout
+    if training:
+        count = xhat.size // xhat.shape[1]
+        sum_d = dxhat.sum(axis=axes).reshape(shape)
+        sum_dx = (dxhat * xhat).sum(axis=axes).reshape(shape)
+        dx = (inv_std.reshape(shape) / count) * (count * dxhat - sum_d - xhat * sum_dx)
+    else:
+        dx = dxhat * inv_std.reshape(shape)
+    if weight is None:
+        return dx, None, None
+    return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)

@@ -1,0 +1,56 @@
+"""2-D convolution (cross-correlation) by im2col: forward/backward pair."""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.windows import fold, pad2d, pair, unpad2d, window_out_size, windows
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation as one (batched over groups) matrix product (im2col).
+
+    x: (N, C, H, W); w: (F, C/groups, kh, kw); b: (F,) or None. With ``groups``
+    G, input channels and filters are split into G equal groups and filter
+    group g sees only channel group g.
+    ``H_out = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`` (same for W).
+    Returns out (N, F, H_out, W_out) and a cache holding the column matrix
+    ``cols`` (G, C/G*kh*kw, N*H_out*W_out), ``w`` and the geometry. Columns are
+    channel-major so that both the gather here and the scatter in backward
+    run over contiguous rows.
+    """
+    n, c, h, wd = x.shape
+    f, c_per_group, kh, kw = w.shape
+    if c != c_per_group * groups or f % groups:
+        raise ValueError(f"conv2d with groups={groups} needs C = groups * w.shape[1] and F "
+                         f"divisible by groups; got x channels {c}, w shape {w.shape}")
+    s, p, d = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    out_hw = (window_out_size(h, kh, s[0], p[0], d[0]), window_out_size(wd, kw, s[1], p[1], d[1]))
+    xp = pad2d(x, p)
+    win = windows(xp, (kh, kw), s, d, out_hw)                    # (N, C, Ho, Wo, kh, kw)
+    cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c_per_group * kh * kw, -1)
+    out = w.reshape(groups, f // groups, -1) @ cols              # (G, F/G, N*Ho*Wo)
+    out = out.reshape(f, -1)
+    if b is not None:
+        out += b[:, None]
+    out = np.ascontiguousarray(out.reshape(f, n, *out_hw).transpose(1, 0, 2, 3))
+    cache = (cols, w, b is not None, xp.shape[-2:], (h, wd), s, p, d, out_hw)
+    return out, cache
+
+
+def conv2d_backward(dout, cache, input_grad=True):
+    """Returns ``(dx, dw, db)``: dw = dout @ cols^T; dx = col2im(w^T @ dout), per group."""
+    cols, w, has_bias, padded_hw, size, s, p, d, out_hw = cache
+    groups = cols.shape[0]
+    n, f = dout.shape[:2]
+    c, kh, kw = w.shape[1] * groups, *w.shape[2:]
+    dout_m = dout.transpose(1, 0, 2, 3).reshape(groups, f // groups, -1)  # (G, F/G, N*Ho*Wo)
+    dw = (dout_m @ cols.transpose(0, 2, 1)).reshape(w.shape)
+    db = dout_m.sum(axis=2).reshape(f) if has_bias else None
+    if not input_grad:
+        return None, dw, db
+    w_m = w.reshape(groups, f // groups, -1)
+    dcols = (w_m.transpose(0, 2, 1) @ dout_m).reshape(c, kh, kw, n, *out_hw)
+    dxp = fold(lambda i, j: dcols[:, i, j], (c, n, *padded_hw), (kh, kw), s, d, out_hw,
+               dout.dtype)                                       # (C, N, Hp, Wp)
+    dx = unpad2d(dxp, p, size).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(dx), dw, db

@@ -1,0 +1,32 @@
+"""Fully connected layer and flatten: forward/backward pairs."""
+from __future__ import annotations
+
+
+def linear_forward(x, w, b=None):
+    """``out = x @ w.T + b``.
+
+    x: (N, in_features); w: (out_features, in_features); b: (out_features,) or None.
+    Returns out (N, out_features) and cache ``(x, w, has_bias)``.
+    """
+    out = x @ w.T
+    if b is not None:
+        out += b
+    return out, (x, w, b is not None)
+
+
+def linear_backward(dout, cache, input_grad=True):
+    """Returns ``(dx, dw, db)``: ``dx`` None when ``input_grad`` is False, ``db`` without bias."""
+    x, w, has_bias = cache
+    dx = dout @ w if input_grad else None
+    dw = dout.T @ x
+    db = dout.sum(axis=0) if has_bias else None
+    return dx, dw, db
+
+
+def flatten_forward(x):
+    """(N, ...) -> (N, prod(...)); cache is the input shape."""
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dout, cache):
+    return dout.reshape(cache)

@@ -1,0 +1,108 @@
+"""Max and average pooling: forward/backward pairs."""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.windows import (
+    fold,
+    pad2d,
+    pair,
+    right_overhang,
+    taps,
+    taps_inside,
+    unpad2d,
+    window_out_size,
+)
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
+    k = pair(kernel_size, "kernel_size")
+    s = pair(stride if stride is not None else kernel_size, "stride")
+    p, d = pair(padding, "padding"), pair(dilation, "dilation")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"padding {p} must be at most half the kernel {k}")
+    h, w = x.shape[-2:]
+    out = (window_out_size(h, k[0], s[0], p[0], d[0], ceil_mode),
+           window_out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
+    extra = (right_overhang(h, out[0], k[0], s[0], p[0], d[0]),
+             right_overhang(w, out[1], k[1], s[1], p[1], d[1]))
+    inside = [taps_inside(size, out[a], k[a], s[a], p[a], d[a]) for a, size in enumerate((h, w))]
+    if not all(ins.any(axis=1).all() for ins in inside):
+        raise ValueError(
+            f"a pooling window (kernel {k}, stride {s}, padding {p}, dilation {d}) "
+            f"lies entirely in the padding of an input of size {(h, w)}; torch would "
+            f"output -inf there. Use less padding or dilation, or a larger input")
+    return k, s, p, d, out, extra, inside
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window; padding counts as -inf.
+
+    x: (N, C, H, W). Output size as for conv (with ``ceil_mode`` rounding up).
+    The cache holds one boolean mask (N, C, H_out, W_out) per kernel offset,
+    true where that offset holds the window's first maximum in row-major order:
+    the one element torch sends the window's gradient to.
+    """
+    k, s, p, d, out_hw, extra, inside = _pool_geometry(x, kernel_size, stride, padding,
+                                                       dilation, ceil_mode)
+    xp = pad2d(x, p, extra, value=-np.inf)
+    views = [(i, j, xp[index]) for i, j, index in taps(k, s, d, out_hw)]  # row-major order
+    out = views[0][2].copy()
+    for _, _, view in views[1:]:
+        np.maximum(out, view, out=out)
+    padded = any(p) or any(extra)
+    taken = np.zeros(out.shape, bool)
+    first_max = []
+    for i, j, view in views:
+        hit = view == out
+        if padded:  # a real -inf ties with the padding: only real elements can be chosen
+            hit &= np.outer(inside[0][:, i], inside[1][:, j])
+        np.greater(hit, taken, out=hit)                            # hit and not yet taken
+        taken |= hit
+        first_max.append(hit)
+    return out, (first_max, k, xp.shape, x.shape[-2:], s, p, d)
+
+
+def max_pool2d_backward(dout, cache):
+    """Each window's gradient goes to its first maximum; overlapping windows accumulate."""
+    first_max, k, padded_shape, size, s, p, d = cache
+    dxp = fold(lambda i, j: dout * first_max[i * k[1] + j], padded_shape, k, s, d,
+               dout.shape[-2:], dout.dtype)
+    return np.ascontiguousarray(unpad2d(dxp, p, size))
+
+
+def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
+    """Per-output-position window length along one axis, torch's rule."""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    full = end - start
+    inside = np.minimum(end, size) - np.maximum(start, 0)
+    return full if count_include_pad else inside
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                       count_include_pad=True):
+    """Mean over each window.
+
+    The divisor of a window is its size clipped to the padded input (with
+    ``count_include_pad``) or to the real input (without); windows that
+    ``ceil_mode`` lets run past the padding never count those positions.
+    """
+    k, s, p, d, out_hw, extra, _ = _pool_geometry(x, kernel_size, stride, padding, 1,
+                                                  ceil_mode)
+    h, w = x.shape[-2:]
+    div = np.outer(_avg_divisor(h, out_hw[0], k[0], s[0], p[0], count_include_pad),
+                   _avg_divisor(w, out_hw[1], k[1], s[1], p[1], count_include_pad))
+    div = div.astype(x.dtype)                                     # (Ho, Wo)
+    xp = pad2d(x, p, extra)
+    total = np.zeros(x.shape[:-2] + out_hw, x.dtype)
+    for _, _, index in taps(k, s, d, out_hw):
+        total += xp[index]
+    return total / div, (div, k, xp.shape, (h, w), s, p, d)
+
+
+def avg_pool2d_backward(dout, cache):
+    div, k, padded_shape, size, s, p, d = cache
+    share = dout / div
+    dxp = fold(lambda i, j: share, padded_shape, k, s, d, div.shape, dout.dtype)
+    return np.ascontiguousarray(unpad2d(dxp, p, size))

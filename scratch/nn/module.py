@@ -1,0 +1,118 @@
+"""Layers that hold parameters and call the functional pairs, the twin of ``torch.nn``.
+
+Every module has ``forward(x)`` (keeps what backward needs) and
+``backward(dout)`` (returns ``dx`` and *sets* each parameter's ``.grad``;
+it does not accumulate). Parameter and buffer names and shapes equal those of
+the torch module of the same name, so ``state_dict()`` moves across by a
+plain dict copy plus an array conversion.
+
+Bad input is refused with an error naming the layer, what it expected and
+what it got (see :mod:`scratch.checks`): ``ValueError`` for shapes and
+values, ``TypeError`` for dtypes (a float input must have the parameters'
+dtype: no hidden upcasting), ``RuntimeError`` for backward before forward.
+``backward(dout)`` requires ``dout`` of the forward output's shape and dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch import checks
+
+
+class Parameter:
+    """A trainable array and its gradient (None until a backward pass)."""
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.grad = None
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: named parameters, buffers and child modules."""
+
+    def __init__(self):
+        self.training = True
+        self._params: dict[str, Parameter] = {}
+        self._buffers: dict[str, np.ndarray] = {}
+        self._cache = None
+        self._out = None  # (shape, dtype) of the last forward output
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout, input_grad=True):
+        raise NotImplementedError
+
+    def _keep(self, out, cache):
+        """Remember ``cache`` for backward and the output's shape and dtype; return ``out``."""
+        self._cache, self._out = cache, (out.shape, out.dtype)
+        return out
+
+    def _take_cache(self, dout):
+        """The forward cache (used once), after checking ``dout`` against the output."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
+                               f"(each forward allows one backward)")
+        checks.grad(self, dout, *self._out)
+        cache, self._cache = self._cache, None
+        return cache
+
+    def children(self) -> dict[str, "Module"]:
+        return {}
+
+    def named_parameters(self, prefix=""):
+        for name, p in self._params.items():
+            yield prefix + name, p
+        for cname, child in self.children().items():
+            yield from child.named_parameters(f"{prefix}{cname}.")
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def _named_arrays(self, prefix=""):
+        """Parameter then buffer arrays of each module, depth first: torch's state_dict order."""
+        for name, p in self._params.items():
+            yield prefix + name, p.data
+        for name, b in self._buffers.items():
+            yield prefix + name, b
+        for cname, child in self.children().items():
+            yield from child._named_arrays(f"{prefix}{cname}.")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed and ordered as torch's state_dict."""
+        return {name: a.copy() for name, a in self._named_arrays()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into this module in place; keys and shapes must match exactly."""
+        targets = dict(self._named_arrays())
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise KeyError(f"state dict mismatch: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        for name, target in targets.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(f"state dict entry {name!r} has shape {value.shape}, "
+                                 f"expected {target.shape}")
+            np.copyto(target, value, casting="same_kind")
+
+    def train(self, mode=True):
+        self.training = mode
+        for child in self.children().values():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
