@@ -6,11 +6,12 @@
 None has a deadline (numeric tests vary in time). A failing example is always
 shrunk and printed with the blob that replays it.
 """
+# isort: off
 import os
 
+import scripts  # noqa: F401  (thread and malloc tuning; before NumPy is imported)
 from hypothesis import HealthCheck, settings
-
-import scripts  # noqa: F401, I001  (thread and malloc tuning; before NumPy is imported)
+# isort: on
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
