@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from reference.oracle_report import OracleError
+from reference.oracle.report import OracleError
 
 
 class NamedParameters:

@@ -5,7 +5,12 @@ one (its transpose, a multiple of it, a shifted copy) or by torch on a
 changed problem (a flipped kernel, a derivative taken from above), and the
 diagnosis is given only when yours matches that candidate within the row's
 tolerance, the candidate clearly differs from the right answer, and at least
-two significant elements take part. Otherwise nothing is said.
+two significant elements take part. One significant element is enough where
+the evidence is exact: yours equals the candidate to :data:`EXACT` (relative),
+or, for a constant factor, the ratio is a small fraction to that precision
+(with a random upstream gradient, 2.0000000000 by chance is not credible).
+This keeps diagnoses on shrunk examples and on scalar engines. Otherwise
+nothing is said.
 """
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from reference.oracle_report import absolute_tolerance, allclose, out_of_tolerance
+from reference.oracle.report import absolute_tolerance, allclose, out_of_tolerance
 
 CLEARLY = 100.0  # a candidate must differ from the right answer by this many tolerances
+EXACT = 1e-10    # relative agreement that counts as exact evidence on one element
 
 
 def _significant(expected, atol_scale) -> int:
@@ -28,20 +34,33 @@ def clearly_differs(candidate, expected, rtol, atol_scale) -> bool:
     return bool(out_of_tolerance(candidate, expected, CLEARLY * rtol, CLEARLY * atol_scale).any())
 
 
+def _exactly(actual, candidate) -> bool:
+    return bool(np.all(np.abs(actual - candidate) <= EXACT * np.maximum(np.abs(candidate), 1e-300)))
+
+
 def matches_candidate(actual, candidate, expected, rtol, atol_scale) -> bool:
     """Yours equals ``candidate``, which is clearly not the right answer ``expected``."""
-    return (actual.shape == candidate.shape and _significant(candidate, atol_scale) >= 2
-            and allclose(actual, candidate, rtol, atol_scale)
-            and clearly_differs(candidate, expected, rtol, atol_scale))
+    if actual.shape != candidate.shape or not clearly_differs(candidate, expected, rtol,
+                                                              atol_scale):
+        return False
+    significant = _significant(candidate, atol_scale)
+    if significant >= 2:
+        return allclose(actual, candidate, rtol, atol_scale)
+    return significant == 1 and _exactly(actual, candidate)
 
 
 def scalar_factor(actual, expected, rtol, atol_scale, batch=None) -> str | None:
     """Yours = c * right for one constant c != 1 (over at least two significant elements)."""
-    if actual.shape != expected.shape or _significant(expected, atol_scale) < 2:
+    significant = _significant(expected, atol_scale)
+    if actual.shape != expected.shape or significant < 1:
         return None
     c = float(np.vdot(actual, expected) / np.vdot(expected, expected))
     if abs(c - 1) < 1e-6 or not allclose(actual, c * expected, rtol, atol_scale):
         return None
+    if significant == 1:  # one element: only an exact small fraction is evidence
+        clean = Fraction(c).limit_denominator(64)
+        if abs(c - float(clean)) > EXACT * abs(c) or abs(clean.numerator) > 64 or clean == 0:
+            return None
     if abs(c) < 1e-12:
         return "yours is zero everywhere; the right one is not"
     def near(value):
@@ -136,4 +155,33 @@ def diagnose(actual, expected, rtol, atol_scale, *, batch=None, spatial=False,
         candidate = np.asarray(candidate, np.float64)
         if matches_candidate(actual, candidate, expected, rtol, atol_scale):
             found.append(message)
-    return found
+    return list(dict.fromkeys(found))
+
+
+def unbiased_batch_norm(actual, expected, x, rtol, atol_scale, eps=1e-5) -> str | None:
+    """A batch-norm output normalised by the unbiased variance (divided by n - 1).
+
+    Lecture code (makemore's manual backprop) does this; ``F.batch_norm``
+    normalises by the biased variance (divided by n) in training. Per
+    channel (axis 1, statistics over every other axis), yours minus its
+    mean must equal torch's minus its mean times
+    ``sqrt((var_n + eps) / (var_{n-1} + eps))``.
+    """
+    actual, expected, x = (np.asarray(a, np.float64) for a in (actual, expected, x))
+    if actual.shape != expected.shape or expected.shape != x.shape or x.ndim < 2:
+        return None
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    n = x.size // x.shape[1]
+    if n < 2:
+        return None
+    biased = x.var(axis=axes, keepdims=True)
+    ratio = np.sqrt((biased + eps) / (biased * n / (n - 1) + eps))
+    centred = expected - expected.mean(axis=axes, keepdims=True)
+    candidate = actual.mean(axis=axes, keepdims=True) + centred * ratio
+    if matches_candidate(actual, candidate, expected, rtol, atol_scale):
+        return ("matches batch norm normalised by the unbiased variance (sum / (n - 1), as "
+                "in lecture code); F.batch_norm and torch.nn.BatchNorm normalise by the "
+                "biased variance (sum / n) in training and keep the unbiased one for "
+                "running_var only: use 1/n, or compare with a torch expression using "
+                "x.var(dim, unbiased=True)")
+    return None

@@ -16,6 +16,7 @@ both values there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 import numpy as np
 
@@ -27,6 +28,10 @@ FINITE_DIFFERENCE_TOLERANCE = (1e-5, 1e-5)
 
 class OracleError(ValueError):
     """The check could not be run as called: says what was wrong and what was expected."""
+
+
+class NondeterministicError(OracleError):
+    """Your code returned different answers for the same input, run twice."""
 
 
 @dataclass
@@ -104,11 +109,20 @@ class Report:
     """Every row of one check, the notes about the run, and a verdict.
 
     ``str(report)`` is the table; ``report.ok`` is True when every row passed;
-    ``report.assert_ok()`` raises AssertionError carrying the table otherwise.
+    ``report.assert_ok()`` raises AssertionError carrying the table otherwise
+    (a plain assertion, so pytest shows it as a failed test). In Jupyter the
+    report renders as an HTML table (``_repr_html_``). ``inputs``: the
+    arrays the check ran on (printed when small, so a drawn x can be read);
+    ``extra``: further tables (the per-time-step table of a recurrence);
+    ``info``: facts a program may read (``first_wrong_h``, ``last_wrong_dx``
+    of a recurrence; ``coverage`` of a layer check).
     """
     title: str
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -139,10 +153,54 @@ class Report:
             lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
         for r in self.rows:
             lines += ["  " + line for line in _details(r)]
+        lines += self.extra
         lines += [f"note: {n}" for n in self.notes]
-        lines.append("verdict: correct" if self.ok else
-                     f"verdict: WRONG in {', '.join(r.tensor for r in self.failures)}")
+        lines += _input_lines(self.inputs)
+        lines.append(self.verdict)
         return "\n".join(lines)
+
+    @property
+    def verdict(self) -> str:
+        return ("verdict: correct" if self.ok else
+                f"verdict: WRONG in {', '.join(r.tensor for r in self.failures)}")
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, for Jupyter: failing rows in red, diagnoses under them."""
+        header = ("tensor", "shape", "max abs err", "max rel err", "worst at", "tolerance",
+                  "verdict")
+        cells = "".join(f"<th>{escape(h)}</th>" for h in header)
+        body = []
+        for r in self.rows:
+            style = "" if r.verdict == "ok" else ' style="color:#b00020;font-weight:bold"'
+            body.append(f"<tr{style}>" + "".join(f"<td>{escape(c)}</td>" for c in _cells(r))
+                        + "</tr>")
+            for line in _details(r):
+                body.append(f'<tr><td colspan="7" style="text-align:left">{escape(line)}'
+                            f"</td></tr>")
+        extra = "".join(f"<pre>{escape(t)}</pre>" for t in self.extra)
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
+        inputs = "\n".join(_input_lines(self.inputs))
+        return (f"<div><p><b>{escape(self.title)}</b></p><table><thead><tr>{cells}</tr>"
+                f"</thead><tbody>{''.join(body)}</tbody></table>{extra}"
+                + (f"<ul>{notes}</ul>" if notes else "")
+                + (f"<pre>{escape(inputs)}</pre>" if inputs else "")
+                + f"<p><b>{escape(self.verdict)}</b></p></div>")
+
+
+SHOW_INPUTS = 64  # inputs with at most this many elements are printed in full
+
+
+def _input_lines(inputs: dict) -> list[str]:
+    lines = []
+    with np.printoptions(precision=6, threshold=SHOW_INPUTS, linewidth=100):
+        for name, value in inputs.items():
+            a = np.asarray(value)
+            if a.size <= SHOW_INPUTS:
+                lines.append(f"{name} = " + repr(a).replace("\n", "\n" + " " * (len(name) + 3)))
+            else:
+                lines.append(f"{name}: shape {a.shape}, values in [{a.min():.3g}, "
+                             f"{a.max():.3g}] (report.inputs[{name!r}] holds it)")
+    return lines
 
 
 def _number(v: float) -> str:

@@ -9,20 +9,41 @@ the finite-difference check alike:
 
 Whatever your code returns is checked for the mistakes that stop a
 comparison (a tuple where an array belongs, a missing gradient, NaN), and
-an :class:`~reference.oracle_report.OracleError` names what was wrong.
+an :class:`~reference.oracle.report.OracleError` names what was wrong.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from reference.oracle_params import find_accessor
-from reference.oracle_report import OracleError, check_finite
+from reference.oracle.params import find_accessor
+from reference.oracle.report import NondeterministicError, OracleError, allclose, check_finite
+
+_LIBRARIES = ("numpy", "torch", "builtins", "math", "reference.oracle")
 
 
 def function_name(fn) -> str:
-    """``fn.__name__`` for messages; lambdas are called "your lambda"."""
+    """How messages name your function: its ``__name__``; for a lambda (glue around
+    your code), the first function of yours it calls, e.g. "your lambda calling
+    fc_backward", else "your lambda"."""
     name = getattr(fn, "__name__", None) or type(fn).__name__
-    return "your lambda" if name == "<lambda>" else name
+    if name != "<lambda>":
+        return name
+    called = _called_function(fn)
+    return f"your lambda calling {called}" if called else "your lambda"
+
+
+def _called_function(fn) -> str | None:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    cells = dict(zip(code.co_freevars, [c.cell_contents for c in fn.__closure__ or ()]))
+    for name in code.co_freevars + code.co_names:
+        target = cells.get(name, fn.__globals__.get(name))
+        module = getattr(target, "__module__", "") or ""
+        if callable(target) and not module.startswith(_LIBRARIES) and not isinstance(
+                target, type):
+            return getattr(target, "__name__", name)
+    return None
 
 
 def _array(value, tensor: str, function: str) -> np.ndarray:
@@ -35,7 +56,7 @@ def _array(value, tensor: str, function: str) -> np.ndarray:
 class ModuleUnderTest:
     """An object with ``forward(x)`` and ``backward(dout) -> dx`` that stores its gradients.
 
-    ``params`` is an accessor from :mod:`reference.oracle_params` (found from
+    ``params`` is an accessor from :mod:`reference.oracle.params` (found from
     the object's shape when None; ``access`` stays None, and the object is
     taken to have no parameters, when nothing fits). Gradients are cleared
     before each backward, so a stale one is never taken for a fresh one.
@@ -51,6 +72,7 @@ class ModuleUnderTest:
         self.params_found = self.access is not None
         self.names = list(self.access.names(obj)) if self.params_found else []
         self.label = type(obj).__name__
+        self.backward_label = f"{self.label}.backward"
         self._shapes = {}
 
     def values(self) -> dict[str, np.ndarray]:
@@ -101,6 +123,7 @@ class PairUnderTest:
         self.params_found = True
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
         self.label = function_name(forward)
+        self.backward_label = function_name(backward)
         self._cache = None
         self._shapes = {}
 
@@ -133,3 +156,35 @@ class PairUnderTest:
         if result[0] is None:
             raise OracleError(f"{name} returned None for dx; expected the gradient of x")
         return _array(result[0], "dx", name), grads
+
+
+def run_twice(under_test, x, values, dout, rtol, atol_scale):
+    """``(out, dx, grads)`` from forward and backward, run twice on the same input.
+
+    A second answer that differs from the first is not a wrong gradient but
+    code that is not a function of its input (iterating over a set, reading
+    a global, an unseeded random draw): it raises
+    :class:`~reference.oracle.report.NondeterministicError` saying so.
+    """
+    runs = []
+    for _ in range(2):
+        out = under_test.forward(x.copy(), {n: v.copy() for n, v in values.items()})
+        dx, grads = under_test.backward(dout.copy())
+        runs.append({"out": out, "dx": dx, **{f"d{n}": g for n, g in grads.items()}})
+    first, second = runs
+    for tensor, a in first.items():
+        b = second[tensor]
+        if np.shape(a) != np.shape(b) or not allclose(b, a, rtol, atol_scale):
+            which = (f"{under_test.label}'s forward" if tensor == "out"
+                     else f"{under_test.backward_label}")
+            where = ""
+            if np.shape(a) == np.shape(b):
+                i = np.unravel_index(int(np.argmax(np.abs(np.asarray(a, float) - b))), np.shape(a))
+                index = ", ".join(map(str, i))
+                where = f": {tensor}[{index}] was {a[i]:.6g}, then {b[i]:.6g}"
+            raise NondeterministicError(
+                f"{which} returned different {tensor} for the same input, run twice{where}. "
+                f"Your code is not a function of its input (iterating over a set, state kept "
+                f"between calls, an unseeded random draw?); make it deterministic first, "
+                f"then check its gradients")
+    return first["out"], first["dx"], {n: first[f"d{n}"] for n in values}

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.oracle_diagnose import diagnose
-from reference.oracle_inputs import prepare, prepare_params, spread_values, upstream_maker
-from reference.oracle_params import no_accessor_error
-from reference.oracle_report import FINITE_DIFFERENCE_TOLERANCE, Report, compare
-from reference.oracle_user import ModuleUnderTest, PairUnderTest
+from reference.oracle.diagnose import diagnose
+from reference.oracle.inputs import prepare, prepare_params, spread_values, upstream_maker
+from reference.oracle.params import no_accessor_error
+from reference.oracle.report import FINITE_DIFFERENCE_TOLERANCE, Report, compare
+from reference.oracle.user import ModuleUnderTest, PairUnderTest
 
 
 def check_module_numerically(mine, x, *, params=None, randomize=True, dout=None, seed=0,
@@ -58,7 +58,7 @@ def check_pair_numerically(forward, backward, x, params=None, *, args=(), kwargs
                    rtol, atol)
 
 
-def _central(projected, a: np.ndarray, eps: float) -> np.ndarray:
+def central(projected, a: np.ndarray, eps: float) -> np.ndarray:
     """Central differences of the scalar ``projected(a)`` with respect to every element of ``a``."""
     a = a.copy()
     flat = a.reshape(-1)
@@ -82,10 +82,10 @@ def _report(under_test, x, values, make_dout, seed, eps, rtol, atol) -> Report:
     def projected(x_, values_):
         return float(np.sum(under_test.forward(x_, values_) * dout))
 
-    expected = {"dx": _central(lambda a: projected(a, values), x, eps)}
+    expected = {"dx": central(lambda a: projected(a, values), x, eps)}
     actual = {"dx": dx}
     for name, value in values.items():
-        expected[f"d{name}"] = _central(
+        expected[f"d{name}"] = central(
             lambda a, name=name: projected(x.copy(), {**values, name: a}), value, eps)
         actual[f"d{name}"] = grads[name]
     under_test.forward(x.copy(), {n: v.copy() for n, v in values.items()})  # leave values in place

@@ -1,7 +1,12 @@
 """The values a check runs on: given arrays, or drawn from a seed where a shape is given.
 
-Against torch, drawn inputs are multiples of 0.5 in [-3, 3]: many ties and
-exact zeros, where max pooling and ReLU are most often written wrong. For
+Against torch, drawn inputs are multiples of 0.5 in [-3, 3], with what the
+checks exist for planted (:func:`tied_values`): in every (n, c) plane of an
+input with three or more dimensions, the plane's maximum twice side by side
+at its first two positions (and again at [1, 1], [1, 2] when the plane is
+3 x 3 or larger, for windows that start in the padding), so pooling windows
+hold tied maxima; and an exact zero in every row (every plane) elsewhere,
+so ReLU-like activations meet their kink. For
 finite differences, drawn inputs are distinct, at least 0.1 apart and away
 from zero, so that a small step never crosses a tie or a kink (where a
 difference quotient means nothing). Parameters are drawn uniform in [-1, 1].
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.oracle_report import OracleError, check_finite
+from reference.oracle.report import OracleError, check_finite
 
 
 def is_shape(value) -> bool:
@@ -21,7 +26,38 @@ def is_shape(value) -> bool:
 
 
 def tied_values(rng, shape) -> np.ndarray:
-    return np.clip(np.round(2 * rng.standard_normal(shape)) / 2, -3, 3)
+    """Multiples of 0.5 in [-3, 3] with tied maxima and exact zeros planted (see above)."""
+    a = np.clip(np.round(2 * rng.standard_normal(shape)) / 2, -3, 3) + 0.0  # no -0.0
+    if a.ndim >= 3 and a[0, 0].size >= 2:
+        planes = a.reshape(-1, *a.shape[2:])
+        for plane in planes:
+            _plant(plane, rng)
+        return planes.reshape(shape)
+    if a.size >= 2:
+        rows = a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
+        if rows.shape[1] == 1:  # (N, 1): one zero in the column
+            rows[rng.integers(0, len(rows))] = 0.0
+        else:
+            rows[np.arange(len(rows)), rng.integers(0, rows.shape[1], len(rows))] = 0.0
+        return rows.reshape(shape)
+    return a
+
+
+def _plant(plane: np.ndarray, rng) -> None:
+    """The plane's maximum (at least 0.5) at two neighbouring positions, a zero elsewhere."""
+    top = max(float(plane.max()), 0.5)
+    axis = plane.ndim - 1 if plane.shape[-1] >= 2 else int(np.argmax(np.array(plane.shape) >= 2))
+    first = (0,) * plane.ndim
+    second = tuple(1 if k == axis else 0 for k in range(plane.ndim))
+    planted = [first, second]
+    if min(plane.shape) >= 3:  # again inside, for windows that start in the padding
+        inner = (1,) * plane.ndim
+        planted += [inner, inner[:-1] + (2,)]
+    for index in planted:
+        plane[index] = top
+    free = [i for i in np.ndindex(plane.shape) if i not in planted]
+    if free:
+        plane[free[int(rng.integers(0, len(free)))]] = 0.0
 
 
 def spread_values(rng, shape) -> np.ndarray:

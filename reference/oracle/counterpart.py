@@ -16,7 +16,7 @@ import inspect
 import numpy as np
 import torch
 
-from reference.oracle_report import OracleError, check_finite
+from reference.oracle.report import OracleError, check_finite
 
 TORCH_DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 
@@ -62,7 +62,7 @@ def label(obj) -> str:
     if isinstance(obj, torch.nn.Module):
         return f"torch.nn.{type(obj).__name__}" if type(obj).__module__.startswith(
             "torch.nn") else type(obj).__name__
-    name = getattr(obj, "__qualname__", None) or repr(obj)
+    name = getattr(obj, "__name__", None) or repr(obj)
     if name.endswith("<lambda>"):
         return "torch lambda"
     module = getattr(obj, "__module__", None) or ""

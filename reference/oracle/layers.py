@@ -1,0 +1,191 @@
+"""Checks of hand-written layers against a torch counterpart: modules and CS231n pairs.
+
+- :func:`check_module`: an object with ``forward(x)`` and ``backward(dout) -> dx``
+  that stores its parameter gradients (scratch's layers, or your own class);
+- :func:`check_pair`: CS231n-style ``forward(x, *params, ...) -> (out, cache)``
+  and ``backward(dout, cache) -> (dx, *dparams)``.
+
+Both run your code twice on the same input (a different answer the second
+time is reported as such, never as a wrong gradient), probe torch's function
+for the ties and kinks ``x`` covers (:mod:`reference.oracle.probe`), and
+return a :class:`~reference.oracle.report.Report`.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from reference.oracle import probe
+from reference.oracle.counterpart import Counterpart
+from reference.oracle.diagnose import diagnose, unbiased_batch_norm
+from reference.oracle.inputs import (
+    is_shape,
+    prepare,
+    prepare_params,
+    tied_values,
+    upstream_maker,
+)
+from reference.oracle.params import no_accessor_error, resolve_mapping, to_torch_layout
+from reference.oracle.report import OracleError, Report, compare, tolerance
+from reference.oracle.user import ModuleUnderTest, PairUnderTest, run_twice
+
+
+def check_module(mine, counterpart, x, *, params=None, mapping=None, randomize=True,
+                 dout=None, seed=0, dtype=np.float64, rtol=None, atol=None) -> Report:
+    """Compare ``mine.forward``/``mine.backward`` with ``counterpart`` under autograd.
+
+    mine: has ``forward(x) -> out`` and ``backward(dout) -> dx`` and stores its
+        parameter gradients where ``params`` (an accessor: :class:`NamedParameters`,
+        :class:`Dicts`, :class:`Attributes`; found from ``mine`` when None) reads them.
+    counterpart: a ``torch.nn.Module`` (never modified) or ``f(x, **params)``.
+    x: the input, or its shape: then drawn from ``seed`` (the same seed draws
+        x, the parameters and dout), with tied maxima and exact zeros planted
+        (:func:`reference.oracle.inputs.tied_values`).
+    mapping: your parameter name -> torch's name or :class:`Param` where they differ.
+    randomize: overwrite your parameters with values drawn uniform in [-1, 1]
+        (zero-initialised weights hide most backward bugs); False keeps yours.
+        Either way they are cast to ``dtype`` and written back into ``mine``.
+    dout: the upstream gradient; default standard normal drawn from ``seed``.
+    rtol, atol: override the tolerance (see :mod:`reference.oracle.report`).
+    """
+    under_test = ModuleUnderTest(mine, params)
+    rng = np.random.default_rng(seed)
+    values = under_test.values()
+    if randomize:
+        values = {n: np.shape(v) for n, v in values.items()}
+    values = prepare_params(values, rng, dtype)
+    drawn = is_shape(x)
+    x = prepare("x", x, rng, dtype, tied_values)
+    return _layer_report(under_test, counterpart, x, values, mapping,
+                         upstream_maker(dout, seed, dtype), seed, dtype, rtol, atol, drawn)
+
+
+def check_pair(forward, backward, counterpart, x, params=None, *, args=(), kwargs=None,
+               mapping=None, dout=None, seed=0, dtype=np.float64, rtol=None,
+               atol=None) -> Report:
+    """Compare a CS231n-style pair with ``counterpart`` under autograd.
+
+    Calls ``forward(x, *params.values(), *args, **kwargs) -> (out, cache)`` and
+    ``backward(dout, cache)``, which returns ``(dx, *dparams)`` in the order of
+    ``params`` (or dx alone when there are none): the order of ``params``
+    must be the order of backward's return, since gradients are matched by
+    position.
+    params: name -> array, or -> shape to draw uniform in [-1, 1] from ``seed``.
+    counterpart: ``f(x, **params)`` in torch (or a ``torch.nn.Module``), called
+        with x positionally and each parameter by its keyword name (your name,
+        or torch's where ``mapping`` renames it); the
+        settings your pair takes in ``args``/``kwargs`` (stride, pad, ...) go
+        into ``f`` by closure, e.g. ``lambda x, w, b: F.conv2d(x, w, b, 1, 1)``.
+    Other arguments as for :func:`check_module`.
+    """
+    params = dict(params or {})
+    under_test = PairUnderTest(forward, backward, list(params), args, kwargs)
+    rng = np.random.default_rng(seed)
+    values = prepare_params(params, rng, dtype)
+    drawn = is_shape(x)
+    x = prepare("x", x, rng, dtype, tied_values)
+    return _layer_report(under_test, counterpart, x, values, mapping,
+                         upstream_maker(dout, seed, dtype), seed, dtype, rtol, atol, drawn)
+
+
+def _layer_report(under_test, counterpart, x, values, mapping, make_dout, seed, dtype,
+                  rtol, atol, drawn) -> Report:
+    cp = Counterpart(counterpart, dtype)
+    if not under_test.params_found and cp.required:
+        raise no_accessor_error(under_test.obj, f"{cp.label} has parameters")
+    resolved = resolve_mapping(under_test.names, cp.shapes, cp.required, mapping, cp.label)
+    tvalues = to_torch_layout(values, resolved, cp.shapes, cp.label)
+    t_out, dout, t_dx, t_grads = cp.run(x, tvalues, make_dout)
+    rtol, atol_scale = tolerance(dtype, rtol, atol)
+    out, dx, grads = run_twice(under_test, x, values, dout, rtol, atol_scale)
+    if out.shape != t_out.shape:
+        raise OracleError(_out_shape_message(under_test.label, cp.label, out.shape,
+                                             t_out.shape, x.shape))
+    expected = {"out": t_out, "dx": t_dx}
+    actual = {"out": out, "dx": dx}
+    for name, param in resolved.items():
+        expected[f"d{name}"] = param.backward(t_grads[param.torch_name])
+        actual[f"d{name}"] = grads[name]
+    rows = [compare(k, actual[k], expected[k], rtol, atol_scale) for k in expected]
+    x64 = x.astype(np.float64)
+    t64 = {n: v.astype(np.float64) for n, v in tvalues.items()}
+    jacobians = probe.one_sided(counterpart, x64, t64)
+    coverage = probe.coverage_of(x64, jacobians)
+    if not all(r.verdict == "ok" for r in rows):
+        candidates = _kernel_candidates(cp, x, tvalues, t_grads, resolved, dout)
+        if coverage.columns:
+            candidates["dx"] += probe.candidates(counterpart, x64, t64, dout, t_dx, jacobians,
+                                                 coverage)
+        batch = x.shape[0] if x.ndim >= 2 else None
+        for r in rows:
+            if r.verdict != "ok":
+                r.diagnoses = diagnose(actual[r.tensor], expected[r.tensor], rtol, atol_scale,
+                                       batch=batch, spatial=r.tensor == "dx",
+                                       candidates=candidates[r.tensor])
+        hint = unbiased_batch_norm(out, t_out, x, rtol, atol_scale)
+        if hint:
+            rows[0].diagnoses.append(hint)
+    title = (f"{under_test.label} vs {cp.label} ({np.dtype(dtype).name}, "
+             f"seed {seed}, {'x ' if drawn else 'your x '}{x.shape}{' drawn' if drawn else ''})")
+    notes = [f"coverage: {coverage.describe()}"]
+    if not drawn and coverage.probed and not coverage.any:
+        notes += _no_coverage_warning(counterpart, x, t64)
+    notes += _dtype_notes(actual, dtype)
+    return Report(title, rows, notes, inputs={"x": x}, info={"coverage": coverage})
+
+
+def _no_coverage_warning(counterpart, x, tvalues) -> list[str]:
+    """A warning when a drawn x of the same shape would have covered a tie or kink."""
+    drawn = tied_values(np.random.default_rng(0), x.shape)
+    covered = probe.coverage_of(drawn, probe.one_sided(counterpart, drawn, tvalues))
+    if not covered.any:
+        return []
+    return [f"WARNING: your x covers no tie and no kink of torch's function, so a bug there "
+            f"(a gradient to every tied maximum, a `>=` at ReLU's kink) would pass unseen; "
+            f"a drawn x of the same shape covers {covered.describe()} (pass the shape "
+            f"{x.shape} instead of an array, or put ties and zeros in yours)"]
+
+
+def _out_shape_message(mine, theirs, shape, t_shape, x_shape) -> str:
+    message = (f"{mine}'s output has shape {shape}, but {theirs} gives {t_shape} for the "
+               f"same x {x_shape}; expected equal shapes: configure the counterpart like "
+               f"your code (stride, padding, ...)")
+    if len(shape) == len(t_shape) == 4 and shape[:2] == t_shape[:2]:
+        diff = {a - b for a, b in zip(shape[2:], t_shape[2:])}
+        if diff in ({2}, {-2}):
+            message += " (every spatial size differs by 2: a padding off by one?)"
+    return message
+
+
+def _dtype_notes(actual: dict, dtype) -> list[str]:
+    return [f"your {name} has dtype {np.asarray(a).dtype}; the check runs in "
+            f"{np.dtype(dtype).name}, so it is judged at that precision"
+            for name, a in actual.items() if np.asarray(a).dtype != np.dtype(dtype)]
+
+
+def _kernel_candidates(cp, x, tvalues, grads, resolved, dout) -> dict:
+    """Wrong answers computed by torch with the kernel flipped in both spatial axes."""
+    candidates = defaultdict(list)
+    kernels = [t for t, v in tvalues.items() if v.ndim == 4 and v.shape[-2:] != (1, 1)]
+    if not kernels:
+        return candidates
+
+    def flip(a):
+        return np.ascontiguousarray(a[..., ::-1, ::-1])
+    flipped = {t: (flip(v) if t in kernels else v) for t, v in tvalues.items()}
+    f_out, _, f_dx, f_grads = cp.run(x, flipped, lambda shape: dout)
+    names = ", ".join(kernels)
+    candidates["out"].append((f_out, f"equals torch's output with the kernel ({names}) "
+                                     f"flipped in both spatial axes: yours is a "
+                                     f"convolution, torch's a cross-correlation"))
+    candidates["dx"].append((f_dx, f"looks like a missing kernel flip: equals torch's dx "
+                                   f"for the kernel ({names}) flipped in both spatial axes"))
+    for name, param in resolved.items():
+        if param.torch_name in kernels:
+            message = ("is the right gradient flipped in both spatial axes: a kernel flip "
+                       "too many or too few")
+            candidates[f"d{name}"] += [
+                (param.backward(flip(grads[param.torch_name])), message),
+                (param.backward(flip(f_grads[param.torch_name])), message)]
+    return candidates
