@@ -8,6 +8,12 @@
 3. The corrected versions, which pass.
 4. With hypothesis installed: a max-pooling backward that sends the gradient
    to every tied maximum, searched until the smallest failing input is found.
+5. A micrograd-style scalar ``Value`` engine that assigns gradients with ``=``
+   instead of accumulating them with ``+=`` (a node used twice loses one
+   use's gradient), checked on leaf values drawn by hypothesis.
+6. A CS231n-style RNN whose backward through time forgets to carry ``dh`` to
+   the previous step: the per-time-step table shows the last step right and
+   every earlier one wrong.
 
     python -m scripts.oracle_demo [--seed 0] [--skip-search]
 
@@ -22,6 +28,7 @@ import torch
 import torch.nn.functional as TF
 
 from reference import oracle
+from scripts.oracle_examples import make_rnn_backward, make_value, rnn_forward
 
 
 class FullyConnected:
@@ -119,8 +126,8 @@ def check_conv(rotate_kernel, seed):
 def search_pool_bug() -> bool:
     from hypothesis import settings
 
-    from reference import oracle_strategies as S
-    from reference.oracle_search import OracleFailure, search
+    from reference.oracle import strategies as S
+    from reference.oracle.search import OracleFailure, search
 
     def check(case):
         return oracle.check_pair(
@@ -135,6 +142,19 @@ def search_pool_bug() -> bool:
         return any("tied maximum" in d for d in failure.report.row("dx").diagnoses)
     print("the search found no failing input")
     return False
+
+
+def check_engine(accumulate, seed):
+    def neuron(a, b, c):
+        d = a * b + c
+        return (d * d + a).tanh() * b
+    return oracle.check_scalar_graph(make_value(accumulate), neuron, ("a", "b", "c"),
+                                     examples=50, seed=seed)
+
+
+def check_recurrence(carry, seed):
+    return oracle.check_rnn(rnn_forward, make_rnn_backward(carry), (2, 5, 3),
+                            {"Wx": (3, 4), "Wh": (4, 4), "b": (4,)}, h0=(2, 4), seed=seed)
 
 
 def section(title):
@@ -172,6 +192,27 @@ def main(argv=None) -> int:
             caught.append(search_pool_bug())
         except ImportError:
             print("hypothesis is not installed (pip install -e '.[test]'); skipped")
+    section("5. a micrograd-style Value engine assigning gradients with = instead of +=")
+    try:
+        report = check_engine(False, args.seed)
+        print(report)
+        caught.append(any("instead of accumulated" in d for r in report.failures
+                          for d in r.diagnoses))
+        report = check_engine(True, args.seed)
+        print("\nthe fixed engine (+=):")
+        print(report)
+        caught.append(report.ok)
+    except ImportError:
+        print("hypothesis is not installed (pip install -e '.[test]'); skipped")
+    section("6. an RNN whose backward through time forgets to carry dh to the previous step")
+    report = check_recurrence(False, args.seed)
+    print(report)
+    caught.append(report.info["last_wrong_dx"] == 3
+                  and any("dh not carried" in d for d in report.row("dx").diagnoses))
+    print("\nthe fixed RNN:")
+    report = check_recurrence(True, args.seed)
+    print(report)
+    caught.append(report.ok)
     print("demo:", "every bug pinpointed, every fix passes" if all(caught) else "UNEXPECTED")
     return 0 if all(caught) else 1
 
