@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import strategies as st
 
-from reference import oracle, oracle_diagnose
-from reference import oracle_strategies as OS
-from reference.oracle_search import OracleFailure, search
+from reference import oracle
+from reference.oracle import diagnose as oracle_diagnose
+from reference.oracle import strategies as OS
+from reference.oracle.search import OracleFailure, search
 from scratch import functional as F
 from scratch import nn
 
@@ -545,3 +546,5 @@ def test_demo_pinpoints_its_bugs_and_passes_its_fixes(capsys):
     assert oracle_demo.main(["--skip-search"]) == 0
     out = capsys.readouterr().out
     assert "dW: yours is the transpose" in out and "missing kernel flip" in out
+    assert "instead of accumulated with `+=`" in out and "dh not carried" in out
+    assert "first goes wrong at step t = 3" in out
