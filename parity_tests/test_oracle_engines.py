@@ -132,6 +132,19 @@ def test_batch_norm_backward_with_n_instead_of_n_minus_1_is_named():
     report = oracle.check_pair(batchnorm_forward, make_batchnorm_backward(bessel=False),
                                torch_batchnorm_unbiased, (4, 3), BN)
     assert [r.tensor for r in report.failures] == ["dx"], str(report)
+    assert has(report.row("dx"), "variance term of a batch-norm backward"), str(report)
+
+
+def test_the_variance_term_diagnosis_stays_silent_on_other_dx_bugs():
+    def backward_without_mean_term(dout, cache):
+        xhat, invstd, gamma = cache
+        n = dout.shape[0]
+        dx = gamma * invstd / n * (n * dout - n / (n - 1) * xhat * (dout * xhat).sum(axis=0))
+        return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    report = oracle.check_pair(batchnorm_forward, backward_without_mean_term,
+                               torch_batchnorm_unbiased, (4, 3), BN)
+    assert [r.tensor for r in report.failures] == ["dx"], str(report)
+    assert not has(report.row("dx"), "variance term"), str(report)
 
 
 def test_lecture_batch_norm_against_f_batch_norm_gets_the_variance_hint():

@@ -185,3 +185,29 @@ def unbiased_batch_norm(actual, expected, x, rtol, atol_scale, eps=1e-5) -> str 
                 "running_var only: use 1/n, or compare with a torch expression using "
                 "x.var(dim, unbiased=True)")
     return None
+
+
+def batch_norm_variance_term(actual, expected, x, rtol, atol_scale) -> str | None:
+    """A batch-norm ``dx`` whose variance term is off by a factor (n against n - 1).
+
+    That term is ``c * (x - mean)`` per channel (axis 1, statistics over every
+    other axis), so yours minus the right one is, channel by channel, a
+    multiple of the centred input, and not zero. Needs three or more
+    elements per channel (with two, every zero-mean difference would fit).
+    """
+    actual, expected, x = (np.asarray(a, np.float64) for a in (actual, expected, x))
+    if actual.shape != expected.shape or expected.shape != x.shape or x.ndim < 2:
+        return None
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    if x.size // x.shape[1] < 3:
+        return None
+    centred = x - x.mean(axis=axes, keepdims=True)
+    residual = actual - expected
+    scale = (centred * residual).sum(axis=axes, keepdims=True) / np.maximum(
+        (centred ** 2).sum(axis=axes, keepdims=True), 1e-300)
+    candidate = expected + scale * centred
+    if matches_candidate(actual, candidate, expected, rtol, atol_scale):
+        return ("differs from the right one, channel by channel, by a multiple of "
+                "x - mean(x): the variance term of a batch-norm backward is off by a factor "
+                "(1/n where the forward divides the variance by n - 1, or the reverse)")
+    return None

@@ -18,7 +18,7 @@ import numpy as np
 
 from reference.oracle import probe
 from reference.oracle.counterpart import Counterpart
-from reference.oracle.diagnose import diagnose, unbiased_batch_norm
+from reference.oracle.diagnose import batch_norm_variance_term, diagnose, unbiased_batch_norm
 from reference.oracle.inputs import (
     is_shape,
     prepare,
@@ -126,6 +126,10 @@ def _layer_report(under_test, counterpart, x, values, mapping, make_dout, seed, 
         hint = unbiased_batch_norm(out, t_out, x, rtol, atol_scale)
         if hint:
             rows[0].diagnoses.append(hint)
+        if rows[0].ok and not rows[1].ok:
+            hint = batch_norm_variance_term(dx, t_dx, x, rtol, atol_scale)
+            if hint:
+                rows[1].diagnoses.append(hint)
     title = (f"{under_test.label} vs {cp.label} ({np.dtype(dtype).name}, "
              f"seed {seed}, {'x ' if drawn else 'your x '}{x.shape}{' drawn' if drawn else ''})")
     notes = [f"coverage: {coverage.describe()}"]
