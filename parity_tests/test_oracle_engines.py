@@ -183,3 +183,19 @@ def test_check_gradients_draws_inputs_given_as_shapes():
                                     dict(x=(2, 3)), returns=("x",))
     report.assert_ok()
     assert report.inputs["x"].shape == (2, 3)
+
+
+def test_rnn_against_your_own_torch_function():
+    def torch_rnn(x, h0, Wx, Wh, b):
+        h, hs = h0, []
+        for t in range(x.shape[1]):
+            h = torch.tanh(x[:, t] @ Wx + h @ Wh + b)
+            hs.append(h)
+        return torch.stack(hs, dim=1)
+    oracle.check_rnn(rnn_forward, make_rnn_backward(), (1, 3, 2),
+                     {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, h0=(1, 3),
+                     counterpart=torch_rnn).assert_ok()
+    report = oracle.check_rnn(rnn_forward, make_rnn_backward(carry=False), (1, 3, 2),
+                              {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, h0=(1, 3),
+                              counterpart=torch_rnn)
+    assert report.info["last_wrong_dx"] == 1 and "torch_rnn" in report.title, str(report)

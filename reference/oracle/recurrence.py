@@ -131,24 +131,26 @@ def check_rnn(forward, backward, x, params, h0=None, counterpart=None, *, dh=Non
 
     forward: ``forward(x, h0, *params.values()) -> (h, cache)``.
     backward: ``backward(dh, cache) -> (dx, dh0, *dparams)`` in the order of ``params``.
-    x: (N, T, D) array or shape; h0: (N, H) array or shape (default zeros-free
-        draw of shape (N, H) with H from ``Wh``); params: name -> array or shape.
+    x: (N, T, D) array or shape; h0: (N, H) array or shape (default: drawn,
+        with H from ``Wh``); params: name -> array or shape, drawn uniform in
+        [-1, 1]. Drawn x and h0 are multiples of 0.5 from ``seed``.
+    counterpart: None (CS231n's vanilla tanh RNN in torch), a ``torch.nn.RNN``,
+        or ``f(x, h0, **params) -> h`` in torch. The "dh not carried"
+        diagnosis is built for the first two.
     dh: the upstream gradient of every hidden state (N, T, H); default drawn
         standard normal from ``seed`` (the same seed draws x, h0 and params).
     """
     params = dict(params)
     x, h0, values = _prepare(x, h0, params, _hidden_size(params, h0), seed)
-    fn = _sequence_fn(counterpart, list(values))
-    values_t = dict(values)
     if isinstance(counterpart, torch.nn.RNN):
         counterpart = copy.deepcopy(counterpart)
-        fn = _sequence_fn(counterpart, list(values))
         _check_rnn_module_shapes(counterpart, values)
+    fn = _sequence_fn(counterpart, list(values))
     n, t_len = x.shape[:2]
     hidden = h0.shape[-1]
     make = upstream_maker(dh, seed, np.float64)
     dh = np.asarray(make((n, t_len, hidden)), np.float64)
-    expected = _autograd(fn, x, h0, values_t, dh)
+    expected = _autograd(fn, x, h0, values, dh)
     t_h, t_dx, t_dh0, t_grads = expected
     label, blabel = function_name(forward), function_name(backward)
     h, cache = _pair(forward(x.copy(), h0.copy(), *(v.copy() for v in values.values())),
@@ -161,7 +163,7 @@ def check_rnn(forward, backward, x, params, h0=None, counterpart=None, *, dh=Non
     rows = [compare(k, actual[k], right[k], rtol, atol_scale) for k in right]
     report_info = _steps(actual["h"], t_h, dx, t_dx, rtol, atol_scale)
     if not all(r.ok for r in rows):
-        cut = _autograd(fn, x, h0, values_t, dh, carry=False)
+        cut = _autograd(fn, x, h0, values, dh, carry=False)
         cands = {}
         if cut is not None:
             c_h, c_dx, c_dh0, c_grads = cut
