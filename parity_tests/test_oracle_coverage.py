@@ -271,3 +271,13 @@ def test_search_keeps_the_tie_diagnosis_after_shrinking():
                                               case["size"], case["stride"]),
                       case=OS.pool_cases())
     assert has(failure.value.report.row("dx"), "last tied maximum"), str(failure.value)
+
+
+def test_a_counterpart_that_cannot_run_in_float64_is_checked_unprobed():
+    def relu_forward(x):
+        return np.maximum(x, 0), x
+    report = oracle.check_pair(relu_forward, lambda dout, x: dout * (x > 0),
+                               lambda x: TF.prelu(x, torch.tensor([0.0])), (2, 3),
+                               dtype=np.float32)
+    report.assert_ok()
+    assert "not probed (torch's function did not run in float64)" in str(report)

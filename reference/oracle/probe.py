@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from reference.oracle.counterpart import Counterpart, single_threaded
+from reference.oracle.report import OracleError
 
 MAX_PROBE = 2048        # elements of x
 MAX_JACOBIAN = 4_000_000  # elements of x times elements of the output
@@ -40,6 +41,7 @@ KINKED = 1e-3           # a one-sided derivative gap above this (times the scale
 class Coverage:
     """What an input covered: counts, and the output elements behind them."""
     probed: bool
+    why_not: str = ""
     tied_windows: int = 0
     zeros_at_kink: int = 0
     other_kinks: int = 0
@@ -51,7 +53,7 @@ class Coverage:
 
     def describe(self) -> str:
         if not self.probed:
-            return f"not probed (x has more than {MAX_PROBE} elements)"
+            return f"not probed ({self.why_not})"
         parts = [f"{self.tied_windows} window(s) with tied maxima" if self.tied_windows else "",
                  f"{self.zeros_at_kink} exact zero(s) at a kink" if self.zeros_at_kink else "",
                  f"{self.other_kinks} other output element(s) at a kink"
@@ -78,7 +80,15 @@ def _forward_batch(cp: Counterpart, xs: torch.Tensor, params: dict) -> torch.Ten
 
 
 def one_sided(counterpart, x: np.ndarray, params: dict):
-    """``(J+, J-)`` as (x.size, out.size) arrays, or None when too large to probe."""
+    """``(J+, J-)`` as (x.size, out.size) arrays, or None when too large to probe or
+    when torch's function cannot run in float64 (a float32 constant inside it)."""
+    try:
+        return _one_sided(counterpart, x, params)
+    except OracleError:
+        return None
+
+
+def _one_sided(counterpart, x: np.ndarray, params: dict):
     cp = Counterpart(counterpart, np.float64)
     base = torch.as_tensor(cp.forward(x, params))
     n = x.size
@@ -94,7 +104,10 @@ def one_sided(counterpart, x: np.ndarray, params: dict):
 
 def coverage_of(x: np.ndarray, jacobians) -> Coverage:
     if jacobians is None:
-        return Coverage(probed=False)
+        why = (f"x has more than {MAX_PROBE} elements, or x times the output more than "
+               f"{MAX_JACOBIAN}" if x.size > MAX_PROBE or x.size ** 2 > MAX_JACOBIAN else
+               "torch's function did not run in float64")
+        return Coverage(probed=False, why_not=why)
     plus, minus = jacobians
     scale = max(1.0, float(np.abs(plus).max(initial=0.0)))
     gap = np.abs(plus - minus) > KINKED * scale          # (x.size, out.size)
@@ -130,7 +143,10 @@ def candidates(counterpart, x, params, dout, t_dx, jacobians, cov: Coverage) -> 
     if not cov.columns:
         return []
     plus, minus = jacobians
-    columns = torch_columns(counterpart, x, params, list(cov.columns))
+    try:
+        columns = torch_columns(counterpart, x, params, list(cov.columns))
+    except OracleError:
+        return []
     d = np.asarray(dout, np.float64).reshape(-1)
     flat = x.reshape(-1)
     ties = {j: m for j, m in cov.columns.items()
