@@ -281,3 +281,11 @@ def test_a_counterpart_that_cannot_run_in_float64_is_checked_unprobed():
                                dtype=np.float32)
     report.assert_ok()
     assert "not probed (torch's function did not run in float64)" in str(report)
+
+
+@pytest.mark.parametrize("size, stride, padding", [(2, 2, 1), (3, 2, 1), (3, 3, 1), (2, 1, 0)])
+def test_drawn_inputs_tie_windows_that_start_in_the_padding_too(size, stride, padding):
+    for seed in range(10):
+        x = inputs.tied_values(np.random.default_rng(seed), (1, 1, 4, 4))
+        pool = lambda x: TF.max_pool2d(x, size, stride, padding)  # noqa: E731
+        assert probe.coverage_of(x, probe.one_sided(pool, x, {})).tied_windows >= 1, seed

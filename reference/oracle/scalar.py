@@ -47,11 +47,9 @@ MAX_COMBINATIONS = 64  # ways of keeping one use per node used twice, tried as c
 class Node:
     """A torch scalar that records every use of itself (for the ``=`` vs ``+=`` candidates)."""
 
-    def __init__(self, t: torch.Tensor, made_by: str):
-        self.t, self.made_by, self.uses = t, made_by, []
-        Node.registry.append(self)
-
-    registry: list = []
+    def __init__(self, t: torch.Tensor, made_by: str, registry: list):
+        self.t, self.made_by, self.uses, self.registry = t, made_by, [], registry
+        registry.append(self)
 
     def _use(self) -> torch.Tensor:
         u = self.t.clone()
@@ -64,7 +62,7 @@ class Node:
         return v._use() if isinstance(v, Node) else v
 
     def _op(self, name, fn, *others):
-        return Node(fn(self._use(), *(Node._lift(o) for o in others)), name)
+        return Node(fn(self._use(), *(Node._lift(o) for o in others)), name, self.registry)
 
     def __add__(self, o): return self._op("+", lambda a, b: a + b, o)  # noqa: E704
     def __radd__(self, o): return self._op("+", lambda a, b: b + a, o)  # noqa: E704
@@ -86,16 +84,15 @@ class Node:
 def _torch_side(expr, values: dict, keep=None):
     """``(out, {leaf: grad}, shared)`` by autograd; ``keep`` maps a node index to the one
     use whose gradient replaces the node's summed gradient (the ``=`` bug)."""
-    Node.registry = []
-    leaves = {n: Node(torch.tensor(float(v), dtype=torch.float64, requires_grad=True), n)
-              for n, v in values.items()}
+    nodes = []
+    leaves = {n: Node(torch.tensor(float(v), dtype=torch.float64, requires_grad=True), n,
+                      nodes) for n, v in values.items()}
     try:
         out = expr(**leaves)
     except Exception as e:
         raise OracleError(f"the torch side of the expression ({function_name(expr)}) raised "
                           f"{type(e).__name__}: {e}; write it with operators and the methods "
                           f"tanh, relu, exp, log, sigmoid, or pass torch_expr=") from e
-    nodes = list(Node.registry)
     t_out = out.t if isinstance(out, Node) else out
     for index, use in (keep or {}).items():
         chosen = nodes[index].uses[use]
