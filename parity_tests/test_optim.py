@@ -1,35 +1,35 @@
-"""scratch.optim against torch.optim: update rules step by step, the cosine schedule,
-the L2 penalty as weight decay, argument validation and dtype keeping.
+"""scratch.optim against torch.optim: every optimizer's update rule step by step with
+hypothesis-drawn hyperparameters (maximize and weight decay included) and parameter
+groups, torch's foreach path, the cosine schedule, the L2 penalty as weight decay,
+a tensor-valued lr, argument validation and dtype keeping.
 
-The reference is torch's single-tensor implementation (``foreach=False``), which
-is also what torch's default (``foreach=None``) runs for CPU tensors
-(:func:`test_torch_default_is_single_tensor_on_cpu` pins that down); the
-multi-tensor path (``foreach=True``) orders a few operations differently and
-must agree within the same tolerance.
-
-Tolerance: a parameter after ``n`` steps is the sum of ``n`` updates, and the
-update of step ``k`` reads a running average (momentum buffer, Adam moments)
-that itself sums the ``k`` gradients seen so far, each term rounded once per
-operation. Rounding errors made in a buffer re-enter every later update, so the
-number of rounded terms behind the parameter is ``1 + 2 + ... + n =
-n (n + 1) / 2``; that is the reduction size passed to :func:`assert_parity`.
-Magnitudes stay within the helper's assumption (|M| <= 16): parameters start in
-[-1, 1], gradients are normal with scale <= 1, lr <= 0.5, at most 5 steps.
+The runner and the tolerance argument are in :mod:`parity_tests.optim_problems`;
+state dicts and parameter groups are tested in ``test_optim_state.py``.
 """
 from __future__ import annotations
 
+import inspect
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from parity_tests import strategies as S
 from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes
+from parity_tests.optim_problems import (
+    KWARGS,
+    NAMES,
+    assert_params_match,
+    build,
+    check_against_torch,
+    grouped,
+    optim_problems,
+    set_grads,
+    sgd_kwargs,
+    steps_reduction,
+)
 from scratch import functional as F
 from scratch import optim
 from scratch.nn import Parameter
@@ -38,146 +38,25 @@ foreach_modes = pytest.mark.parametrize("foreach", [False, True],
                                         ids=["single_tensor", "foreach"])
 
 
-# --------------------------------------------------------------------------- strategies
-@dataclass
-class OptimProblem:
-    """Initial parameters and, per step, a gradient or None for each parameter."""
-    params: list            # float64 arrays, exactly representable in float32
-    present: list           # present[step][i]: does parameter i get a gradient at step
-    seed: int
-    grad_scale: float
-    zero_fraction: float
-
-    def grads(self, dtype):
-        """The gradient sequence: normal values (never all ones), some exact zeros."""
-        rng = np.random.default_rng(self.seed)
-        steps = []
-        for row in self.present:
-            grads = []
-            for p, has_grad in zip(self.params, row):
-                g = np.asarray(rng.standard_normal(p.shape) * self.grad_scale)
-                g[rng.random(p.shape) < self.zero_fraction] = 0.0
-                grads.append(np.asarray(g, dtype=dtype) if has_grad else None)
-            steps.append(grads)
-        return steps
-
-
-@st.composite
-def optim_problems(draw, allow_missing_grads=True):
-    """1-3 parameters of small shapes (0-d included), 3-5 steps of gradients."""
-    shapes = draw(st.lists(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4),
-                           min_size=1, max_size=3))
-    params = [draw(S.array(shape, S.WEIGHT_VALUES)) for shape in shapes]
-    n_steps = draw(st.integers(3, 5))
-    # About one gradient in four is None: torch skips such a parameter for that step.
-    has_grad = st.sampled_from([True, True, True, False]) if allow_missing_grads else st.just(True)
-    present = [[draw(has_grad) for _ in params] for _ in range(n_steps)]
-    return OptimProblem(params=params, present=present, seed=draw(S.SEEDS),
-                        grad_scale=draw(st.sampled_from([1e-2, 1.0])),
-                        zero_fraction=draw(st.sampled_from([0.0, 0.0, 0.3])))
-
-
-LRS = st.floats(1e-4, 0.5)
-WEIGHT_DECAYS = st.one_of(st.just(0.0), st.floats(1e-4, 0.1))
-
-
-@st.composite
-def sgd_kwargs(draw):
-    """Only valid combinations: nesterov needs momentum > 0 and zero dampening."""
-    nesterov = draw(st.booleans())
-    momentum = draw(st.floats(0.01, 0.99) if nesterov
-                    else st.one_of(st.just(0.0), st.floats(0.01, 0.99)))
-    dampening = 0.0 if nesterov else draw(st.one_of(st.just(0.0), st.floats(0.0, 0.9)))
-    return dict(lr=draw(LRS), momentum=momentum, dampening=dampening, nesterov=nesterov,
-                weight_decay=draw(WEIGHT_DECAYS))
-
-
-@st.composite
-def adam_kwargs(draw):
-    """beta1 covers both branches of torch's lerp (weight ``1 - beta1`` below and above
-    0.5). beta2 stays in [0.9, 0.9999] (torch's default is 0.999): with a shorter memory
-    the step ``lr * m_hat / sqrt(v_hat)`` divides by the size of the latest gradient
-    alone: a gradient that nearly cancels its L2 term (``g + wd*p ~ 0``) amplifies
-    last-bit differences between any two correct implementations without bound, and an
-    exact zero after a nonzero gradient gives a step of ``lr * m / eps``, far outside
-    the magnitudes the helper's tolerances assume. (Seen with beta2 = 0: torch's own
-    float32 result was as far from the float64 one as scratch's.)"""
-    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.9, 0.9999))),
-                eps=draw(st.sampled_from([1e-8, 1e-6, 1e-3])), weight_decay=draw(WEIGHT_DECAYS),
-                amsgrad=draw(st.booleans()))
-
-
-# --------------------------------------------------------------------------- runner
-def steps_reduction(n_steps: int) -> int:
-    """Rounded terms behind a parameter after ``n_steps`` (see the module docstring)."""
-    return n_steps * (n_steps + 1) // 2
-
-
-def check_against_torch(scratch_cls, torch_cls, kwargs, problem, dtype, foreach=False,
-                        scratch_kwargs=None):
-    """Step both optimizers through the problem's gradients, comparing after every step.
-
-    Also checks, every step: parameters without a gradient are left bit-for-bit
-    unchanged (both sides), the scratch optimizer does not write into ``.grad``,
-    and its state (momentum buffer, Adam moments and step count) has torch's keys
-    and values and keeps the parameter dtype; a state array after ``k`` steps of
-    its parameter sums ``k`` rounded terms.
-    """
-    params = [Parameter(p.astype(dtype)) for p in problem.params]
-    t_params = [torch.tensor(p.astype(dtype), requires_grad=True) for p in problem.params]
-    opt = scratch_cls(params, **(scratch_kwargs or kwargs))
-    t_opt = torch_cls(t_params, **kwargs, foreach=foreach)
-    for step, grads in enumerate(problem.grads(dtype), start=1):
-        before = [p.data.copy() for p in params]
-        t_before = [t.detach().clone() for t in t_params]
-        for p, t, g in zip(params, t_params, grads):
-            p.grad = None if g is None else g.copy()
-            t.grad = None if g is None else torch.from_numpy(g.copy())
-        opt.step()
-        t_opt.step()
-        note(f"step {step}: grad present {[g is not None for g in grads]}")
-        for i, (p, t, g) in enumerate(zip(params, t_params, grads)):
-            if g is None:
-                np.testing.assert_array_equal(p.data, before[i], err_msg=f"param{i} moved")
-                assert torch.equal(t.detach(), t_before[i])
-            else:
-                np.testing.assert_array_equal(p.grad, g, err_msg=f"param{i}.grad written")
-            state, t_state = opt.state[i], t_opt.state[t]
-            assert state.keys() == t_state.keys(), (sorted(state), sorted(t_state))
-            if "step" in state:
-                assert state["step"] == int(t_state["step"])
-            arrays = {k: v for k, v in state.items() if k != "step"}
-            taken = int(t_state["step"]) if "step" in t_state else step
-            assert_parity({f"param{i}.{k}": v for k, v in arrays.items()},
-                          {f"param{i}.{k}": t_state[k] for k in arrays}, dtype,
-                          reductions={f"param{i}.{k}": taken for k in arrays})
-        assert_parity({f"param{i}": p.data for i, p in enumerate(params)},
-                      {f"param{i}": t.detach() for i, t in enumerate(t_params)}, dtype,
-                      reductions={f"param{i}": steps_reduction(step)
-                                  for i in range(len(params))})
-    return params, t_params
-
-
 # --------------------------------------------------------------------------- parity
-@foreach_modes
+@pytest.mark.parametrize("name", NAMES)
 @dtypes
-@given(problem=optim_problems(), kwargs=sgd_kwargs())
-def test_sgd_matches_torch_optim(problem, kwargs, dtype, foreach):
-    check_against_torch(optim.SGD, torch.optim.SGD, kwargs, problem, dtype, foreach)
+@given(data=st.data())
+def test_optimizer_matches_torch_optim(name, dtype, data):
+    """Every option of every optimizer, in 1-3 parameter groups with their own
+    hyperparameters, against torch's single-tensor step, after every step."""
+    problem, kwargs = data.draw(grouped(name))
+    check_against_torch(name, problem, kwargs, dtype)
 
 
-@foreach_modes
-@dtypes
-@given(problem=optim_problems(), kwargs=adam_kwargs())
-def test_adam_matches_torch_optim(problem, kwargs, dtype, foreach):
-    check_against_torch(optim.Adam, torch.optim.Adam, kwargs, problem, dtype, foreach)
-
-
-@foreach_modes
-@dtypes
-@given(problem=optim_problems(), kwargs=adam_kwargs())
-def test_adamw_matches_torch_optim(problem, kwargs, dtype, foreach):
-    check_against_torch(optim.AdamW, torch.optim.AdamW, kwargs, problem, dtype, foreach)
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adadelta", "RMSprop", "Adagrad"])
+@given(data=st.data())
+def test_optimizer_matches_torch_foreach_path(name, data):
+    """torch's multi-tensor path orders a few operations differently; scratch agrees
+    with it within the same tolerance (float64)."""
+    problem = data.draw(optim_problems())
+    kwargs = data.draw(KWARGS[name])
+    check_against_torch(name, problem, kwargs, np.float64, foreach=True)
 
 
 @dtypes
@@ -203,18 +82,18 @@ def test_adam_first_moment_follows_torch_lerp(beta1, magnitude, sign, twice, dty
         opt.step()
         t_opt.step()
         ulps = 4 * np.finfo(dtype).eps
-        torch.testing.assert_close(torch.from_numpy(opt.state[0]["exp_avg"]),
+        torch.testing.assert_close(torch.from_numpy(opt.state[p]["exp_avg"]),
                                    t_opt.state[t]["exp_avg"], rtol=ulps, atol=0)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", NAMES)
 def test_torch_default_is_single_tensor_on_cpu(name):
     """The reference above (foreach=False) is exactly what torch's default runs on CPU."""
     rng = np.random.default_rng(3)
     init = [rng.standard_normal(s) for s in [(3, 4), (5,), ()]]
     kwargs = dict(lr=0.1, weight_decay=0.01)
-    if name == "SGD":
-        kwargs.update(momentum=0.9, nesterov=True)
+    if name in ("SGD", "RMSprop"):
+        kwargs.update(momentum=0.9)
     results = []
     for foreach in (None, False):
         params = [torch.tensor(a, requires_grad=True) for a in init]
@@ -229,19 +108,53 @@ def test_torch_default_is_single_tensor_on_cpu(name):
         assert torch.equal(default, single)
 
 
+@pytest.mark.parametrize("name", NAMES)
 @dtypes
-@given(problem=optim_problems(),
-       hyper=st.sampled_from(["SGD", "Adam", "AdamW"]).flatmap(
-           lambda n: st.tuples(st.just(n), sgd_kwargs() if n == "SGD" else adam_kwargs())))
-def test_numpy_scalar_hyperparameters_keep_parameter_dtype(problem, hyper, dtype):
+@given(data=st.data())
+def test_numpy_scalar_hyperparameters_keep_parameter_dtype(name, dtype, data):
     """Hyperparameters given as NumPy float64 scalars (as np.logspace yields) must not
-    promote float32 state to float64: the run equals the one with Python floats."""
-    name, kwargs = hyper
+    promote float32 state to float64: the run equals the one with Python floats, bit
+    for bit."""
+    problem = data.draw(optim_problems())
+    kwargs = data.draw(KWARGS[name])
     as_numpy = {k: (np.float64(v) if isinstance(v, float) else v) for k, v in kwargs.items()}
     if "betas" in as_numpy:
         as_numpy["betas"] = tuple(np.float64(b) for b in as_numpy["betas"])
-    check_against_torch(getattr(optim, name), getattr(torch.optim, name), kwargs, problem,
-                        dtype, scratch_kwargs=as_numpy)
+    params, _, opt, _ = build(name, problem, kwargs, dtype)
+    numpy_params = [Parameter(p.astype(dtype)) for p in problem.params]
+    numpy_opt = getattr(optim, name)(numpy_params, **as_numpy)
+    for grads in problem.grads(dtype):
+        for p, q, g in zip(params, numpy_params, grads):
+            p.grad = q.grad = g
+        opt.step()
+        numpy_opt.step()
+    for p, q in zip(params, numpy_params):
+        assert q.data.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@dtypes
+@given(data=st.data(), factors=st.lists(st.floats(0.1, 2.0), min_size=5, max_size=5))
+def test_tensor_lr_is_read_at_every_step(name, dtype, data, factors):
+    """A 0-d array lr (torch: a 0-d tensor) filled in place between steps changes the
+    next step on both sides; the optimizer holds that very array, not a copy."""
+    problem = data.draw(optim_problems(allow_missing_grads=False))
+    kwargs = data.draw(KWARGS[name])
+    base = kwargs.pop("lr")
+    lr, t_lr = np.array(base), torch.tensor(base, dtype=torch.float64)
+    params = [Parameter(p.astype(dtype)) for p in problem.params]
+    t_params = [torch.tensor(p.astype(dtype), requires_grad=True) for p in problem.params]
+    opt = getattr(optim, name)(params, lr=lr, **kwargs)
+    t_opt = getattr(torch.optim, name)(t_params, lr=t_lr, **kwargs, foreach=False)
+    assert opt.param_groups[0]["lr"] is lr
+    for step, (grads, factor) in enumerate(zip(problem.grads(dtype), factors), start=1):
+        lr[...] = base * factor
+        t_lr.fill_(base * factor)
+        set_grads(params, t_params, grads)
+        opt.step()
+        t_opt.step()
+        assert_params_match(params, t_params, dtype, step)
 
 
 # --------------------------------------------------------------------------- schedule
@@ -272,7 +185,8 @@ def test_cosine_lr_matches_torch_cosine_annealing(base, total, eta_fraction):
 @given(problem=optim_problems(), base=st.floats(1e-3, 0.5), eta_fraction=st.floats(0.0, 1.0),
        momentum=st.floats(0.0, 0.9))
 def test_sgd_with_cosine_schedule_matches_torch(problem, base, eta_fraction, momentum, dtype):
-    """Setting ``opt.lr = cosine_lr(...)`` before each step follows torch's scheduler."""
+    """Setting each group's lr to ``cosine_lr(...)`` before each step follows torch's
+    scheduler."""
     total = len(problem.present)
     eta_min = base * eta_fraction
     params = [Parameter(p.astype(dtype)) for p in problem.params]
@@ -281,7 +195,7 @@ def test_sgd_with_cosine_schedule_matches_torch(problem, base, eta_fraction, mom
     t_opt = torch.optim.SGD(t_params, lr=base, momentum=momentum, foreach=False)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(t_opt, T_max=total, eta_min=eta_min)
     for step, grads in enumerate(problem.grads(dtype)):
-        opt.lr = optim.cosine_lr(base, step, total, eta_min)
+        opt.param_groups[0]["lr"] = optim.cosine_lr(base, step, total, eta_min)
         for p, t, g in zip(params, t_params, grads):
             p.grad = None if g is None else g.copy()
             t.grad = None if g is None else torch.from_numpy(g.copy())
@@ -302,8 +216,8 @@ def test_l2_penalty_gradient_plus_sgd_equals_sgd_weight_decay(problem, kwargs, l
     """``grad + l2_penalty_backward(w, lam)`` then SGD without decay is SGD with
     ``weight_decay=lam``: bit for bit in scratch (both add ``lam * w`` to the gradient,
     rounded the same way before momentum), and within tolerance of torch's SGD."""
-    kwargs = dict(kwargs, weight_decay=lam)
-    decayed, t_params = check_against_torch(optim.SGD, torch.optim.SGD, kwargs, problem, dtype)
+    kwargs = dict(kwargs, weight_decay=lam, maximize=False)  # maximize negates the sum
+    decayed, t_params, _, _ = check_against_torch("SGD", problem, kwargs, dtype)
 
     params = [Parameter(p.astype(dtype)) for p in problem.params]
     opt = optim.SGD(params, **dict(kwargs, weight_decay=0.0))
@@ -341,6 +255,18 @@ INVALID = [
     ("Adam", dict(lr=1e-3, betas=(1.0, 0.999)), "beta"),
     ("Adam", dict(lr=1e-3, betas=(0.9, -0.1)), "beta"),
     ("AdamW", dict(lr=1e-3, betas=(0.9, 1.5)), "beta"),
+    ("Adam", dict(betas=(0, 0.999)), "both floats"),
+    ("SGD", dict(lr=np.ones(2)), "1-element"),
+    ("Adadelta", dict(rho=1.5), "rho"),
+    ("Adadelta", dict(eps=-1.0), "epsilon"),
+    ("Adadelta", dict(weight_decay=-1.0), "weight_decay"),
+    ("RMSprop", dict(alpha=-0.1), "alpha"),
+    ("RMSprop", dict(momentum=-0.1), "momentum"),
+    ("RMSprop", dict(eps=-1.0), "epsilon"),
+    ("Adagrad", dict(lr_decay=-0.1), "lr_decay"),
+    ("Adagrad", dict(initial_accumulator_value=-0.1), "initial_accumulator_value"),
+    ("Adagrad", dict(eps=-1.0), "epsilon"),
+    ("Adagrad", dict(lr=-1.0), "learning rate"),
 ]
 
 
@@ -349,13 +275,15 @@ INVALID = [
                               for n, kw, _ in INVALID])
 def test_invalid_arguments_raise_value_error_like_torch(name, kwargs, match):
     params, t_params = _params()
+    t_kwargs = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
+                for k, v in kwargs.items()}
     with pytest.raises(ValueError):
-        getattr(torch.optim, name)(t_params, **kwargs)
+        getattr(torch.optim, name)(t_params, **t_kwargs)
     with pytest.raises(ValueError, match=f"(?i){match}"):
         getattr(optim, name)(params, **kwargs)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", NAMES)
 def test_empty_parameter_list_raises_value_error_like_torch(name):
     with pytest.raises(ValueError):
         getattr(torch.optim, name)([], lr=0.1)
@@ -365,10 +293,27 @@ def test_empty_parameter_list_raises_value_error_like_torch(name):
         getattr(optim, name)((p for p in []), lr=0.1)
 
 
-def test_loaded_optimizer_state_takes_the_parameter_dtype():
-    p = Parameter(np.zeros(3, np.float32))
-    opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    opt.load_state_dict({"0.momentum_buffer": np.ones(3, np.float64)})
-    assert opt.state_dict()["0.momentum_buffer"].dtype == np.float32
-    with pytest.raises(ValueError, match=r"'0.momentum_buffer' has shape \(2,\), expected \(3,\)"):
-        opt.load_state_dict({"0.momentum_buffer": np.ones(2)})
+SWITCHES = [(name, switch) for name in NAMES
+            for switch in ("fused", "capturable", "differentiable")
+            if switch in inspect.signature(getattr(torch.optim, name)).parameters]
+
+
+@pytest.mark.parametrize("name, switch", SWITCHES)
+def test_switches_scratch_cannot_honour_are_refused(name, switch):
+    """Where torch's constructor has the switch, True is refused with the reason; the
+    defaults (and foreach) are accepted, so one kwargs dict builds both optimizers."""
+    params, _ = _params()
+    with pytest.raises(ValueError, match=f"{switch}=True"):
+        getattr(optim, name)(params, **{switch: True})
+    getattr(optim, name)(params, foreach=True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constructor_signature_equals_torch(name):
+    """Same parameter names, order, kinds (positional or keyword-only) and defaults."""
+    ours = inspect.signature(getattr(optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    assert list(ours) == list(theirs)
+    for key, param in theirs.items():
+        assert ours[key].kind == param.kind, key
+        assert ours[key].default == param.default, key

@@ -1,8 +1,14 @@
-"""State-dict conversion between NumPy arrays (scratch) and torch tensors (reference)."""
+"""State-dict conversion between NumPy arrays (scratch) and torch tensors (reference):
+module state dicts, and optimizer state dicts (buffers and parameter groups) both ways,
+so a run can move between a scratch optimizer and its torch twin."""
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
+
+from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
 
 
 def to_torch_state(state: dict[str, np.ndarray], device="cpu", dtype=None) -> dict:
@@ -47,23 +53,52 @@ def load_numpy_state(module: torch.nn.Module, state: dict[str, np.ndarray]) -> N
     module.load_state_dict(converted)
 
 
+def _tensors_to_numpy(value):
+    if torch.is_tensor(value):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_tensors_to_numpy(v) for v in value)
+    return copy.deepcopy(value)
+
+
+def _arrays_to_torch(value, device):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True)).to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_arrays_to_torch(v, device) for v in value)
+    return copy.deepcopy(value)
+
+
+def optimizer_state_dict_to_numpy(state_dict: dict) -> dict:
+    """A torch optimizer's ``state_dict()`` -> one a scratch optimizer loads: every tensor
+    (state buffers, ``step``, a tensor lr or betas in a group) becomes a NumPy array."""
+    return {"state": {i: {k: _tensors_to_numpy(v) for k, v in s.items()}
+                      for i, s in state_dict["state"].items()},
+            "param_groups": [{k: (list(v) if k == "params" else _tensors_to_numpy(v))
+                              for k, v in g.items()} for g in state_dict["param_groups"]]}
+
+
+def optimizer_state_dict_to_torch(state_dict: dict, device="cpu") -> dict:
+    """A scratch optimizer's ``state_dict()`` -> one a torch optimizer loads: arrays become
+    tensors (torch's ``load_state_dict`` then casts buffers to each parameter's dtype and
+    device; ``step`` stays a float32 CPU tensor, as torch keeps it)."""
+    return {"state": {i: {k: _arrays_to_torch(v, "cpu" if k == "step" else device)
+                          for k, v in s.items()}
+                      for i, s in state_dict["state"].items()},
+            "param_groups": [{k: (list(v) if k == "params" else _arrays_to_torch(v, "cpu"))
+                              for k, v in g.items()} for g in state_dict["param_groups"]]}
+
+
 def optimizer_state_to_numpy(optimizer: torch.optim.Optimizer) -> dict[str, np.ndarray]:
-    """A torch optimizer's per-parameter state as flat ``"<index>.<name>"`` NumPy arrays
-    (the same layout as ``scratch.optim.Optimizer.state_dict``)."""
-    return {f"{i}.{key}": (value.detach().cpu().numpy().copy() if torch.is_tensor(value)
-                           else np.asarray(value))
-            for i, state in optimizer.state_dict()["state"].items()
-            for key, value in state.items()}
+    """A torch optimizer's state (buffers and parameter groups) as flat NumPy arrays, the
+    layout of :func:`scratch.optim.flat.flatten_state_dict` (for ``.npz`` checkpoints)."""
+    return flatten_state_dict(optimizer_state_dict_to_numpy(optimizer.state_dict()))
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, arrays: dict[str, np.ndarray]) -> None:
-    """Restore what :func:`optimizer_state_to_numpy` returned; hyperparameters stay as they are."""
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    state: dict[int, dict] = {}
-    for name, value in arrays.items():
-        index, _, key = name.partition(".")
-        i = int(index)
-        state.setdefault(i, {})[key] = torch.from_numpy(np.array(value, copy=True)).to(
-            params[i].device, params[i].dtype if np.asarray(value).ndim else None)
-    optimizer.load_state_dict({"state": state,
-                               "param_groups": optimizer.state_dict()["param_groups"]})
+    """Restore what :func:`optimizer_state_to_numpy` (or a scratch optimizer's flattened
+    state) gave; arrays without parameter groups keep the optimizer's groups."""
+    groups = optimizer_state_dict_to_numpy(optimizer.state_dict())["param_groups"]
+    device = next(p.device for g in optimizer.param_groups for p in g["params"])
+    optimizer.load_state_dict(optimizer_state_dict_to_torch(
+        unflatten_state_dict(arrays, groups), device))

@@ -19,6 +19,7 @@ from scratch import arch as A
 from scratch import functional as F
 from scratch import model as scratch_model
 from scratch import nn, optim
+from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -61,7 +62,8 @@ class ScratchTwin:
             for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
                 p.grad += g
         check_finite(loss, ((n, p.grad) for n, p in self.model.named_parameters()))
-        self.opt.lr = lr
+        for group in self.opt.param_groups:
+            group["lr"] = lr
         self.opt.step()
         return loss, int((logits.argmax(axis=1) == y).sum())
 
@@ -77,10 +79,11 @@ class ScratchTwin:
         self.model.load_state_dict(state)
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
-        return self.opt.state_dict()
+        return flatten_state_dict(self.opt.state_dict())
 
     def load_optimizer_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.opt.load_state_dict(arrays)
+        groups = self.opt.state_dict()["param_groups"]
+        self.opt.load_state_dict(unflatten_state_dict(arrays, groups))
 
     def sync(self):
         """Nothing to wait for on the CPU."""
