@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from hypothesis import note
+from hypothesis import note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -32,6 +32,10 @@ from scratch import optim
 from scratch.nn import Parameter
 
 NAMES = ["SGD", "Adam", "AdamW", "Adadelta", "RMSprop", "Adagrad"]
+
+# Properties drawn once per optimizer and dtype (12 variants) run a third of the
+# profile's examples each (10 in ci, 200 in thorough): the suite's time budget.
+per_variant = settings(max_examples=max(5, settings.default.max_examples // 3))
 
 
 @dataclass
@@ -171,7 +175,7 @@ def build(name, problem, kwargs, dtype, foreach=False):
     """The scratch and the torch optimizer over fresh copies of the problem's params."""
     params = [Parameter(p.astype(dtype)) for p in problem.params]
     t_params = [torch.tensor(p.astype(dtype), requires_grad=True) for p in problem.params]
-    opt = getattr(optim, name)(problem.param_groups(params), **kwargs)
+    opt = getattr(optim, name)(problem.param_groups(params), **kwargs, foreach=foreach)
     t_opt = getattr(torch.optim, name)(problem.param_groups(t_params), **kwargs,
                                        foreach=foreach)
     return params, t_params, opt, t_opt

@@ -26,6 +26,7 @@ from parity_tests.optim_problems import (
     check_against_torch,
     grouped,
     optim_problems,
+    per_variant,
     set_grads,
     sgd_kwargs,
     steps_reduction,
@@ -51,6 +52,7 @@ def test_optimizer_matches_torch_optim(name, dtype, data):
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adadelta", "RMSprop", "Adagrad"])
 @given(data=st.data())
+@per_variant
 def test_optimizer_matches_torch_foreach_path(name, data):
     """torch's multi-tensor path orders a few operations differently; scratch agrees
     with it within the same tolerance (float64)."""
@@ -111,6 +113,7 @@ def test_torch_default_is_single_tensor_on_cpu(name):
 @pytest.mark.parametrize("name", NAMES)
 @dtypes
 @given(data=st.data())
+@per_variant
 def test_numpy_scalar_hyperparameters_keep_parameter_dtype(name, dtype, data):
     """Hyperparameters given as NumPy float64 scalars (as np.logspace yields) must not
     promote float32 state to float64: the run equals the one with Python floats, bit
@@ -136,6 +139,7 @@ def test_numpy_scalar_hyperparameters_keep_parameter_dtype(name, dtype, data):
 @pytest.mark.parametrize("name", NAMES)
 @dtypes
 @given(data=st.data(), factors=st.lists(st.floats(0.1, 2.0), min_size=5, max_size=5))
+@per_variant
 def test_tensor_lr_is_read_at_every_step(name, dtype, data, factors):
     """A 0-d array lr (torch: a 0-d tensor) filled in place between steps changes the
     next step on both sides; the optimizer holds that very array, not a copy."""
