@@ -1,0 +1,306 @@
+"""scratch.optim.lr_scheduler against torch.optim.lr_scheduler: the lr of every group
+(and the momentum or beta1 OneCycleLR cycles) after construction and after every
+step, ``get_last_lr()``, ``last_epoch`` and ``state_dict()``, for hypothesis-drawn
+schedulers, chained and sequential ones included, on optimizers with several groups.
+
+Both sides evaluate the same Python float expressions in the same order, so the
+comparison is exact (``==``), not within a tolerance. Resuming (state dicts saved
+mid-run and loaded into a fresh optimizer and scheduler, or ``last_epoch=k``) must
+also give torch's lrs bit for bit.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, note
+from hypothesis import strategies as st
+
+from parity_tests.helpers import assert_parity
+from parity_tests.optim_problems import steps_reduction
+from reference import convert
+from scratch import optim
+from scratch.nn import Parameter
+from scratch.optim import lr_scheduler
+
+LAMBDAS = {"pow": lambda epoch: 0.9 ** epoch, "inverse": lambda epoch: 1.0 / (epoch + 1),
+           "constant": lambda epoch: 0.95}
+
+
+@dataclass
+class Spec:
+    """A scheduler to build on either side: ``name`` in lr_scheduler, its kwargs, and
+    for SequentialLR/ChainedScheduler the child specs."""
+    name: str
+    kwargs: dict
+    children: list = field(default_factory=list)
+
+    def build(self, module, opt):
+        kwargs = dict(self.kwargs)
+        if "lr_lambda" in kwargs:
+            kwargs["lr_lambda"] = LAMBDAS[kwargs["lr_lambda"]]
+        if self.name == "SequentialLR":
+            return module.SequentialLR(opt, [c.build(module, opt) for c in self.children],
+                                       **kwargs)
+        if self.name == "ChainedScheduler":
+            return module.ChainedScheduler([c.build(module, opt) for c in self.children])
+        return getattr(module, self.name)(opt, **kwargs)
+
+
+GAMMAS = st.floats(0.1, 1.0)
+ITERS = st.integers(1, 8)
+
+
+def simple_specs():
+    return st.one_of(
+        st.builds(lambda s, g: Spec("StepLR", dict(step_size=s, gamma=g)), st.integers(1, 5),
+                  GAMMAS),
+        st.builds(lambda m, g: Spec("MultiStepLR", dict(milestones=m, gamma=g)),
+                  st.lists(st.integers(1, 10), max_size=4), GAMMAS),
+        st.builds(lambda g: Spec("ExponentialLR", dict(gamma=g)), st.floats(0.5, 1.0)),
+        st.builds(lambda a, b, n: Spec("LinearLR", dict(start_factor=a, end_factor=b,
+                                                        total_iters=n)),
+                  st.floats(0.01, 1.0), st.floats(0.0, 1.0), ITERS),
+        st.builds(lambda f, n: Spec("ConstantLR", dict(factor=f, total_iters=n)),
+                  st.floats(0.05, 1.0), st.integers(0, 8)),
+        st.builds(lambda n, p: Spec("PolynomialLR", dict(total_iters=n, power=p)),
+                  ITERS, st.floats(0.5, 3.0)),
+        st.builds(lambda t, e: Spec("CosineAnnealingLR", dict(T_max=t, eta_min=e)),
+                  st.integers(1, 10), st.one_of(st.just(0.0), st.floats(0.0, 1e-3))),
+        st.builds(lambda f: Spec("LambdaLR", dict(lr_lambda=f)), st.sampled_from(sorted(LAMBDAS))),
+        st.builds(lambda f: Spec("MultiplicativeLR", dict(lr_lambda=f)),
+                  st.sampled_from(sorted(LAMBDAS))),
+        # total_steps >= 12 >= the steps taken, and pct_start * total_steps > 1: every
+        # phase is longer than 0 steps (a phase of length 0 divides by zero in torch)
+        st.builds(lambda lr, extra, pct, kind, three, cyc: Spec("OneCycleLR", dict(
+            max_lr=lr, total_steps=12 + extra, pct_start=pct, anneal_strategy=kind,
+            three_phase=three, cycle_momentum=cyc)),
+            st.floats(0.01, 1.0), st.integers(0, 4), st.floats(0.1, 0.45),
+            st.sampled_from(["cos", "linear"]), st.booleans(), st.booleans()),
+    )
+
+
+@st.composite
+def specs(draw):
+    """A simple scheduler, or two chained, or two in sequence (OneCycleLR, which owns
+    the schedule and forbids stepping past its end, only alone)."""
+    kind = draw(st.sampled_from(["simple", "simple", "chained", "sequential"]))
+    if kind == "simple":
+        return draw(simple_specs())
+    children = draw(st.lists(simple_specs().filter(lambda s: s.name != "OneCycleLR"),
+                             min_size=2, max_size=2))
+    if kind == "chained":
+        return Spec("ChainedScheduler", {}, children)
+    return Spec("SequentialLR", dict(milestones=[draw(st.integers(1, 8))]), children)
+
+
+@st.composite
+def setups(draw):
+    """Group lrs and momenta, the scheduler, the number of steps."""
+    n_steps = draw(st.integers(1, 12))
+    lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
+    momentum = draw(st.floats(0.5, 0.99))
+    return lrs, momentum, draw(specs()), n_steps
+
+
+def _optimizers(lrs, momentum, tensor_lr=False):
+    params = [Parameter(np.zeros(2)) for _ in lrs]
+    t_params = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in lrs]
+    lr_of = (lambda lr: np.array(lr)) if tensor_lr else (lambda lr: lr)
+    t_lr_of = (lambda lr: torch.tensor(lr, dtype=torch.float64)) if tensor_lr else (lambda lr: lr)
+    opt = optim.SGD([{"params": [p], "lr": lr_of(lr)} for p, lr in zip(params, lrs)],
+                    lr=0.1, momentum=momentum)
+    t_opt = torch.optim.SGD([{"params": [p], "lr": t_lr_of(lr)} for p, lr in zip(t_params, lrs)],
+                            lr=0.1, momentum=momentum)
+    return opt, t_opt
+
+
+def _floats(values):
+    return [float(v) for v in values]
+
+
+def _assert_same(sched, t_sched, opt, t_opt, where, states=True):
+    note(f"{where}: scratch {_floats(sched.get_last_lr())}, torch "
+         f"{_floats(t_sched.get_last_lr())}")
+    assert _floats(sched.get_last_lr()) == _floats(t_sched.get_last_lr()), where
+    for group, t_group in zip(opt.param_groups, t_opt.param_groups):
+        assert float(group["lr"]) == float(t_group["lr"]), where
+        assert group["momentum"] == t_group["momentum"], where
+    if states:
+        assert sched.state_dict() == t_sched.state_dict(), where
+
+
+def _step(sched, opt, metric=None):
+    opt.step()
+    if metric is None:
+        sched.step()
+    else:
+        sched.step(metric)
+
+
+@given(setup=setups(), tensor_lr=st.booleans())
+def test_scheduler_lrs_and_state_dicts_equal_torch(setup, tensor_lr):
+    """After construction and after every step: the same lrs (exactly), momenta, and
+    ``state_dict()`` as torch's (keys and values; lambdas saved as None)."""
+    lrs, momentum, spec, n_steps = setup
+    opt, t_opt = _optimizers(lrs, momentum, tensor_lr)
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    _assert_same(sched, t_sched, opt, t_opt, "constructed", states=not tensor_lr)
+    for step in range(n_steps):
+        _step(sched, opt)
+        _step(t_sched, t_opt)
+        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}", states=not tensor_lr)
+    if tensor_lr:  # the scheduler fills the very array the optimizer reads
+        assert all(isinstance(g["lr"], np.ndarray) for g in opt.param_groups)
+
+
+@given(setup=setups(), data=st.data())
+def test_resuming_from_state_dicts_continues_bit_for_bit(setup, data):
+    """Save optimizer and scheduler after ``k`` steps; a fresh optimizer and scheduler
+    (built as at the start) load both and continue with exactly the lrs of the run that
+    never stopped, which are torch's."""
+    lrs, momentum, spec, n_steps = setup
+    k = data.draw(st.integers(0, n_steps), label="k")
+    opt, t_opt = _optimizers(lrs, momentum)
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    for _ in range(k):
+        _step(sched, opt)
+        _step(t_sched, t_opt)
+    saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
+    opt2, _ = _optimizers(lrs, momentum)
+    sched2 = spec.build(lr_scheduler, opt2)
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved_sched)
+    _assert_same(sched2, t_sched, opt2, t_opt, "resumed")
+    for step in range(k, n_steps):
+        _step(sched, opt)
+        _step(sched2, opt2)
+        _step(t_sched, t_opt)
+        _assert_same(sched2, t_sched, opt2, t_opt, f"step {step + 1}")
+        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1} uninterrupted")
+
+
+RESUMABLE = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
+             "PolynomialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "OneCycleLR"]
+
+
+@given(setup=setups().filter(lambda s: s[2].name in RESUMABLE), data=st.data())
+def test_last_epoch_resume_equals_torch(setup, data):
+    """A scheduler built with ``last_epoch=k`` over an optimizer whose groups hold
+    ``initial_lr`` (loaded from a state dict, converted from torch's) gives torch's lrs
+    from there on; without ``initial_lr`` both refuse with KeyError."""
+    lrs, momentum, spec, n_steps = setup
+    k = data.draw(st.integers(0, n_steps - 1), label="k")
+    opt, t_opt = _optimizers(lrs, momentum)
+    with pytest.raises(KeyError, match="initial_lr"):
+        Spec(spec.name, dict(spec.kwargs, last_epoch=k)).build(lr_scheduler, opt)
+    with pytest.raises(KeyError, match="initial_lr"):
+        Spec(spec.name, dict(spec.kwargs, last_epoch=k)).build(torch.optim.lr_scheduler, t_opt)
+    t_sched = spec.build(torch.optim.lr_scheduler, t_opt)
+    for _ in range(k):
+        _step(t_sched, t_opt)
+    opt.load_state_dict(convert.optimizer_state_dict_to_numpy(t_opt.state_dict()))
+    resumed = Spec(spec.name, dict(spec.kwargs, last_epoch=k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = resumed.build(lr_scheduler, opt)
+        t_resumed = resumed.build(torch.optim.lr_scheduler, t_opt)
+    _assert_same(sched, t_resumed, opt, t_opt, "resumed")
+    for step in range(k, n_steps - 1):
+        _step(sched, opt)
+        _step(t_resumed, t_opt)
+        _assert_same(sched, t_resumed, opt, t_opt, f"step {step + 1}")
+
+
+@st.composite
+def plateau_setups(draw):
+    kwargs = dict(mode=draw(st.sampled_from(["min", "max"])), factor=draw(st.floats(0.1, 0.9)),
+                  patience=draw(st.integers(0, 3)), threshold=draw(st.floats(0.0, 0.1)),
+                  threshold_mode=draw(st.sampled_from(["rel", "abs"])),
+                  cooldown=draw(st.integers(0, 2)),
+                  min_lr=draw(st.one_of(st.just(0.0), st.floats(0.0, 1e-2))),
+                  eps=draw(st.sampled_from([1e-8, 1e-3])))
+    # few distinct values, so plateaus and ties happen
+    metrics = draw(st.lists(st.sampled_from([1.0, 0.9, 0.8999, 0.5, 2.0]), min_size=1,
+                            max_size=15))
+    lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
+    return lrs, kwargs, metrics
+
+
+@given(setup=plateau_setups(), data=st.data())
+def test_reduce_lr_on_plateau_equals_torch_and_resumes(setup, data):
+    """Every option; lrs and state dicts equal torch's after each metric; a fresh
+    scheduler loading the state dict mid-run continues identically."""
+    lrs, kwargs, metrics = setup
+    k = data.draw(st.integers(0, len(metrics)), label="k")
+    opt, t_opt = _optimizers(lrs, 0.9)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    for i, metric in enumerate(metrics):
+        if i == k:
+            opt_state, state = opt.state_dict(), sched.state_dict()
+            opt, _ = _optimizers(lrs, 0.9)
+            sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+            opt.load_state_dict(opt_state)
+            sched.load_state_dict(state)
+        _step(sched, opt, metric)
+        _step(t_sched, t_opt, metric)
+        _assert_same(sched, t_sched, opt, t_opt, f"metric {i}")
+
+
+def test_adadelta_with_step_lr_trains_like_torch():
+    """The pytorch/examples MNIST pairing (Adadelta lr 1.0, StepLR gamma 0.7 per epoch)
+    on a small problem: the weights follow torch's through several epochs."""
+    rng = np.random.default_rng(0)
+    init = [rng.uniform(-1, 1, s) for s in [(4, 3), (4,), ()]]
+    params = [Parameter(a.copy()) for a in init]
+    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    opt, t_opt = optim.Adadelta(params, lr=1.0), torch.optim.Adadelta(t_params, lr=1.0)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+    t_sched = torch.optim.lr_scheduler.StepLR(t_opt, step_size=1, gamma=0.7)
+    n = 0
+    for _epoch in range(4):
+        for _ in range(3):
+            for p, t in zip(params, t_params):
+                g = rng.standard_normal(p.data.shape)
+                p.grad, t.grad = g.copy(), torch.from_numpy(g.copy())
+            opt.step()
+            t_opt.step()
+            n += 1
+        sched.step()
+        t_sched.step()
+        assert sched.get_last_lr() == t_sched.get_last_lr()
+    assert_parity({f"p{i}": p.data for i, p in enumerate(params)},
+                  {f"p{i}": t.detach() for i, t in enumerate(t_params)}, np.float64,
+                  reductions={f"p{i}": steps_reduction(n) for i in range(len(params))})
+
+
+def test_scheduler_errors_and_warnings_like_torch():
+    opt, t_opt = _optimizers([0.1], 0.9)
+    for module, o in ((lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
+        with pytest.raises(TypeError, match="is not an Optimizer"):
+            module.StepLR(object(), 1)
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            module.ConstantLR(o, factor=1.5)
+        with pytest.raises(ValueError, match="Factor should be < 1.0"):
+            module.ReduceLROnPlateau(o, factor=1.0)
+        with pytest.raises(ValueError, match="total_steps OR"):
+            module.OneCycleLR(o, max_lr=1.0)
+        sched = module.StepLR(o, 1)
+        with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+            sched.step()
+        o.step()
+        one_cycle = module.OneCycleLR(o, max_lr=1.0, total_steps=1)
+        one_cycle.step()
+        with pytest.raises(ValueError, match="Tried to step 2 times"):
+            one_cycle.step()
+        with pytest.raises(ValueError, match="number of milestone points"):
+            module.SequentialLR(o, [module.StepLR(o, 1)], milestones=[1])
+
+
+def test_cosine_lr_function_is_still_importable():
+    assert optim.cosine_lr(1.0, 0, 10) == 1.0
+    assert optim.lr_scheduler.cosine_lr is optim.cosine_lr
