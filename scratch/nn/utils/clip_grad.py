@@ -25,21 +25,24 @@ def _as_list(parameters) -> list:
 
 
 def _vector_norm(x: np.ndarray, norm_type: float) -> np.ndarray:
-    """``torch.linalg.vector_norm(x, norm_type)`` of all elements, in x's dtype:
-    inf -> max|x|, -inf -> min|x|, 0 -> number of nonzeros, else (sum |x|**p)**(1/p)."""
+    """``torch.linalg.vector_norm(x, norm_type)`` of all elements, a 0-d array of x's
+    dtype: inf -> max|x|, -inf -> min|x|, 0 -> number of nonzeros, else
+    ``(sum |x|**p) ** (1/p)`` (2: the square root of a dot product)."""
     a = np.abs(np.ravel(x))
     if norm_type == np.inf:
-        return a.max(initial=0).astype(x.dtype) if a.size else np.zeros((), x.dtype)
-    if norm_type == -np.inf:
-        return a.min() if a.size else np.array(np.inf, x.dtype)
-    if norm_type == 0:
-        return np.asarray(np.count_nonzero(a), x.dtype)
-    if norm_type == 1:
-        return np.asarray(a.sum(), x.dtype)
-    if norm_type == 2:
-        return np.asarray(np.sqrt(np.dot(a, a)), x.dtype)
-    p = x.dtype.type(norm_type)
-    return np.asarray(np.sum(a ** p) ** (1 / p), x.dtype)
+        value = a.max() if a.size else 0.0
+    elif norm_type == -np.inf:
+        value = a.min() if a.size else np.inf
+    elif norm_type == 0:
+        value = np.count_nonzero(a)
+    elif norm_type == 1:
+        value = a.sum()
+    elif norm_type == 2:
+        value = np.sqrt(np.dot(a, a))
+    else:
+        p = x.dtype.type(norm_type)
+        value = np.sum(a ** p) ** (1 / p)
+    return np.asarray(value, x.dtype)
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
@@ -72,7 +75,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
     coef = np.minimum(as_norm(float(max_norm)) / (total_norm + as_norm(1e-6)), as_norm(1.0))
     for p in grads:
         p.grad = np.asarray(p.grad)
-        p.grad *= coef.astype(p.grad.dtype)
+        with np.errstate(invalid="ignore"):  # a non-finite norm scales silently, as torch
+            p.grad *= coef.astype(p.grad.dtype)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
