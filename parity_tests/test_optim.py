@@ -50,7 +50,7 @@ def test_optimizer_matches_torch_optim(name, dtype, data):
     check_against_torch(name, problem, kwargs, dtype)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adadelta", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", NAMES)
 @given(data=st.data())
 @per_variant
 def test_optimizer_matches_torch_foreach_path(name, data):

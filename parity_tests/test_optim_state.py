@@ -310,3 +310,25 @@ def test_adagrad_state_exists_from_the_constructor_like_torch():
     theirs = convert.optimizer_state_dict_to_numpy(t_opt.state_dict())
     _assert_same_state(ours, theirs)
     assert float(ours["state"][0]["sum"][0]) == 0.5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flat_checkpoint_arrays_move_between_scratch_and_torch(name):
+    """What the training checkpoints store: a scratch optimizer's flat arrays loaded into
+    a torch optimizer (``convert.load_optimizer_state``) give torch the same state dict,
+    and torch's flat arrays (``convert.optimizer_state_to_numpy``) load back into
+    scratch exactly."""
+    params, t_params = _pair()
+    opt = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:], "lr": 0.05}])
+    t_opt = getattr(torch.optim, name)([{"params": t_params[:1]},
+                                        {"params": t_params[1:], "lr": 0.05}])
+    rng = np.random.default_rng(2)
+    for p in params:
+        p.grad = rng.standard_normal(p.data.shape)
+    opt.step()
+    convert.load_optimizer_state(t_opt, flatten_state_dict(opt.state_dict()))
+    _assert_same_state(opt.state_dict(),
+                       convert.optimizer_state_dict_to_numpy(t_opt.state_dict()))
+    other = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:]}])
+    other.load_state_dict(unflatten_state_dict(convert.optimizer_state_to_numpy(t_opt)))
+    _assert_same_state(opt.state_dict(), other.state_dict())
