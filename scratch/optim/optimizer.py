@@ -37,13 +37,6 @@ class _Required:
 
 required = _Required()
 
-# torch's switches between implementations. Scratch has one: torch's single-tensor
-# arithmetic (also what torch's default runs on the CPU). foreach=True is accepted and
-# computes the same (torch's multi-tensor path agrees within rounding); the others
-# ask for something NumPy cannot do, so True is refused.
-_UNSUPPORTED_SWITCHES = ("fused", "capturable", "differentiable")
-
-
 def scalar(value) -> float:
     """A hyperparameter as a Python float (a 0-d array is read now, not at construction)."""
     return float(value)
@@ -64,7 +57,10 @@ def check_lr(lr) -> None:
 
 
 def check_switches(name: str, **switches) -> None:
-    """Refuse fused/capturable/differentiable=True: NumPy has no such implementations."""
+    """Refuse fused/capturable/differentiable=True. Scratch has one implementation,
+    torch's single-tensor arithmetic (what torch runs on the CPU by default); foreach
+    is accepted and changes nothing (torch's multi-tensor path agrees within
+    rounding), the others ask for what NumPy cannot do."""
     for key, value in switches.items():
         if value:
             raise ValueError(f"{name}({key}=True): scratch has only torch's single-tensor "
