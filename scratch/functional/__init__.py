@@ -37,6 +37,16 @@ from scratch.functional.pooling import (
                                            max_pool2d_backward,
                                            max_pool2d_forward,
 )
+from scratch.functional.rnn import (
+                                           lstm_backward,
+                                           lstm_forward,
+                                           lstm_step_backward,
+                                           lstm_step_forward,
+                                           rnn_backward,
+                                           rnn_forward,
+                                           rnn_step_backward,
+                                           rnn_step_forward,
+)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
            "batch_norm_forward", "conv2d_backward", "conv2d_forward", "cross_entropy_backward",
@@ -45,3 +55,5 @@ __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
            "linear_backward", "linear_forward", "max_pool2d_backward", "max_pool2d_forward",
            "prelu_backward", "prelu_forward", "relu_backward", "relu_forward",
            "sigmoid_backward", "sigmoid_forward", "tanh_backward", "tanh_forward"]
+__all__ += ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
+            "rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward"]

@@ -13,7 +13,9 @@ from scratch.nn.linear import Linear
 from scratch.nn.loss import CrossEntropyLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AvgPool2d, MaxPool2d
+from scratch.nn.rnn import LSTM, RNN
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh"]
+__all__ += ["LSTM", "RNN"]

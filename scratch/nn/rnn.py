@@ -1,0 +1,353 @@
+"""Recurrent layers ``RNN`` and ``LSTM`` with torch's constructor and call conventions.
+
+``forward(input, hx=None)`` returns ``(output, h_n)`` (RNN) or
+``(output, (h_n, c_n))`` (LSTM), for input (L, N, H_in), (N, L, H_in) with
+``batch_first=True``, or unbatched (L, H_in). States are
+(num_layers * num_directions, N, H) ((.., H) unbatched), zeros when ``hx`` is None.
+
+``backward(dout, dh_n=None[, dc_n=None])`` backpropagates through time the
+upstream gradients of the output and of the final states (None: zero) and
+returns ``(dx, dh0)`` (RNN) or ``(dx, (dh0, dc0))`` (LSTM), each of the shape of
+what forward received; every parameter's ``.grad`` is set (not accumulated).
+
+Parameters, in torch's state_dict order, per layer ``k`` and direction
+(suffix ``_reverse`` for the backward direction of a bidirectional layer):
+``weight_ih_l{k}`` (G*H, H_in or D*H), ``weight_hh_l{k}`` (G*H, H),
+``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), G = 1 (RNN) or 4 (LSTM, gates i, f, g, o).
+All start as U(-1/sqrt(H), 1/sqrt(H)) like torch's ``reset_parameters``,
+drawn from the keyword-only ``generator`` (a NumPy Generator) or ``seed``.
+
+Not implemented (refused with a clear error): ``dropout > 0`` with more than
+one layer (with one layer torch applies no dropout either, and warns; so do
+we), ``proj_size > 0``, devices other than the CPU.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from scratch import checks
+from scratch import functional as F
+from scratch.nn.module import Module, Parameter
+
+
+def _check_bool(layer, what, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{layer}: {what} should be of type bool, got: {type(value).__name__}")
+
+
+def _check_size(layer, what, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {what} should be of type int, got: {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{layer}: {what} must be greater than zero, got {value}")
+    return int(value)
+
+
+class RNNBase(Module):
+    """Shared by :class:`RNN` and :class:`LSTM`: parameters, shapes, layers and directions."""
+
+    _gates = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None,
+                 *, generator=None, seed=None):
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.num_layers = _check_size(name, "num_layers", num_layers)
+        for what, value in (("bias", bias), ("batch_first", batch_first),
+                            ("bidirectional", bidirectional)):
+            _check_bool(name, what, value)
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Number)
+                or not 0 <= dropout <= 1):
+            raise ValueError(f"{name}: dropout should be a number in range [0, 1] representing "
+                             f"the probability of an element being zeroed, got {dropout!r}")
+        self.dropout = float(dropout)
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent "
+                          f"layer, so non-zero dropout expects num_layers greater than 1, but "
+                          f"got dropout={dropout} and num_layers={num_layers}", stacklevel=3)
+        elif self.dropout > 0:
+            raise NotImplementedError(
+                f"{name}: dropout between stacked layers (dropout={dropout}, num_layers="
+                f"{num_layers}) is not implemented in scratch; use dropout=0")
+        self.proj_size = self._check_proj_size(name, proj_size)
+        if device is not None and str(device) != "cpu":
+            raise ValueError(f"{name}: scratch layers live on the CPU (NumPy), got "
+                             f"device={device!r}; use device=None or 'cpu'")
+        dtype = checks.param_dtype(self, np.float32 if dtype is None else dtype)
+
+        self.num_directions = 2 if bidirectional else 1
+        size = self._gates * self.hidden_size
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            for suffix in ("", "_reverse")[:self.num_directions]:
+                shapes = {"weight_ih": (size, width), "weight_hh": (size, self.hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(size,), bias_hh=(size,))
+                for key, shape in shapes.items():
+                    self._params[f"{key}_l{layer}{suffix}"] = Parameter(np.zeros(shape, dtype))
+        self.reset_parameters(generator if generator is not None
+                              else np.random.default_rng(seed))
+
+    @staticmethod
+    def _check_proj_size(name, proj_size):
+        if proj_size != 0:
+            raise ValueError(f"proj_size argument is only supported for LSTM, not {name}")
+        return 0
+
+    def reset_parameters(self, generator: np.random.Generator):
+        """Every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in state_dict order."""
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for p in self._params.values():
+            p.data[...] = generator.uniform(-stdv, stdv, size=p.data.shape)
+
+    def _weights(self, layer, direction):
+        """``(w_ih, w_hh, b_ih, b_hh)`` arrays of one layer and direction (biases None)."""
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        return tuple(self._params[k + suffix].data if k + suffix in self._params else None
+                     for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    # ------------------------------------------------------------------ shapes
+    def _state_shape(self, batch):
+        layers = self.num_layers * self.num_directions
+        return (layers, self.hidden_size) if batch is None else (layers, batch, self.hidden_size)
+
+    def _to_time_major(self, x):
+        """Checks the input; returns it as (L, N, H_in) and N (None when unbatched)."""
+        name = type(self).__name__
+        dtype = self._params["weight_ih_l0"].data.dtype
+        checks.input_array(self, x, "(L, N, H_in), (N, L, H_in) with batch_first=True, or "
+                           "unbatched (L, H_in)", (2, 3), dtype=dtype)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected "
+                             f"{self.input_size}, got {x.shape[-1]} (input shape {x.shape})")
+        if x.ndim == 2:
+            x, batch = x[:, None], None
+        else:
+            if self.batch_first:
+                x = x.transpose(1, 0, 2)
+            batch = x.shape[1]
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: the sequence must have at least one step, got input "
+                             f"of shape {x.shape}")
+        return x, batch
+
+    def _from_time_major(self, out, batch):
+        if batch is None:
+            return out[:, 0]
+        return out.transpose(1, 0, 2) if self.batch_first else out
+
+    def _state(self, state, batch, dtype, what):
+        """An initial state as (layers*directions, N, H); zeros when ``state`` is None."""
+        shape = self._state_shape(batch)
+        if state is None:
+            return np.zeros(self._state_shape(1 if batch is None else batch), dtype)
+        checks.input_array(self, state, str(shape), (), dtype=dtype, what=what)
+        if state.shape != shape:
+            raise ValueError(f"{type(self).__name__}: expected {what} of shape {shape} "
+                             f"(num_layers * num_directions, N, hidden_size) for input with "
+                             f"batch {batch}, got {state.shape}")
+        return state if batch is not None else state[:, None]
+
+    def _unbatch(self, state, batch):
+        return state[:, 0] if batch is None else state
+
+    # ------------------------------------------------------------------ layers
+    def _run(self, x, states):
+        """Every layer and direction over time-major ``x``; states: tuple of (layers*D, N, H).
+
+        Returns the top layer's output (L, N, D*H) and the final states, each as ``states``.
+        """
+        finals = [np.empty_like(s) for s in states]
+        caches = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                seq = x[::-1] if d else x
+                out, *final, cache = self._sequence_forward(
+                    seq, *(s[k] for s in states), *self._weights(layer, d))
+                outs.append(out[::-1] if d else out)
+                for f, value in zip(finals, [out[-1], *final]):
+                    f[k] = value
+                caches.append(cache)
+            x = np.concatenate(outs, axis=2) if self.num_directions == 2 else outs[0]
+        self._cache = caches
+        return x, finals
+
+    def _run_backward(self, dout, dfinals):
+        """Reverse of :meth:`_run`: returns dx (L, N, H_in) and the initial-state gradients."""
+        caches, self._cache = self._cache, None
+        dinit = [np.empty_like(d) for d in dfinals]
+        h = self.hidden_size
+        for layer in reversed(range(self.num_layers)):
+            dx = 0
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                dseq = dout[..., d * h:(d + 1) * h]
+                grads = self._sequence_backward(dseq[::-1] if d else dseq,
+                                                *(g[k] for g in dfinals),
+                                                caches[k])
+                dx_dir, *dstates = grads[:1 + len(dfinals)]
+                dw_ih, dw_hh, db = grads[1 + len(dfinals):]
+                dx = dx + (dx_dir[::-1] if d else dx_dir)
+                for g, value in zip(dinit, dstates):
+                    g[k] = value
+                self._set_grads(layer, d, dw_ih, dw_hh, db)
+            dout = dx
+        return dout, dinit
+
+    def _set_grads(self, layer, direction, dw_ih, dw_hh, db):
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        self._params["weight_ih" + suffix].grad = dw_ih
+        self._params["weight_hh" + suffix].grad = dw_hh
+        if db is not None:
+            self._params["bias_ih" + suffix].grad = db
+            self._params["bias_hh" + suffix].grad = db.copy()
+
+    def _check_backward(self, dout, dstates):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
+                               f"(each forward allows one backward)")
+        shape, dtype, state_shape, batch = self._out
+        checks.grad(self, dout, shape, dtype)
+        result = []
+        for what, g in dstates:
+            if g is not None:
+                checks.grad(self, g, state_shape, dtype, what)
+                g = g if batch is not None else g[:, None]
+            result.append(g)
+        return result
+
+    def __call__(self, input, hx=None):
+        return self.forward(input, hx)
+
+    def extra_repr(self):
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"bias={self.bias}, batch_first={self.batch_first}, "
+                f"bidirectional={self.bidirectional}")
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``,
+    act = tanh or relu, as ``torch.nn.RNN``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None,
+                 *, generator=None, seed=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' "
+                             f"or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype, generator=generator, seed=seed)
+
+    def _sequence_forward(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        out, cache = F.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
+        return out, cache
+
+    def _sequence_backward(self, dout, dh_n, cache):
+        return F.rnn_backward(dout, dh_n, cache)
+
+    def forward(self, input, hx=None):
+        """input (L, N, H_in) / (N, L, H_in) / (L, H_in); hx (layers*D, N, H) / (layers*D, H).
+
+        Returns ``(output, h_n)``: output (L, N, D*H) (batch_first: (N, L, D*H);
+        unbatched: (L, D*H)), h_n of hx's shape.
+        """
+        x, batch = self._to_time_major(input)
+        h0 = self._state(hx, batch, x.dtype, "hx")
+        out, (h_n,) = self._run(x, (h0,))
+        output = self._from_time_major(out, batch)
+        h_n = self._unbatch(h_n, batch)
+        self._out = (output.shape, output.dtype, h_n.shape, batch)
+        return output, h_n
+
+    def backward(self, dout, dh_n=None):
+        """dout of output's shape, dh_n of h_n's (None: zero). Returns ``(dx, dh0)``."""
+        (dh_n,) = self._check_backward(dout, [("dh_n", dh_n)])
+        batch = self._out[3]
+        dout = dout[:, None] if batch is None else (
+            dout.transpose(1, 0, 2) if self.batch_first else dout)
+        if dh_n is None:
+            dh_n = np.zeros(self._state_shape(1 if batch is None else batch), dout.dtype)
+        dx, (dh0,) = self._run_backward(dout, [dh_n])
+        return self._from_time_major(dx, batch), self._unbatch(dh0, batch)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, as ``torch.nn.LSTM`` (gates i, f, g, o)."""
+
+    _gates = 4
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None,
+                 *, generator=None, seed=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, device, dtype, generator=generator,
+                         seed=seed)
+
+    @staticmethod
+    def _check_proj_size(name, proj_size):
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
+            raise TypeError(f"{name}: proj_size should be of type int, got: "
+                            f"{type(proj_size).__name__}")
+        if proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to "
+                             f"disable projections, got {proj_size}")
+        if proj_size > 0:
+            raise NotImplementedError(f"{name}: projections (proj_size={proj_size}) are not "
+                                      f"implemented in scratch; use proj_size=0")
+        return 0
+
+    def _sequence_forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        return F.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+
+    def _sequence_backward(self, dout, dh_n, dc_n, cache):
+        return F.lstm_backward(dout, dh_n, dc_n, cache)
+
+    def forward(self, input, hx=None):
+        """input as :class:`RNN`; hx None or ``(h_0, c_0)``, each (layers*D, N, H) or
+        (layers*D, H) unbatched. Returns ``(output, (h_n, c_n))``."""
+        x, batch = self._to_time_major(input)
+        if hx is None:
+            h0 = c0 = None
+        elif not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTM expects hx as a tuple (h_0, c_0), got "
+                            f"{type(hx).__name__}")
+        else:
+            h0, c0 = hx
+        h0 = self._state(h0, batch, x.dtype, "h_0")
+        c0 = self._state(c0, batch, x.dtype, "c_0")
+        out, (h_n, c_n) = self._run(x, (h0, c0))
+        output = self._from_time_major(out, batch)
+        h_n, c_n = self._unbatch(h_n, batch), self._unbatch(c_n, batch)
+        self._out = (output.shape, output.dtype, h_n.shape, batch)
+        return output, (h_n, c_n)
+
+    def backward(self, dout, dh_n=None, dc_n=None):
+        """dout of output's shape; dh_n, dc_n of h_n's (None: zero).
+        Returns ``(dx, (dh0, dc0))``."""
+        dh_n, dc_n = self._check_backward(dout, [("dh_n", dh_n), ("dc_n", dc_n)])
+        batch = self._out[3]
+        dout = dout[:, None] if batch is None else (
+            dout.transpose(1, 0, 2) if self.batch_first else dout)
+        zeros = np.zeros(self._state_shape(1 if batch is None else batch), dout.dtype)
+        dh_n = zeros if dh_n is None else dh_n
+        dc_n = zeros if dc_n is None else dc_n
+        dx, (dh0, dc0) = self._run_backward(dout, [dh_n, dc_n])
+        return self._from_time_major(dx, batch), (self._unbatch(dh0, batch),
+                                                  self._unbatch(dc0, batch))
