@@ -156,3 +156,52 @@ def architectures(draw):
         layers.append(("bn1", A.BatchNorm1d()))
     layers += [("act1", draw(ACTIVATION_SPECS)), ("fc2", A.Linear(draw(st.integers(2, 5))))]
     return A.Architecture(input_shape=(c_in, size, size), layers=tuple(layers))
+
+
+@dataclass
+class RecurrentCase:
+    """A recurrent layer's configuration and an input that fits it.
+
+    ``x`` is (L, N, H_in), (N, L, H_in) with ``batch_first``, or (L, H_in) when
+    ``batch`` is None; ``seed`` draws weights, initial states and upstream gradients.
+    """
+    mode: str                # "RNN_TANH", "RNN_RELU" or "LSTM"
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    bidirectional: bool
+    steps: int
+    batch: int | None
+    initial_state: bool
+    x: np.ndarray
+    seed: int
+
+    @property
+    def kwargs(self) -> dict:
+        """Constructor arguments shared by scratch and torch (nonlinearity for RNN)."""
+        kw = dict(num_layers=self.num_layers, bias=self.bias, batch_first=self.batch_first,
+                  bidirectional=self.bidirectional)
+        if self.mode != "LSTM":
+            kw["nonlinearity"] = "relu" if self.mode == "RNN_RELU" else "tanh"
+        return kw
+
+
+@st.composite
+def recurrent_cases(draw, modes=("RNN_TANH", "RNN_RELU", "LSTM"), max_steps=5,
+                    max_layers=2, bidirectional=True):
+    """Sizes, layers, directions, batch_first and bias first, then an input of 1 to
+    ``max_steps`` steps and batch 1..3 or unbatched; values in [-1, 1] with ties and zeros."""
+    mode = draw(st.sampled_from(modes))
+    d_in, hidden = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    layers = draw(st.integers(1, max_layers))
+    batch_first, bias = draw(st.booleans()), draw(st.booleans())
+    bidir = draw(st.booleans()) if bidirectional else False
+    steps = draw(st.integers(1, max_steps))
+    batch = draw(st.one_of(st.none(), st.integers(1, 3)))
+    shape = ((steps, d_in) if batch is None
+             else (batch, steps, d_in) if batch_first else (steps, batch, d_in))
+    values = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 0.5]), st.floats(-1, 1, width=32))
+    return RecurrentCase(mode, d_in, hidden, layers, bias, batch_first, bidir, steps, batch,
+                         draw(st.booleans()), draw(array(shape, values)), draw(SEEDS))

@@ -1,0 +1,299 @@
+"""scratch.nn.RNN / LSTM against torch.nn.RNN / LSTM, and finite differences.
+
+Hypothesis draws the mode (tanh RNN, relu RNN, LSTM), sizes, layers,
+direction, ``batch_first``, bias, 1..5 steps, batch 1..3 or unbatched, and
+initial states present or absent. Both sides get the same weights; each
+backpropagates random upstream gradients on the output sequence **and** the
+final state(s). Compared: output, h_n (c_n), dx, dh0 (dc0) and every
+parameter gradient.
+
+Tolerance budget (why error grows with the sequence, and how much)
+------------------------------------------------------------------
+A pre-activation sums ``K = width + H + 2`` products (input, recurrent, two
+biases); one step therefore adds at most about ``K u M`` of rounding (the
+per-term budget ``ATOL_PER_TERM`` of :mod:`parity_tests.helpers` already holds
+``u M``). An error already present in ``h[t-1]`` is passed on through the
+step's Jacobian ``diag(act') W_hh``. The weights are drawn so that every
+weight matrix has row and column sums of ``|w|`` at most 1 (entries within
+``1 / max(rows, cols)``), and tanh, relu and the gates are 1-Lipschitz, so
+that Jacobian has infinity-norm <= 1: old errors do not grow, and each step
+on the longest path adds one step's worth. That path has ``P = num_layers *
+steps`` steps (a bidirectional stack can go forward through one layer and
+backward through the next), so
+
+- outputs and final states: ``K * P`` terms;
+- dx, dh0, dc0: the backward recurrence is the transpose (same norm bound)
+  and multiplies by derivatives taken at forward values that carry the
+  forward error: ``2 * K * P``;
+- parameter gradients sum ``N * steps`` such per-step products: ``N * steps * 2 * K * P``;
+- LSTM: the cell state is not squashed, ``|c| <= steps + 1``, and it scales
+  the gate errors it multiplies: everything above times ``steps + 1``.
+
+float64 is then tight (ATOL_PER_TERM 2e-14) and float32 no looser than
+this growth requires; ``rtol`` is the suite's. The measured errors sit well
+inside (see the README's "Recurrent layers").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity_tests import strategies as S
+from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, upstream
+from parity_tests.test_gradcheck import check
+from parity_tests.test_init import (
+    assert_reaches_bound,
+    assert_same_distribution,
+    assert_within_bound,
+    torch_module,
+)
+from reference import convert
+from scratch import functional as F
+from scratch import nn
+
+
+# --------------------------------------------------------------------------- the two sides
+def scratch_layer(case, dtype):
+    cls = nn.LSTM if case.mode == "LSTM" else nn.RNN
+    return cls(case.input_size, case.hidden_size, **case.kwargs, dtype=dtype, seed=0)
+
+
+def torch_layer(case, dtype):
+    cls = torch.nn.LSTM if case.mode == "LSTM" else torch.nn.RNN
+    return cls(case.input_size, case.hidden_size, **case.kwargs,
+               dtype=TORCH_DTYPE[np.dtype(dtype)])
+
+
+def contractive_state(layer, seed):
+    """Weights with ``|w| <= 1 / max(rows, cols)`` (so row and column sums of |w| are <= 1),
+    biases within 1 / hidden_size; float32-representable, in float64."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, value in layer.state_dict().items():
+        scale = 1 / max(value.shape) if value.ndim == 2 else 1 / layer.hidden_size
+        state[name] = rng.uniform(-scale, scale, value.shape).astype(np.float32).astype(
+            np.float64)
+    return state
+
+
+def draws(case, layer, dtype):
+    """Initial states (or None) and upstream gradients, all from ``case.seed``."""
+    d = 2 if case.bidirectional else 1
+    state_shape = ((case.num_layers * d, case.hidden_size) if case.batch is None
+                   else (case.num_layers * d, case.batch, case.hidden_size))
+    out_shape = case.x.shape[:-1] + (d * case.hidden_size,)
+    rng = np.random.default_rng(case.seed)
+    states = None
+    if case.initial_state:
+        states = [rng.uniform(-1, 1, state_shape).astype(dtype) for _ in range(2)]
+    grads = {"dout": upstream(case.seed + 1, out_shape, dtype),
+             "dh_n": upstream(case.seed + 2, state_shape, dtype),
+             "dc_n": upstream(case.seed + 3, state_shape, dtype)}
+    return states, grads
+
+
+def run_scratch(case, dtype, state, states, grads):
+    layer = scratch_layer(case, dtype)
+    layer.load_state_dict(state)
+    x = case.x.astype(dtype)
+    if case.mode == "LSTM":
+        out, (h_n, c_n) = layer.forward(x, None if states is None else tuple(states))
+        dx, (dh0, dc0) = layer.backward(grads["dout"], grads["dh_n"], grads["dc_n"])
+        result = dict(out=out, h_n=h_n, c_n=c_n, dx=dx, dh0=dh0, dc0=dc0)
+    else:
+        out, h_n = layer.forward(x, None if states is None else states[0])
+        dx, dh0 = layer.backward(grads["dout"], grads["dh_n"])
+        result = dict(out=out, h_n=h_n, dx=dx, dh0=dh0)
+    if states is None:
+        result = {k: v for k, v in result.items() if k not in ("dh0", "dc0")}
+    result.update({f"grad.{name}": p.grad for name, p in layer.named_parameters()})
+    return result
+
+
+def run_torch(case, dtype, state, states, grads):
+    layer = torch_layer(case, dtype)
+    convert.load_numpy_state(layer, state)
+    x = torch.tensor(case.x, dtype=TORCH_DTYPE[np.dtype(dtype)], requires_grad=True)
+    hx = None if states is None else [torch.tensor(s, requires_grad=True) for s in states]
+    g = {k: torch.from_numpy(v) for k, v in grads.items()}
+    if case.mode == "LSTM":
+        out, (h_n, c_n) = layer(x, None if hx is None else tuple(hx))
+        loss = (out * g["dout"]).sum() + (h_n * g["dh_n"]).sum() + (c_n * g["dc_n"]).sum()
+        result = dict(out=out, h_n=h_n, c_n=c_n)
+    else:
+        out, h_n = layer(x, None if hx is None else hx[0])
+        loss = (out * g["dout"]).sum() + (h_n * g["dh_n"]).sum()
+        result = dict(out=out, h_n=h_n)
+    loss.backward()
+    result["dx"] = x.grad
+    if hx is not None:
+        result["dh0"] = hx[0].grad
+        if case.mode == "LSTM":
+            result["dc0"] = hx[1].grad
+    result.update({f"grad.{name}": p.grad for name, p in layer.named_parameters()})
+    return result
+
+
+def budgets(case, names):
+    """The reduction size ``K`` behind each compared tensor (see the module docstring)."""
+    d = 2 if case.bidirectional else 1
+    k = max(case.input_size, d * case.hidden_size) + case.hidden_size + 2
+    paths = case.num_layers * case.steps
+    cell = case.steps + 1 if case.mode == "LSTM" else 1
+    n = case.batch or 1
+    forward, backward = k * paths * cell, 2 * k * paths * cell
+    return {name: (forward if name in ("out", "h_n", "c_n")
+                   else n * case.steps * backward if name.startswith("grad.")
+                   else backward) for name in names}
+
+
+# --------------------------------------------------------------------------- parity
+@dtypes
+@given(case=S.recurrent_cases())
+def test_recurrent_layer_matches_torch(dtype, case):
+    state = contractive_state(scratch_layer(case, np.float64), case.seed)
+    states, grads = draws(case, None, dtype)
+    mine = run_scratch(case, dtype, state, states, grads)
+    theirs = run_torch(case, dtype, state, states, grads)
+    assert_parity(mine, theirs, dtype, budgets(case, theirs))
+
+
+@dtypes
+@pytest.mark.parametrize("mode", ["RNN_TANH", "LSTM"])
+def test_recurrent_layer_at_torch_init_over_28_steps(dtype, mode):
+    """MNIST's shape (28 steps of 28 pixels, 32 hidden) at torch's own init scale,
+    where weights are not contractive by construction: the budget still holds."""
+    x = np.random.default_rng(1).uniform(0, 1, (3, 28, 28))
+    case = S.RecurrentCase(mode, 28, 32, 1, True, True, False, 28, 3, False, x, seed=5)
+    state = convert.to_numpy_state(torch_layer(case, np.float64).state_dict())
+    states, grads = draws(case, None, dtype)
+    mine = run_scratch(case, dtype, state, states, grads)
+    theirs = run_torch(case, dtype, state, states, grads)
+    assert_parity(mine, theirs, dtype, budgets(case, theirs))
+
+
+# --------------------------------------------------------------------------- finite differences
+def _rnn_pair(nonlinearity):
+    def forward(x, h0, w_ih, w_hh, b_ih, b_hh):
+        return F.rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+
+    def backward(dout, cache):
+        dx, dh0, dw_ih, dw_hh, db = F.rnn_backward(dout, None, cache)
+        return dx, dh0, dw_ih, dw_hh, db, db
+    return forward, backward
+
+
+def _lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """The output sequence with c_n appended as one more step, so both are checked."""
+    out, c_n, cache = F.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    return np.concatenate([out, c_n[None]]), cache
+
+
+def _lstm_backward(dout, cache):
+    dx, dh0, dc0, dw_ih, dw_hh, db = F.lstm_backward(dout[:-1], None, dout[-1], cache)
+    return dx, dh0, dc0, dw_ih, dw_hh, db, db
+
+
+@given(mode=st.sampled_from(["RNN_TANH", "LSTM"]), steps=st.integers(1, 4),
+       n=st.integers(1, 2), d=st.integers(1, 3), h=st.integers(1, 3), seed=S.SEEDS)
+def test_recurrent_backward_matches_finite_differences(mode, steps, n, d, h, seed):
+    """tanh RNN and LSTM sequence pairs (relu left out: a step of 1e-6 may cross its kink)."""
+    rng = np.random.default_rng(seed)
+    g = 4 if mode == "LSTM" else 1
+    x, h0, c0 = rng.uniform(-1, 1, (steps, n, d)), rng.uniform(-1, 1, (n, h)), rng.uniform(
+        -1, 1, (n, h))
+    w_ih, w_hh = rng.uniform(-1, 1, (g * h, d)), rng.uniform(-1, 1, (g * h, h))
+    b_ih, b_hh = rng.uniform(-1, 1, g * h), rng.uniform(-1, 1, g * h)
+    if mode == "LSTM":
+        check(_lstm_forward, _lstm_backward, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    else:
+        check(*_rnn_pair("tanh"), x, h0, w_ih, w_hh, b_ih, b_hh)
+
+
+# --------------------------------------------------------------------------- state dicts, init
+@given(case=S.recurrent_cases(max_steps=1))
+def test_state_dict_names_shapes_and_order_equal_torchs(case):
+    mine = scratch_layer(case, np.float64).state_dict()
+    theirs = torch_layer(case, np.float64).state_dict()
+    assert list(mine) == list(theirs)
+    assert [v.shape for v in mine.values()] == [tuple(t.shape) for t in theirs.values()]
+
+
+@given(case=S.recurrent_cases(max_steps=1))
+def test_state_dict_round_trips_through_torch(case):
+    layer = scratch_layer(case, np.float64)
+    twin = torch_layer(case, np.float64)
+    convert.load_numpy_state(twin, layer.state_dict())
+    back = scratch_layer(case, np.float64)
+    back.reset_parameters(np.random.default_rng(1))
+    back.load_state_dict(convert.to_numpy_state(twin.state_dict()))
+    for name, value in layer.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+def test_initialisation_is_torchs_uniform(cls):
+    """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch's reset_parameters; compared
+    by a two-sample KS test with torch's own draw (the check of test_init.py)."""
+    hidden = 64
+    mine = cls(50, hidden, 2, seed=3)
+    theirs = torch_module(lambda: getattr(torch.nn, cls.__name__)(50, hidden, 2), 3, np.float32)
+    bound = 1 / np.sqrt(hidden)
+    values = np.concatenate([v.ravel() for v in mine.state_dict().values()])
+    assert_within_bound(values, bound, cls.__name__)
+    assert_reaches_bound(values, bound, cls.__name__)
+    assert_same_distribution(values, np.concatenate(
+        [t.detach().numpy().ravel() for t in theirs.state_dict().values()]), cls.__name__)
+    again = cls(50, hidden, 2, seed=3).state_dict()
+    assert all(np.array_equal(again[k], v) for k, v in mine.state_dict().items())
+    assert values.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- errors
+ERRORS = [
+    (lambda: nn.RNN(3, 4, nonlinearity="sigmoid"), ValueError, "Unknown nonlinearity"),
+    (lambda: nn.RNN(3, 4, proj_size=2), TypeError, "proj_size"),
+    (lambda: nn.LSTM(3, 4, proj_size=2), NotImplementedError, "proj_size=2"),
+    (lambda: nn.LSTM(3, 4, proj_size=-1), ValueError, "positive integer or zero"),
+    (lambda: nn.RNN(3, 4, 2, dropout=0.5), NotImplementedError, "dropout"),
+    (lambda: nn.RNN(3, 4, dropout=1.5), ValueError, r"range \[0, 1\]"),
+    (lambda: nn.RNN(0, 4), ValueError, "input_size must be greater than zero"),
+    (lambda: nn.LSTM(3, 4.0), TypeError, "hidden_size should be of type int"),
+    (lambda: nn.RNN(3, 4, bias=1), TypeError, "bias should be of type bool"),
+    (lambda: nn.RNN(3, 4, device="cuda"), ValueError, "CPU"),
+    (lambda: nn.RNN(3, 4, dtype=np.int32), TypeError, "floating-point"),
+    (lambda: nn.RNN(3, 4)(np.zeros((5, 2, 2), np.float32)), ValueError,
+     "input.size\\(-1\\) must be equal to input_size. Expected 3, got 2"),
+    (lambda: nn.RNN(3, 4)(np.zeros((2, 5, 2, 3), np.float32)), ValueError, "2 or 3 dims"),
+    (lambda: nn.RNN(3, 4)(np.zeros((5, 2, 3))), TypeError, "float32 parameters"),
+    (lambda: nn.RNN(3, 4)(np.zeros((5, 2, 3), np.float32), np.zeros((1, 3, 4), np.float32)),
+     ValueError, r"expected hx of shape \(1, 2, 4\)"),
+    (lambda: nn.RNN(3, 4)(np.zeros((5, 3), np.float32), np.zeros((1, 1, 4), np.float32)),
+     ValueError, r"expected hx of shape \(1, 4\)"),
+    (lambda: nn.LSTM(3, 4)(np.zeros((5, 2, 3), np.float32), np.zeros((1, 2, 4), np.float32)),
+     TypeError, r"tuple \(h_0, c_0\)"),
+    (lambda: nn.RNN(3, 4).backward(np.zeros((5, 2, 4), np.float32)), RuntimeError,
+     "before forward"),
+    (lambda: nn.RNN(3, 4, num_layers=0), ValueError, "num_layers must be greater than zero"),
+]
+
+
+@pytest.mark.parametrize("make, kind, match", ERRORS)
+def test_bad_arguments_and_input_get_clear_errors(make, kind, match):
+    with pytest.raises(kind, match=match):
+        make()
+
+
+def test_dropout_with_one_layer_warns_as_torch():
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        nn.RNN(3, 4, dropout=0.5)
+
+
+def test_backward_checks_its_gradients():
+    layer = nn.LSTM(3, 4)
+    out, (h_n, _) = layer(np.zeros((5, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="dh_n of shape"):
+        layer.backward(np.zeros_like(out), np.zeros((1, 4), np.float32))
