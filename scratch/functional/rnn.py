@@ -38,6 +38,16 @@ def _affine_backward(da, cache_in):
 
 
 # --------------------------------------------------------------------------- RNN
+def _rnn_activation(a, nonlinearity):
+    return np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+
+
+def _rnn_activation_backward(dh, h, nonlinearity):
+    """d(pre-activation) from dh and the step's output h: tanh' = 1 - h**2; relu' = 1
+    where h > 0 (0 at the kink, as torch)."""
+    return dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h > 0)
+
+
 def rnn_step_forward(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """One step ``h = act(x @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh)``.
 
@@ -45,8 +55,7 @@ def rnn_step_forward(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="
     (both or neither); nonlinearity: 'tanh' or 'relu'.
     Returns h (N, H) and cache ``(x, h_prev, w_ih, w_hh, has_bias, nonlinearity, h)``.
     """
-    a = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
-    h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+    h = _rnn_activation(_affine(x, h_prev, w_ih, w_hh, b_ih, b_hh), nonlinearity)
     return h, (x, h_prev, w_ih, w_hh, b_ih is not None, nonlinearity, h)
 
 
@@ -55,46 +64,85 @@ def rnn_step_backward(dh, cache):
 
     Returns ``(dx, dh_prev, dw_ih, dw_hh, db)``: db (H,) is the gradient of
     both ``b_ih`` and ``b_hh`` (they enter as a sum), None without bias.
-    tanh' = 1 - h**2; relu' = 1 where h > 0 (0 at the kink, as torch).
     """
     *cache_in, nonlinearity, h = cache
-    da = dh * (1 - h * h) if nonlinearity == "tanh" else dh * (h > 0)
-    return _affine_backward(da, cache_in)
+    return _affine_backward(_rnn_activation_backward(dh, h, nonlinearity), cache_in)
+
+
+def _input_part(x, w_ih, b_ih, b_hh):
+    """``x @ w_ih.T + b_ih + b_hh`` for every step at once: x (T, N, D) -> (T, N, G*H)."""
+    a = (x.reshape(-1, x.shape[-1]) @ w_ih.T).reshape(*x.shape[:2], -1)
+    if b_ih is not None:
+        a += b_ih + b_hh
+    return a
+
+
+def _weight_grads(da, x, h_prev, w_ih, has_bias):
+    """dx, dw_ih, dw_hh, db from every step's ``da`` (T, N, G*H) at once, summing over
+    steps and batch; x (T, N, D), h_prev (T, N, H): the state each step started from."""
+    flat = da.reshape(-1, da.shape[-1])                                  # (T*N, G*H)
+    dx = (flat @ w_ih).reshape(*da.shape[:2], -1)                        # (T, N, D)
+    dw_ih = flat.T @ x.reshape(-1, x.shape[-1])
+    dw_hh = flat.T @ h_prev.reshape(-1, h_prev.shape[-1])
+    return dx, dw_ih, dw_hh, (flat.sum(axis=0) if has_bias else None)
 
 
 def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """A whole sequence: ``h[t] = step(x[t], h[t-1])`` with ``h[-1] = h0``.
 
-    x: (T, N, D); h0: (N, H). Returns out (T, N, H), the hidden state at every
-    step (the last one is ``h_n``), and cache: the list of step caches.
+    x: (T, N, D); h0: (N, H). The input part of every step is one matrix product;
+    the loop over time holds only the recurrent part.
+    Returns out (T, N, H), the hidden state at every step (the last one is
+    ``h_n``), and cache ``(x, h0, out, w_ih, w_hh, has_bias, nonlinearity)``.
     """
+    a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
-    caches, h = [], h0
+    h = h0
     for t in range(x.shape[0]):
-        h, cache = rnn_step_forward(x[t], h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-        out[t] = h
-        caches.append(cache)
-    return out, caches
+        h = out[t] = _rnn_activation(a_in[t] + h @ w_hh.T, nonlinearity)
+    return out, (x, h0, out, w_ih, w_hh, b_ih is not None, nonlinearity)
 
 
 def rnn_backward(dout, dh_n, cache):
     """Backprop through time.
 
     dout: (T, N, H) upstream gradient of ``out``; dh_n: (N, H) or None, that of
-    the final state (which is ``out[-1]``, so both add up).
-    Returns ``(dx (T, N, D), dh0 (N, H), dw_ih, dw_hh, db)``.
+    the final state (which is ``out[-1]``, so both add up). Walking back, the
+    gradient reaching ``h[t]`` is ``dout[t]`` plus what step ``t + 1`` sends back.
+    Returns ``(dx (T, N, D), dh0 (N, H), dw_ih, dw_hh, db)``; db is the gradient
+    of both biases.
     """
-    dx = np.empty((dout.shape[0], *cache[0][0].shape), dtype=dout.dtype)
+    x, h0, out, w_ih, w_hh, has_bias, nonlinearity = cache
+    da = np.empty_like(out)
     dh_prev = np.zeros_like(dout[0]) if dh_n is None else dh_n
-    dw_ih = dw_hh = db = 0
     for t in reversed(range(dout.shape[0])):
-        dx[t], dh_prev, dwi, dwh, dbt = rnn_step_backward(dout[t] + dh_prev, cache[t])
-        dw_ih, dw_hh = dw_ih + dwi, dw_hh + dwh
-        db = None if dbt is None else db + dbt
+        dh = dout[t] + dh_prev
+        da[t] = _rnn_activation_backward(dh, out[t], nonlinearity)
+        dh_prev = da[t] @ w_hh
+    h_prev = np.concatenate([h0[None], out[:-1]])                       # (T, N, H)
+    dx, dw_ih, dw_hh, db = _weight_grads(da, x, h_prev, w_ih, has_bias)
     return dx, dh_prev, dw_ih, dw_hh, db
 
 
 # --------------------------------------------------------------------------- LSTM
+def _lstm_gates(a):
+    """Pre-activations (N, 4H) -> gates i, f, g, o (N, H) each."""
+    ai, af, ag, ao = np.split(a, 4, axis=1)
+    return _sigmoid(ai), _sigmoid(af), np.tanh(ag), _sigmoid(ao)
+
+
+def _lstm_gates_backward(dh, dc, c_prev, i, f, g, o, tc):
+    """From the totals ``dh``, ``dc`` reaching a step's outputs: its pre-activation
+    gradient (N, 4H) and ``dc_prev``, the cell gradient passed to the step before."""
+    dc = dc + dh * o * (1 - tc * tc)
+    dc_prev = dc * f
+    da = np.concatenate([dc * g * i * (1 - i),          # d a_i
+                         dc * c_prev * f * (1 - f),     # d a_f
+                         dc * i * (1 - g * g),          # d a_g
+                         dh * tc * o * (1 - o)], axis=1)  # d a_o; (N, 4H)
+    return da, dc_prev
+
+
 def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step, torch's gate order i, f, g, o:
 
@@ -105,13 +153,10 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None):
     x: (N, D); h_prev, c_prev: (N, H); w_ih: (4H, D); w_hh: (4H, H); biases (4H,) or None.
     Returns h (N, H), c (N, H) and cache ``(affine inputs, c_prev, i, f, g, o, tanh(c))``.
     """
-    a = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
-    ai, af, ag, ao = np.split(a, 4, axis=1)  # each (N, H)
-    i, f, g, o = _sigmoid(ai), _sigmoid(af), np.tanh(ag), _sigmoid(ao)
+    i, f, g, o = _lstm_gates(_affine(x, h_prev, w_ih, w_hh, b_ih, b_hh))
     c = f * c_prev + i * g
     tc = np.tanh(c)
-    h = o * tc
-    return h, c, ((x, h_prev, w_ih, w_hh, b_ih is not None), c_prev, i, f, g, o, tc)
+    return o * tc, c, ((x, h_prev, w_ih, w_hh, b_ih is not None), c_prev, i, f, g, o, tc)
 
 
 def lstm_step_backward(dh, dc, cache):
@@ -120,13 +165,8 @@ def lstm_step_backward(dh, dc, cache):
     Returns ``(dx, dh_prev, dc_prev, dw_ih, dw_hh, db)``; db (4H,) is the gradient
     of both ``b_ih`` and ``b_hh``, None without bias.
     """
-    cache_in, c_prev, i, f, g, o, tc = cache
-    dc = dc + dh * o * (1 - tc * tc)
-    dc_prev = dc * f
-    da = np.concatenate([dc * g * i * (1 - i),          # d a_i
-                         dc * c_prev * f * (1 - f),     # d a_f
-                         dc * i * (1 - g * g),          # d a_g
-                         dh * tc * o * (1 - o)], axis=1)  # d a_o; (N, 4H)
+    cache_in, *gates = cache
+    da, dc_prev = _lstm_gates_backward(dh, dc, *gates)
     dx, dh_prev, dw_ih, dw_hh, db = _affine_backward(da, cache_in)
     return dx, dh_prev, dc_prev, dw_ih, dw_hh, db
 
@@ -135,29 +175,36 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     """A whole sequence from ``(h0, c0)`` (N, H) each; x: (T, N, D).
 
     Returns out (T, N, H) (the hidden state at every step), c_n (N, H) (the
-    final cell state; ``h_n`` is ``out[-1]``) and cache: the step caches.
+    final cell state; ``h_n`` is ``out[-1]``) and cache: the inputs, states and
+    every step's gates.
     """
+    a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, 4H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
-    caches, h, c = [], h0, c0
+    gates = []
+    h, c = h0, c0
     for t in range(x.shape[0]):
-        h, c, cache = lstm_step_forward(x[t], h, c, w_ih, w_hh, b_ih, b_hh)
-        out[t] = h
-        caches.append(cache)
-    return out, c, caches
+        i, f, g, o = _lstm_gates(a_in[t] + h @ w_hh.T)
+        c_prev, c = c, f * c + i * g
+        tc = np.tanh(c)
+        h = out[t] = o * tc
+        gates.append((c_prev, i, f, g, o, tc))
+    return out, c, (x, h0, out, w_ih, w_hh, b_ih is not None, gates)
 
 
 def lstm_backward(dout, dh_n, dc_n, cache):
-    """Backprop through time: dout (T, N, H); dh_n, dc_n (N, H) or None.
+    """Backprop through time: dout (T, N, H); dh_n, dc_n (N, H) or None. The cell
+    gradient flows back through the forget gate, the hidden one through ``w_hh``.
 
     Returns ``(dx (T, N, D), dh0, dc0 (N, H), dw_ih, dw_hh, db)``.
     """
-    dx = np.empty((dout.shape[0], *cache[0][0][0].shape), dtype=dout.dtype)
+    x, h0, out, w_ih, w_hh, has_bias, gates = cache
+    da = np.empty((*out.shape[:2], w_hh.shape[0]), dtype=out.dtype)  # (T, N, 4H)
     dh_prev = np.zeros_like(dout[0]) if dh_n is None else dh_n
     dc_prev = np.zeros_like(dout[0]) if dc_n is None else dc_n
-    dw_ih = dw_hh = db = 0
     for t in reversed(range(dout.shape[0])):
-        dx[t], dh_prev, dc_prev, dwi, dwh, dbt = lstm_step_backward(
-            dout[t] + dh_prev, dc_prev, cache[t])
-        dw_ih, dw_hh = dw_ih + dwi, dw_hh + dwh
-        db = None if dbt is None else db + dbt
+        dh = dout[t] + dh_prev
+        da[t], dc_prev = _lstm_gates_backward(dh, dc_prev, *gates[t])
+        dh_prev = da[t] @ w_hh
+    h_prev = np.concatenate([h0[None], out[:-1]])
+    dx, dw_ih, dw_hh, db = _weight_grads(da, x, h_prev, w_ih, has_bias)
     return dx, dh_prev, dc_prev, dw_ih, dw_hh, db

@@ -132,7 +132,7 @@ class RNNBase(Module):
             x, batch = x[:, None], None
         else:
             if self.batch_first:
-                x = x.transpose(1, 0, 2)
+                x = np.ascontiguousarray(x.transpose(1, 0, 2))  # (L, N, H_in); x[t] contiguous
             batch = x.shape[1]
         if x.shape[0] == 0:
             raise ValueError(f"{name}: the sequence must have at least one step, got input "
