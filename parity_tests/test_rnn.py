@@ -50,7 +50,10 @@ from parity_tests.test_init import (
     assert_within_bound,
     torch_module,
 )
+from parity_tests.test_model import batch_for, compare_step
+from parity_tests.test_model import twins as model_twins
 from reference import convert
+from scratch import arch as A
 from scratch import functional as F
 from scratch import nn
 
@@ -297,3 +300,86 @@ def test_backward_checks_its_gradients():
     out, (h_n, _) = layer(np.zeros((5, 2, 3), np.float32))
     with pytest.raises(ValueError, match="dh_n of shape"):
         layer.backward(np.zeros_like(out), np.zeros((1, 4), np.float32))
+
+
+# --------------------------------------------------------------------------- the model path
+@st.composite
+def sequence_architectures(draw):
+    """Rows -> RNN or LSTM (any options; last step or whole output) -> [Flatten] -> Linear."""
+    channels, height, width = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(
+        st.integers(1, 4))
+    common = dict(hidden_size=draw(st.integers(1, 4)), num_layers=draw(st.integers(1, 2)),
+                  bias=draw(st.booleans()), bidirectional=draw(st.booleans()),
+                  last_step=draw(st.booleans()))
+    spec = (A.LSTM(**common) if draw(st.booleans())
+            else A.RNN(nonlinearity=draw(st.sampled_from(["tanh", "relu"])), **common))
+    layers = [("rows", A.Rows()), ("rec", spec)]
+    if not spec.last_step:
+        layers.append(("flatten", A.Flatten()))
+    layers.append(("fc", A.Linear(draw(st.integers(2, 4)))))
+    return A.Architecture((channels, height, width), tuple(layers))
+
+
+@dtypes
+@given(architecture=sequence_architectures(), n=st.integers(1, 3), seed=S.SEEDS)
+def test_sequence_model_matches_torch(dtype, architecture, n, seed):
+    """scratch.model.build and reference.model.build of one Architecture: logits, loss,
+    input gradient and every parameter gradient (torch's default init scale)."""
+    spec = architecture.layers[1][1]
+    steps, features = architecture.shapes()[1]
+    mode = "LSTM" if isinstance(spec, A.LSTM) else "RNN_TANH"
+    case = S.RecurrentCase(mode, features, spec.hidden_size, spec.num_layers, spec.bias, True,
+                           spec.bidirectional, steps, n, False, None, seed)
+    k = budgets(case, ["grad."])["grad."] + architecture.shapes()[-2][-1] + n
+    scratch, torch_model = model_twins(architecture, dtype, seed)
+    x, y = batch_for(architecture, n, seed, dtype)
+    compare_step(scratch, torch_model, x, y, dtype, k)
+
+
+def test_mnist_rnn_architectures_build_on_both_sides():
+    for cell in ("rnn", "lstm"):
+        spec = A.mnist_rnn(cell)
+        assert spec.shapes() == [(1, 28, 28), (28, 28), (128,), (10,)]
+        scratch, torch_model = model_twins(spec, np.float32)
+        assert list(scratch.state_dict()) == list(torch_model.state_dict())
+
+
+@dtypes
+@given(lstm=st.booleans(), relu=st.booleans(), n=st.integers(1, 3), d=st.integers(1, 4),
+       h=st.integers(1, 4), bias=st.booleans(), seed=S.SEEDS)
+def test_step_pairs_match_torch_cells(dtype, lstm, relu, n, d, h, bias, seed):
+    """rnn_step_* / lstm_step_* against torch.nn.RNNCell / LSTMCell, upstream gradients
+    on h (and c); K = d + h + 2 terms per pre-activation, n for the weight gradients."""
+    rng = np.random.default_rng(seed)
+    cell = (torch.nn.LSTMCell(d, h, bias) if lstm
+            else torch.nn.RNNCell(d, h, bias, "relu" if relu else "tanh"))
+    cell = cell.to(TORCH_DTYPE[np.dtype(dtype)])
+    params = {k: rng.uniform(-1, 1, tuple(p.shape)).astype(dtype)
+              for k, p in cell.named_parameters()}
+    convert.load_numpy_state(cell, params)
+    x, h0, c0 = (rng.uniform(-1, 1, s).astype(dtype) for s in ((n, d), (n, h), (n, h)))
+    dh, dc = upstream(seed, (n, h), dtype), upstream(seed + 1, (n, h), dtype)
+    args = (params["weight_ih"], params["weight_hh"], params.get("bias_ih"),
+            params.get("bias_hh"))
+    tx, th, tc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    if lstm:
+        out, c, cache = F.lstm_step_forward(x, h0, c0, *args)
+        dx, dh0, dc0, dw_ih, dw_hh, db = F.lstm_step_backward(dh, dc, cache)
+        t_out, t_c = cell(tx, (th, tc))
+        ((t_out * torch.from_numpy(dh)).sum() + (t_c * torch.from_numpy(dc)).sum()).backward()
+        mine, theirs = dict(h=out, c=c, dc0=dc0), dict(h=t_out, c=t_c, dc0=tc.grad)
+    else:
+        out, cache = F.rnn_step_forward(x, h0, *args, "relu" if relu else "tanh")
+        dx, dh0, dw_ih, dw_hh, db = F.rnn_step_backward(dh, cache)
+        t_out = cell(tx, th)
+        (t_out * torch.from_numpy(dh)).sum().backward()
+        mine, theirs = dict(h=out), dict(h=t_out)
+    grads = {k: p.grad for k, p in cell.named_parameters()}
+    mine.update(dx=dx, dh0=dh0, weight_ih=dw_ih, weight_hh=dw_hh)
+    theirs.update(dx=tx.grad, dh0=th.grad, weight_ih=grads["weight_ih"],
+                  weight_hh=grads["weight_hh"])
+    if bias:
+        mine.update(bias_ih=db, bias_hh=db)
+        theirs.update(bias_ih=grads["bias_ih"], bias_hh=grads["bias_hh"])
+    k = 2 * (d + h + 2) * n
+    assert_parity(mine, theirs, dtype, {name: k for name in theirs})

@@ -30,7 +30,11 @@ def _layer(spec, in_shape) -> nn.Module:
         return nn.LeakyReLU(spec.negative_slope)
     if isinstance(spec, A.PReLU):
         return nn.PReLU(spec.num_parameters, spec.init)
+    if isinstance(spec, (A.RNN, A.LSTM)):
+        return _recurrent(spec, in_shape)
     simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten}
+    if isinstance(spec, A.Rows):
+        return nn.Flatten(1, 2)
     if type(spec) in simple:
         return simple[type(spec)]()
     raise TypeError(f"no torch layer for spec {spec!r}")
@@ -46,3 +50,31 @@ def build(architecture: A.Architecture, dtype=torch.float32, device="cpu") -> nn
     layers = OrderedDict((name, _layer(spec, shape))
                          for (name, spec), shape in zip(architecture.layers, shapes))
     return nn.Sequential(layers).to(device=device, dtype=dtype)
+
+
+class _Output:
+    """Over nn.RNN / nn.LSTM (batch_first): forward(x) -> output[:, -1] or the whole output."""
+
+    def __init__(self, *args, last_step=True, **kwargs):
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.last_step = last_step
+
+    def forward(self, x):
+        out = super().forward(x)[0]
+        return out[:, -1] if self.last_step else out
+
+
+class RNNOutput(_Output, nn.RNN):
+    """The torch twin of ``scratch.nn.RNNOutput``; state_dict keys are nn.RNN's."""
+
+
+class LSTMOutput(_Output, nn.LSTM):
+    """The torch twin of ``scratch.nn.LSTMOutput``; state_dict keys are nn.LSTM's."""
+
+
+def _recurrent(spec, in_shape) -> nn.Module:
+    kwargs = dict(num_layers=spec.num_layers, bias=spec.bias, bidirectional=spec.bidirectional,
+                  last_step=spec.last_step)
+    if isinstance(spec, A.RNN):
+        return RNNOutput(in_shape[1], spec.hidden_size, nonlinearity=spec.nonlinearity, **kwargs)
+    return LSTMOutput(in_shape[1], spec.hidden_size, **kwargs)

@@ -178,3 +178,64 @@ def mnist_cnn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
             ("fc2", Linear(num_classes)),
         ),
     )
+
+
+# --------------------------------------------------------------------------- sequence models
+@dataclass(frozen=True)
+class Rows:
+    """(C, H, W) -> (C*H, W): the image's rows (channel after channel) as a sequence of
+    C*H steps of W features; torch's ``nn.Flatten(1, 2)``."""
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"Rows needs an image (C, H, W), got per-sample shape {shape}")
+        c, h, w = shape
+        return (c * h, w)
+
+
+def _recurrent_output_shape(spec, shape):
+    if len(shape) != 2:
+        raise ValueError(f"{type(spec).__name__} needs a sequence (steps, features), got "
+                         f"per-sample shape {shape}; put a Rows layer before it")
+    width = spec.hidden_size * (2 if spec.bidirectional else 1)
+    return (width,) if spec.last_step else (shape[0], width)
+
+
+@dataclass(frozen=True)
+class RNN:
+    """``torch.nn.RNN`` with ``batch_first=True`` on a (steps, features) input; its output
+    is ``output[:, -1]`` (the last step, (D*hidden,)) when ``last_step``, else the whole
+    sequence (steps, D*hidden). The final state is not passed on."""
+    hidden_size: int
+    num_layers: int = 1
+    nonlinearity: str = "tanh"
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+    def output_shape(self, shape):
+        return _recurrent_output_shape(self, shape)
+
+
+@dataclass(frozen=True)
+class LSTM:
+    """``torch.nn.LSTM``, otherwise as :class:`RNN`."""
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+    def output_shape(self, shape):
+        return _recurrent_output_shape(self, shape)
+
+
+LayerSpec = LayerSpec | Rows | RNN | LSTM
+
+
+def mnist_rnn(cell: str = "rnn", hidden: int = 128, num_classes: int = 10) -> Architecture:
+    """MNIST row by row: 28 steps of 28 pixels, a recurrent layer ('rnn': tanh RNN,
+    'lstm'), and a linear classifier on the last hidden state."""
+    layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden)}[cell]
+    return Architecture(input_shape=(1, 28, 28),
+                        layers=(("rows", Rows()), (cell, layer), ("fc", Linear(num_classes))))

@@ -7,7 +7,7 @@ from scratch import arch as A
 from scratch import init, nn
 
 
-def _layer(spec, in_shape, dtype):
+def _layer(spec, in_shape, dtype, rng=None):
     """The scratch module for one spec, given the per-sample input shape."""
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
@@ -27,7 +27,10 @@ def _layer(spec, in_shape, dtype):
         return nn.LeakyReLU(spec.negative_slope)
     if isinstance(spec, A.PReLU):
         return nn.PReLU(spec.num_parameters, spec.init, dtype=dtype)
-    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten}
+    if isinstance(spec, (A.RNN, A.LSTM)):
+        return _recurrent(spec, in_shape, dtype, rng)
+    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten,
+              A.Rows: nn.Rows}
     if type(spec) in simple:
         return simple[type(spec)]()
     raise TypeError(f"no scratch layer for spec {spec!r}")
@@ -40,9 +43,19 @@ def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
     shapes = architecture.shapes()
     layers = {}
     for (name, spec), in_shape in zip(architecture.layers, shapes):
-        layer = _layer(spec, in_shape, np.dtype(dtype))
+        layer = _layer(spec, in_shape, np.dtype(dtype), rng)
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             bias = layer._params.get("bias")
             init.default_init_(layer._params["weight"].data, bias.data if bias else None, rng)
         layers[name] = layer
     return nn.Sequential(layers)
+
+
+def _recurrent(spec, in_shape, dtype, rng):
+    """RNN / LSTM spec -> RNNOutput / LSTMOutput on (steps, features), drawn from ``rng``."""
+    kwargs = dict(num_layers=spec.num_layers, bias=spec.bias, bidirectional=spec.bidirectional,
+                  dtype=dtype, generator=rng, last_step=spec.last_step)
+    if isinstance(spec, A.RNN):
+        return nn.RNNOutput(in_shape[1], spec.hidden_size, nonlinearity=spec.nonlinearity,
+                            **kwargs)
+    return nn.LSTMOutput(in_shape[1], spec.hidden_size, **kwargs)

@@ -14,8 +14,9 @@ from scratch.nn.loss import CrossEntropyLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AvgPool2d, MaxPool2d
 from scratch.nn.rnn import LSTM, RNN
+from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh"]
-__all__ += ["LSTM", "RNN"]
+__all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
