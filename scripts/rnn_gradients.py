@@ -157,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clipped SGD steps between the two measurements (default 600)")
     p.add_argument("--batch-size", type=positive_int, default=64,
                    help="training batch size (default 64)")
-    p.add_argument("--lr", type=float, default=0.05,
-                   help="peak learning rate, cosine schedule (default 0.05)")
+    p.add_argument("--lr-rnn", type=float, default=0.1,
+                   help="peak learning rate of the RNN, cosine schedule (default 0.1)")
+    p.add_argument("--lr-lstm", type=float, default=0.5,
+                   help="peak learning rate of the LSTM, cosine schedule (default 0.5)")
     p.add_argument("--clip", type=float, default=1.0,
                    help="gradient 2-norm clipping threshold (default 1.0)")
     p.add_argument("--seed", type=non_negative_int, default=0,
@@ -182,7 +184,7 @@ def main(argv=None) -> int:
                                    args.clip)
         results[cell] = dict(init=measure(twins, cell, test_x, test_y))
         losses = train_steps(twins, train_x, train_y, args.train_steps, args.batch_size,
-                             args.lr, args.seed)
+                             getattr(args, f"lr_{cell}"), args.seed)
         results[cell]["trained"] = measure(twins, cell, test_x, test_y)
         results[cell]["last_train_loss"] = losses
         for when in ("init", "trained"):
