@@ -10,6 +10,7 @@ model's weights are evaluated in the other implementation.
 
     python -m scripts.rnn_mnist --cell lstm --epochs 3
     python -m scripts.rnn_mnist --cell rnn --epochs 1 --dtype float64   # drift in float64
+    python -m scripts.rnn_mnist --cell rnn --epochs 1 --dtype float64 --resync  # one step's
 
 Threads: this script has no ``--threads`` flag (the shared helper is not on
 main yet); set ``OMP_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` to choose.
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate on only the first N test images (default: all 10000)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/rnn_mnist"),
                    help="parent of the fresh run folder <cell>-NNN (default runs/rnn_mnist)")
+    p.add_argument("--resync", action="store_true",
+                   help="copy torch's weights into scratch after every step, so the drift "
+                        "recorded is what a single step adds (default off)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -144,6 +148,8 @@ def train(args) -> dict:
                                           twins["torch"].state_dict())
             drift.append(dict(step=step, max_rel_param_diff=diff, worst_param=worst,
                               loss_diff=abs(losses["scratch"] - losses["torch"])))
+            if args.resync:
+                twins["scratch"].load_state_dict(twins["torch"].state_dict())
         record = dict(epoch=epoch + 1, max_rel_param_diff=drift[-1]["max_rel_param_diff"])
         for name, twin in twins.items():
             s = sums[name]
@@ -159,7 +165,8 @@ def train(args) -> dict:
     metrics = dict(config={**vars(args), "device": device, "out_dir": str(out),
                            "data_dir": str(args.data_dir) if args.data_dir else None,
                            "architecture": repr(arch.mnist_rnn(args.cell, args.hidden))},
-                   epochs=epochs, cross_evaluation=cross_evaluate(twins, test_x, test_y),
+                   epochs=epochs, largest_drift=max(drift, key=lambda d: d["max_rel_param_diff"]),
+                   cross_evaluation=cross_evaluate(twins, test_x, test_y),
                    drift=[d for d in drift if d["step"] in (1, 10, 100, 1000, step)
                           or d["step"] % steps_per_epoch == 0])
     write_json(out / "metrics.json", metrics)
