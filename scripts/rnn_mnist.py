@@ -46,8 +46,8 @@ def clip_grad_norm_(grads: list[np.ndarray], max_norm: float) -> float:
     norm before clipping. torch's ``clip_grad_norm_`` (norm_type 2): every gradient is
     multiplied by ``min(1, max_norm / (total_norm + 1e-6))``.
 
-    A minimal local helper: ``scratch.nn.utils.clip_grad_norm_`` (the ``optim`` issue)
-    replaces it once it is on main.
+    A minimal local helper, written before ``scratch.nn.utils.clip_grad_norm_`` (the
+    ``optim`` issue) reached main; the README's numbers were measured with it.
     """
     total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads)))
     coef = min(1.0, max_norm / (total + 1e-6))
