@@ -7,8 +7,11 @@ from scratch import arch as A
 from scratch import init, nn
 
 
-def _layer(spec, in_shape, dtype):
+def _layer(spec, in_shape, dtype, rng):
     """The scratch module for one spec, given the per-sample input shape."""
+    extra = _activation_or_dropout(spec, rng)
+    if extra is not None:
+        return extra
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
                          spec.padding, spec.dilation, spec.groups, spec.bias, dtype=dtype)
@@ -33,6 +36,28 @@ def _layer(spec, in_shape, dtype):
     raise TypeError(f"no scratch layer for spec {spec!r}")
 
 
+def _activation_or_dropout(spec, rng):
+    """GELU, ELU, SiLU, Softmax, LogSoftmax, Dropout, Dropout2d (None for other specs).
+
+    Dropout layers draw their masks from ``rng``, the generator the weights came
+    from: one seed fixes a whole training run, as torch's global generator does.
+    """
+    if isinstance(spec, A.GELU):
+        return nn.GELU(spec.approximate)
+    if isinstance(spec, A.ELU):
+        return nn.ELU(spec.alpha)
+    if isinstance(spec, A.SiLU):
+        return nn.SiLU()
+    if isinstance(spec, A.Softmax):
+        return nn.Softmax(spec.dim)
+    if isinstance(spec, A.LogSoftmax):
+        return nn.LogSoftmax(spec.dim)
+    if isinstance(spec, (A.Dropout, A.Dropout2d)):
+        cls = nn.Dropout if isinstance(spec, A.Dropout) else nn.Dropout2d
+        return cls(spec.p, generator=rng)
+    return None
+
+
 def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
           dtype=np.float32) -> nn.Sequential:
     """The scratch network, its Linear and Conv2d layers initialised like torch's defaults."""
@@ -40,7 +65,7 @@ def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
     shapes = architecture.shapes()
     layers = {}
     for (name, spec), in_shape in zip(architecture.layers, shapes):
-        layer = _layer(spec, in_shape, np.dtype(dtype))
+        layer = _layer(spec, in_shape, np.dtype(dtype), rng)
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             bias = layer._params.get("bias")
             init.default_init_(layer._params["weight"].data, bias.data if bias else None, rng)
