@@ -102,7 +102,7 @@ MODULES = {
     "relu": (lambda d: nn.ReLU(False), lambda: torch.nn.ReLU(False), 1),
     "leaky_relu": (lambda d: nn.LeakyReLU(0.2, False), lambda: torch.nn.LeakyReLU(0.2, False),
                    1),
-    "prelu_per_channel": (lambda d: nn.PReLU(3, 0.1, dtype=d), lambda: torch.nn.PReLU(3, 0.1),
+    "prelu_per_channel": (lambda d: nn.PReLU(3, 0.1, None, d), lambda: torch.nn.PReLU(3, 0.1),
                           2 * 4 * 4),
     "prelu_shared": (lambda d: nn.PReLU(dtype=d), torch.nn.PReLU, 2 * 3 * 4 * 4),
     "sigmoid": (lambda d: nn.Sigmoid(), torch.nn.Sigmoid, 1),
@@ -266,8 +266,12 @@ ERRORS = [
     ("log_softmax_dim_type", lambda: nn.LogSoftmax(1.0), TypeError,
      r"LogSoftmax: dim must be an int, got 1\.0"),
     ("elu_alpha", lambda: nn.ELU("1"), TypeError, r"ELU: alpha must be a number, got '1'"),
-    ("prelu_positional_dtype", lambda: nn.PReLU(3, 0.1, np.float64), TypeError,
-     r"positional argument"),
+    ("prelu_device", lambda: nn.PReLU(3, 0.1, "cuda"), ValueError,
+     r"PReLU: device must be None or 'cpu'.*got 'cuda'"),
+    ("relu_inplace_not_bool", lambda: nn.ReLU(0.1), TypeError,
+     r"ReLU: inplace must be True or False, got 0\.1"),
+    ("elu_inplace_not_bool", lambda: nn.ELU(1.0, "yes"), TypeError,
+     r"ELU: inplace must be True or False, got 'yes'"),
 ]
 
 

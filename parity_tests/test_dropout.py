@@ -136,6 +136,14 @@ def test_float32_and_float64_twins_from_one_seed_draw_the_same_masks(dtype):
                                   != 0)
 
 
+def test_zero_dim_input_in_training_gives_zero_dim_arrays():
+    layer = nn.Dropout(0.5, generator=0)
+    out = layer.forward(np.array(2.0))
+    dx = layer.backward(np.array(1.0))
+    assert isinstance(out, np.ndarray) and out.shape == () and dx.shape == ()
+    assert float(out) == 2 * float(dx)   # x * scale and 1 * scale, scale 0 or 2
+
+
 def test_dropout2d_reads_3d_input_as_n_c_l_with_torchs_warning():
     with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
         layer = nn.Dropout2d(0.5, generator=0)
@@ -274,6 +282,8 @@ ERRORS = [
      r"None, got 'seed'"),
     ("generator_positional", lambda: nn.Dropout(0.5, False, 3), TypeError,
      r"positional argument"),
+    ("inplace_not_bool", lambda: nn.Dropout(0.5, 0.3), TypeError,
+     r"^Dropout: inplace must be True or False, got 0\.3"),
     ("dropout2d_1d", lambda: nn.Dropout2d().forward(np.zeros(3)), ValueError,
      r"^Dropout2d expects input of shape \(N, C, H, W\) \(at least 2 dims\), got shape \(3,\)"),
     ("mask_source_shape", lambda: _with_source(lambda x: np.ones(3)), ValueError,

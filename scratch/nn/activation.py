@@ -20,6 +20,14 @@ from scratch import functional as F
 from scratch.nn.module import Module, Parameter
 
 
+def _inplace(layer, value) -> bool:
+    """torch's ``inplace`` flag, which must be a bool (a misplaced positional argument
+    is caught here); it does not change what the layer computes (see above)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{type(layer).__name__}: inplace must be True or False, got {value!r}")
+    return bool(value)
+
+
 class _Pointwise(Module):
     """A parameter-free layer given by a functional pair."""
     _forward = _backward = None
@@ -42,7 +50,7 @@ class ReLU(_Pointwise):
 
     def __init__(self, inplace=False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _inplace(self, inplace)
 
 
 class Sigmoid(_Pointwise):
@@ -59,7 +67,7 @@ class LeakyReLU(_Pointwise):
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = checks.number(self, "negative_slope", negative_slope)
-        self.inplace = inplace
+        self.inplace = _inplace(self, inplace)
 
     def _run(self, x):
         return F.leaky_relu_forward(x, self.negative_slope)
@@ -68,10 +76,15 @@ class LeakyReLU(_Pointwise):
 class PReLU(Module):
     """Learned negative slope: ``weight`` (num_parameters,), one per channel or shared."""
 
-    def __init__(self, num_parameters=1, init=0.25, *, dtype=np.float32):
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        """torch's arguments in torch's order; ``device``: None or ``'cpu'``; ``dtype``:
+        None means float32."""
         super().__init__()
         self.num_parameters = checks.count(self, "num_parameters", num_parameters)
-        dtype = checks.param_dtype(self, dtype)
+        if not (device is None or (isinstance(device, str) and device == "cpu")):
+            raise ValueError(f"PReLU: device must be None or 'cpu' (scratch computes with "
+                             f"NumPy on the CPU), got {device!r}")
+        dtype = checks.param_dtype(self, np.float32 if dtype is None else dtype)
         self._params["weight"] = Parameter(np.full(num_parameters, init, dtype))
 
     def forward(self, x):
@@ -111,7 +124,7 @@ class ELU(_Pointwise):
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
         self.alpha = checks.number(self, "alpha", alpha)
-        self.inplace = inplace
+        self.inplace = _inplace(self, inplace)
 
     def _run(self, x):
         return F.elu_forward(x, self.alpha)
@@ -123,7 +136,7 @@ class SiLU(_Pointwise):
 
     def __init__(self, inplace=False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _inplace(self, inplace)
 
 
 def _legacy_softmax_dim(name, ndim):

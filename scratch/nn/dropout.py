@@ -23,6 +23,7 @@ import numpy as np
 from scratch import checks
 from scratch import functional as F
 from scratch import random as R
+from scratch.nn.activation import _inplace
 from scratch.nn.module import Module
 
 
@@ -33,7 +34,7 @@ class _DropoutNd(Module):
     def __init__(self, p=0.5, inplace=False, *, generator=None):
         super().__init__()
         self.p = checks.probability(self, "p", p, "dropout probability")
-        self.inplace = inplace
+        self.inplace = _inplace(self, inplace)
         self.generator = R.generator(type(self).__name__, generator)
         self.mask = None
         self.draws = 0
