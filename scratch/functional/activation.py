@@ -171,8 +171,9 @@ def log_softmax_forward(x, dim):
     if axis is None:
         out = np.zeros_like(x)
     else:
-        shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)   # initial: empty
+        with np.errstate(divide="ignore"):          # log(0) only for an empty softmax axis
+            out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return np.asarray(out, x.dtype), (out, axis)
 
 
@@ -190,7 +191,7 @@ def softmax_forward(x, dim):
     if axis is None:
         out = np.ones_like(x)
     else:
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
         out = e / e.sum(axis=axis, keepdims=True)
     return np.asarray(out, x.dtype), (out, axis)
 

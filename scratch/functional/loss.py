@@ -44,8 +44,9 @@ def _reduce(losses, denominator, reduction, out_shape, dtype):
     total = losses.sum(dtype=dtype)
     if reduction == "sum":
         return np.asarray(total, dtype)
-    with np.errstate(invalid="ignore", divide="ignore"):   # 0/0 is NaN, as torch
-        return np.asarray(total / dtype.type(denominator), dtype)
+    if denominator == 0:     # torch: the NLL part is 0/0, so NaN even with smoothing
+        return np.asarray(np.nan, dtype)
+    return np.asarray(total / dtype.type(denominator), dtype)
 
 
 def _class_weights(weight, num_classes, dtype):
@@ -128,10 +129,12 @@ def _index_loss_backward(dloss, cache):
         else:
             g = dloss / dtype.type(denominator) if reduction == "mean" else dloss
         if log_probs is None:          # NLL: only the target's log-probability gets one
-            counted, picked = targets
+            picked = targets[1]
             grad = np.zeros_like(q)
             rows = np.arange(len(q))
             grad[rows, picked] = -q[rows, picked] * np.broadcast_to(g, (len(q), 1))[:, 0]
+        elif reduction == "mean" and denominator == 0:       # torch: NaN throughout
+            grad = np.full_like(q, np.nan)
         else:                                                # through log_softmax
             grad = (np.exp(log_probs) * q.sum(axis=1, keepdims=True) - q) * g
     if targets is not None and reduction == "mean":   # ignored rows get 0 even when g is
