@@ -6,11 +6,15 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from reference import dropout
 from scratch import arch as A
 from scratch.windows import pair
 
 
 def _layer(spec, in_shape) -> nn.Module:
+    extra = _activation_or_dropout(spec)
+    if extra is not None:
+        return extra
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, pair(spec.kernel_size),
                          pair(spec.stride), pair(spec.padding), pair(spec.dilation),
@@ -38,6 +42,26 @@ def _layer(spec, in_shape) -> nn.Module:
     if type(spec) in simple:
         return simple[type(spec)]()
     raise TypeError(f"no torch layer for spec {spec!r}")
+
+
+def _activation_or_dropout(spec):
+    """GELU, ELU, SiLU, Softmax, LogSoftmax, and the mask-sharing dropout layers of
+    :mod:`reference.dropout` (torch's own when left alone); None for other specs."""
+    if isinstance(spec, A.GELU):
+        return nn.GELU(spec.approximate)
+    if isinstance(spec, A.ELU):
+        return nn.ELU(spec.alpha)
+    if isinstance(spec, A.SiLU):
+        return nn.SiLU()
+    if isinstance(spec, A.Softmax):
+        return nn.Softmax(spec.dim)
+    if isinstance(spec, A.LogSoftmax):
+        return nn.LogSoftmax(spec.dim)
+    if isinstance(spec, A.Dropout):
+        return dropout.Dropout(spec.p)
+    if isinstance(spec, A.Dropout2d):
+        return dropout.Dropout2d(spec.p)
+    return None
 
 
 def build(architecture: A.Architecture, dtype=torch.float32, device="cpu") -> nn.Sequential:

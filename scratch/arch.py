@@ -133,8 +133,49 @@ class Tanh(_SameShape):
     pass
 
 
+@dataclass(frozen=True)
+class GELU(_SameShape):
+    approximate: str = "none"
+
+
+@dataclass(frozen=True)
+class ELU(_SameShape):
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class SiLU(_SameShape):
+    pass
+
+
+@dataclass(frozen=True)
+class Softmax(_SameShape):
+    """``dim`` counts the batch axis, as in torch (``dim=1``: the classes of (N, C))."""
+    dim: int
+
+
+@dataclass(frozen=True)
+class LogSoftmax(_SameShape):
+    """``dim`` counts the batch axis, as in torch (``dim=1``: the classes of (N, C))."""
+    dim: int
+
+
+@dataclass(frozen=True)
+class Dropout(_SameShape):
+    """Element-wise dropout. The scratch model draws its masks from the build seed's
+    generator; ``reference.dropout.share_masks`` gives the torch mirror the same masks."""
+    p: float = 0.5
+
+
+@dataclass(frozen=True)
+class Dropout2d(_SameShape):
+    """Channel-wise dropout of (N, C, H, W) activations (see :class:`Dropout`)."""
+    p: float = 0.5
+
+
 LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear
              | Flatten | ReLU | LeakyReLU | PReLU | Sigmoid | Tanh)
+LayerSpec = LayerSpec | GELU | ELU | SiLU | Softmax | LogSoftmax | Dropout | Dropout2d
 
 
 @dataclass(frozen=True)

@@ -231,24 +231,89 @@ def name_layer(err: Exception, name: str, layer) -> None:
 
 
 # --------------------------------------------------------------------------- loss
-def targets(layer, target, n: int, num_classes: int) -> np.ndarray:
-    """Class indices: an integer array (N,) with every value in [0, num_classes).
+def class_weights(layer, weight) -> np.ndarray:
+    """``weight`` as a 1-D float array of per-class weights (its length is checked at forward)."""
+    name = _name(layer)
+    try:
+        array = np.asarray(weight)
+    except Exception:   # noqa: BLE001  (any object NumPy cannot read)
+        array = np.asarray(None)
+    if array.ndim != 1 or array.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: weight must be a 1-D array of per-class weights (C,), got "
+                        f"{weight!r}")
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
 
+
+def class_weights_length(layer, weight, num_classes: int, class_axis: int):
+    if weight is not None and len(weight) != num_classes:
+        raise ValueError(f"{_name(layer)}: weight must have one entry per class: expected "
+                         f"shape ({num_classes},) for logits with {num_classes} classes on axis "
+                         f"{class_axis}, got weight of shape {weight.shape}")
+
+
+def _index_target_shape(logits_shape, class_axis) -> tuple:
+    return tuple(s for i, s in enumerate(logits_shape) if i != class_axis)
+
+
+def _index_target_words(logits_shape) -> str:
+    if len(logits_shape) == 1:
+        return f"a 0-d class index for unbatched logits of shape {logits_shape}"
+    if len(logits_shape) == 2:
+        return f"one class index per row of logits of batch size {logits_shape[0]}"
+    return f"one class index per position of logits of shape {logits_shape}, classes on axis 1"
+
+
+def loss_target(layer, target, logits_shape, ignore_index: int,
+                probabilities: bool = True) -> tuple[np.ndarray, bool]:
+    """Validate a classification target; return ``(target, is_probabilities)``.
+
+    Class indices: an integer array of the logits' shape without the class axis,
+    each value in [0, C) or ``ignore_index``. Probabilities (when allowed): a float
+    array of the logits' shape, with ``ignore_index`` negative (torch's rule).
     Reads the targets' min and max (targets are small).
     """
     name = _name(layer)
+    class_axis = 0 if len(logits_shape) == 1 else 1
+    num_classes = logits_shape[class_axis]
     if num_classes < 1:
         raise ValueError(f"{name} needs at least one class, got logits of shape "
-                         f"({n}, {num_classes})")
+                         f"{logits_shape}")
     target = np.asarray(target)
+    if probabilities and target.shape == tuple(logits_shape) and len(logits_shape) > 0:
+        if target.dtype.kind != "f":
+            raise TypeError(
+                f"{name}: a target of the logits' shape {logits_shape} is read as class "
+                f"probabilities and must be floating-point, got dtype {target.dtype}; for "
+                f"one-hot labels pass class indices, target.argmax(axis={class_axis}), or "
+                f"probabilities as floats, target.astype(np.float32)")
+        if ignore_index >= 0:
+            raise ValueError(f"{name}: ignore_index is not supported for class-probability "
+                             f"targets (float target of the logits' shape), got "
+                             f"ignore_index={ignore_index}; leave it at its default -100")
+        return target, True
+    want = _index_target_shape(logits_shape, class_axis)
+    if target.shape != want:
+        also = (f", or class probabilities of the logits' shape {tuple(logits_shape)}"
+                if probabilities else "")
+        raise ValueError(f"{name} expects target of shape {want} "
+                         f"({_index_target_words(logits_shape)}){also}, got shape "
+                         f"{target.shape}")
     if target.dtype.kind not in "iu":
         raise TypeError(f"{name} expects integer class indices as target, got dtype "
                         f"{target.dtype}; convert with target.astype(np.int64)")
-    if target.shape != (n,):
-        raise ValueError(f"{name} expects target of shape ({n},) (one class index per row "
-                         f"of logits of batch size {n}), got shape {target.shape}")
-    if n and (target.min() < 0 or target.max() >= num_classes):
-        bad = target.min() if target.min() < 0 else target.max()
+    counted = target[target != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= num_classes):
+        bad = counted.min() if counted.min() < 0 else counted.max()
         raise ValueError(f"{name}: target class {bad} is out of range for {num_classes} "
-                         f"classes (valid: 0 to {num_classes - 1})")
-    return target
+                         f"classes (valid: 0 to {num_classes - 1}); only ignore_index="
+                         f"{ignore_index} may lie outside")
+    return target, False
+
+
+def probability(layer, what: str, value, kind: str = "probability"):
+    """``value`` a real number in [0, 1] (dropout's p, label smoothing)."""
+    number(layer, what, value)
+    if not 0 <= value <= 1:
+        raise ValueError(f"{_name(layer)}: {what} must be between 0 and 1 ({kind}), "
+                         f"got {value}")
+    return float(value)

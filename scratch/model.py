@@ -7,8 +7,11 @@ from scratch import arch as A
 from scratch import init, nn
 
 
-def _layer(spec, in_shape, dtype, rng=None):
+def _layer(spec, in_shape, dtype, rng):
     """The scratch module for one spec, given the per-sample input shape."""
+    extra = _activation_or_dropout(spec, rng)
+    if extra is not None:
+        return extra
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
                          spec.padding, spec.dilation, spec.groups, spec.bias, dtype=dtype)
@@ -34,6 +37,28 @@ def _layer(spec, in_shape, dtype, rng=None):
     if type(spec) in simple:
         return simple[type(spec)]()
     raise TypeError(f"no scratch layer for spec {spec!r}")
+
+
+def _activation_or_dropout(spec, rng):
+    """GELU, ELU, SiLU, Softmax, LogSoftmax, Dropout, Dropout2d (None for other specs).
+
+    Dropout layers draw their masks from ``rng``, the generator the weights came
+    from: one seed fixes a whole training run, as torch's global generator does.
+    """
+    if isinstance(spec, A.GELU):
+        return nn.GELU(spec.approximate)
+    if isinstance(spec, A.ELU):
+        return nn.ELU(spec.alpha)
+    if isinstance(spec, A.SiLU):
+        return nn.SiLU()
+    if isinstance(spec, A.Softmax):
+        return nn.Softmax(spec.dim)
+    if isinstance(spec, A.LogSoftmax):
+        return nn.LogSoftmax(spec.dim)
+    if isinstance(spec, (A.Dropout, A.Dropout2d)):
+        cls = nn.Dropout if isinstance(spec, A.Dropout) else nn.Dropout2d
+        return cls(spec.p, generator=rng)
+    return None
 
 
 def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,

@@ -6,19 +6,36 @@ dtype. One file per family, split as ``torch.nn.modules`` is; import from
 here: ``from scratch import functional as F; F.conv2d_forward``.
 """
 from scratch.functional.activation import (
+                                           elu_backward,
+                                           elu_forward,
+                                           gelu_backward,
+                                           gelu_forward,
                                            leaky_relu_backward,
                                            leaky_relu_forward,
+                                           log_softmax_backward,
+                                           log_softmax_forward,
                                            prelu_backward,
                                            prelu_forward,
                                            relu_backward,
                                            relu_forward,
                                            sigmoid_backward,
                                            sigmoid_forward,
+                                           silu_backward,
+                                           silu_forward,
+                                           softmax_backward,
+                                           softmax_dim,
+                                           softmax_forward,
                                            tanh_backward,
                                            tanh_forward,
 )
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
 from scratch.functional.conv import conv2d_backward, conv2d_forward
+from scratch.functional.dropout import (
+                                           draw_keep_mask,
+                                           dropout_backward,
+                                           dropout_forward,
+                                           dropout_noise_shape,
+)
 from scratch.functional.linear import (
                                            flatten_backward,
                                            flatten_forward,
@@ -30,6 +47,9 @@ from scratch.functional.loss import (
                                            cross_entropy_forward,
                                            l2_penalty,
                                            l2_penalty_backward,
+                                           legacy_reduction,
+                                           nll_loss_backward,
+                                           nll_loss_forward,
 )
 from scratch.functional.pooling import (
                                            avg_pool2d_backward,
@@ -57,3 +77,8 @@ __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
            "sigmoid_backward", "sigmoid_forward", "tanh_backward", "tanh_forward"]
 __all__ += ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward",
             "rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward"]
+__all__ += ["draw_keep_mask", "dropout_backward", "dropout_forward", "dropout_noise_shape",
+            "elu_backward", "elu_forward", "gelu_backward", "gelu_forward", "legacy_reduction",
+            "log_softmax_backward", "log_softmax_forward", "nll_loss_backward",
+            "nll_loss_forward", "silu_backward", "silu_forward", "softmax_backward",
+            "softmax_dim", "softmax_forward"]

@@ -1,6 +1,8 @@
 """Element-wise activations: forward/backward pairs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -74,3 +76,129 @@ def tanh_forward(x):
 
 def tanh_backward(dout, out):
     return dout * (1 - out * out)
+
+
+# --------------------------------------------------------------------------- smooth activations
+_SQRT_HALF = 0.7071067811865476        # 1 / sqrt(2)
+_INV_SQRT_2PI = 0.3989422804014327     # 1 / sqrt(2 pi)
+_TANH_K = 0.7978845608028654           # sqrt(2 / pi), torch's constant for approximate='tanh'
+_erf_object = np.frompyfunc(math.erf, 1, 1)   # NumPy has no erf: math.erf per element
+
+
+def _normal_cdf(x):
+    """``Phi(x) = (1 + erf(x / sqrt(2))) / 2`` in float64, any shape (0-d included)."""
+    x64 = np.asarray(x, np.float64)
+    return 0.5 * (1 + np.asarray(_erf_object(x64 * _SQRT_HALF), np.float64))
+
+
+def gelu_forward(x, approximate="none"):
+    """GELU, ``x * Phi(x)``; ``approximate='tanh'`` uses torch's tanh formula
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    Any shape; the output keeps ``x``'s shape and dtype. Cache: ``(x, approximate)``.
+    """
+    if approximate == "tanh":
+        t = np.tanh(x.dtype.type(_TANH_K) * (x + x.dtype.type(0.044715) * x * x * x))
+        out = 0.5 * x * (1 + t)
+    elif approximate == "none":
+        out = (x * _normal_cdf(x)).astype(x.dtype)
+    else:
+        raise ValueError(f"approximate argument must be either none or tanh, got "
+                         f"{approximate!r}")
+    return np.asarray(out, x.dtype), (x, approximate)
+
+
+def gelu_backward(dout, cache):
+    """``Phi(x) + x phi(x)`` (exact) or the derivative of the tanh formula."""
+    x, approximate = cache
+    if approximate == "tanh":
+        k, a = x.dtype.type(_TANH_K), x.dtype.type(0.044715)
+        t = np.tanh(k * (x + a * x * x * x))
+        grad = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * a * x * x)
+    else:
+        x64 = np.asarray(x, np.float64)
+        grad = (_normal_cdf(x64) + x64 * _INV_SQRT_2PI * np.exp(-0.5 * x64 * x64))
+        grad = grad.astype(x.dtype)
+    return np.asarray(dout * grad, dout.dtype)
+
+
+def elu_forward(x, alpha=1.0):
+    """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``. Cache: ``(x, alpha)``."""
+    neg = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
+    return np.asarray(np.where(x > 0, x, neg), x.dtype), (x, alpha)
+
+
+def elu_backward(dout, cache):
+    """1 where ``x > 0``, else ``alpha * exp(x)`` (torch's choice at 0: ``alpha``)."""
+    x, alpha = cache
+    slope = np.where(x > 0, 1, x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+    return np.asarray(dout * slope, dout.dtype)
+
+
+def silu_forward(x):
+    """SiLU (swish), ``x * sigmoid(x)``. Cache: ``(x, sigmoid(x))``."""
+    s, _ = sigmoid_forward(x)
+    return np.asarray(x * s, x.dtype), (x, s)
+
+
+def silu_backward(dout, cache):
+    x, s = cache
+    return np.asarray(dout * (s * (1 + x * (1 - s))), dout.dtype)
+
+
+# --------------------------------------------------------------------------- softmax family
+def softmax_dim(dim, ndim, name="Softmax"):
+    """``dim`` as a non-negative axis of an ``ndim``-dim input, torch's range check.
+
+    A 0-d input has one valid axis, as in torch (``dim`` in [-1, 0]).
+    """
+    low, high = -max(ndim, 1), max(ndim, 1) - 1
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+    if not low <= dim <= high:
+        raise ValueError(f"{name}: dim out of range for input with {ndim} dims (expected "
+                         f"to be in range of [{low}, {high}], but got {dim})")
+    return int(dim) % max(ndim, 1)
+
+
+def _axis(x, dim):
+    return None if x.ndim == 0 else softmax_dim(dim, x.ndim)
+
+
+def log_softmax_forward(x, dim):
+    """``x - logsumexp(x, dim)``, stable for any finite ``x``. Cache: the output."""
+    axis = _axis(x, dim)
+    if axis is None:
+        out = np.zeros_like(x)
+    else:
+        shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)   # initial: empty
+        with np.errstate(divide="ignore"):          # log(0) only for an empty softmax axis
+            out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return np.asarray(out, x.dtype), (out, axis)
+
+
+def log_softmax_backward(dout, cache):
+    """``dout - softmax * sum(dout, dim)``."""
+    out, axis = cache
+    if axis is None:
+        return np.zeros_like(dout)
+    return dout - np.exp(out) * dout.sum(axis=axis, keepdims=True)
+
+
+def softmax_forward(x, dim):
+    """``exp(x) / sum(exp(x), dim)``, shifted by the maximum. Cache: the output."""
+    axis = _axis(x, dim)
+    if axis is None:
+        out = np.ones_like(x)
+    else:
+        e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
+        out = e / e.sum(axis=axis, keepdims=True)
+    return np.asarray(out, x.dtype), (out, axis)
+
+
+def softmax_backward(dout, cache):
+    """``softmax * (dout - sum(dout * softmax, dim))``."""
+    out, axis = cache
+    if axis is None:
+        return np.zeros_like(dout)
+    return out * (dout - (dout * out).sum(axis=axis, keepdims=True))

@@ -4,13 +4,25 @@ One file per family, split as ``torch.nn.modules`` is; import from here:
 ``from scratch import nn; nn.Conv2d``. The contract every module keeps is
 in :mod:`scratch.nn.module`.
 """
-from scratch.nn.activation import LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
+from scratch.nn.activation import (
+           ELU,
+           GELU,
+           LeakyReLU,
+           LogSoftmax,
+           PReLU,
+           ReLU,
+           Sigmoid,
+           SiLU,
+           Softmax,
+           Tanh,
+)
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv2d
+from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
 from scratch.nn.linear import Linear
-from scratch.nn.loss import CrossEntropyLoss
+from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AvgPool2d, MaxPool2d
 from scratch.nn.rnn import LSTM, RNN
@@ -20,3 +32,4 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh"]
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
+__all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
