@@ -109,3 +109,10 @@ def unpad2d(xp: np.ndarray, padding: tuple[int, int], size: tuple[int, int]) -> 
     """Crop the padding added by :func:`pad2d` (extra included) back to ``size``."""
     (ph, pw), (h, w) = padding, size
     return xp[..., ph:ph + h, pw:pw + w]
+
+
+def flat_tap_offsets(kernel, dilation, padded_w: int) -> list[int]:
+    """Row-major offsets of a stride-1 window's taps on a padded plane flattened row by
+    row: tap (i, j) sits ``i*dh*Wp + j*dw`` after the window's first element."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    return [i * dh * padded_w + j * dw for i in range(kh) for j in range(kw)]

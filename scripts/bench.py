@@ -1,64 +1,91 @@
 """Speed of the scratch CNN against torch on the CPU, in one run.
 
-Measures, for the default MNIST architecture in float32:
-  * a whole training step (forward, loss, backward, SGD update) in images/s
-    for scratch and torch, and their ratio;
-  * forward and backward time of each layer at the shapes the model uses;
-  * the peak memory a training step adds, each implementation in its own
-    process with plain malloc (large blocks mapped and unmapped one by one);
-  * the practical ceiling: GFLOP/s of a large float32 matrix product in NumPy,
-    and the scratch step's FLOP rate as a fraction of it.
-Prints a table and writes JSON (``--out``) so runs can be compared over time.
+For the default MNIST architecture in float32, at each thread count (default
+1 and 2) this measures:
+  * a whole training step (forward, loss, backward, SGD update) of scratch and
+    torch, interleaved round by round (the order alternating) so that a change
+    in the host's load hits both alike; the median, the spread over rounds,
+    images/s and the ratio scratch/torch of throughputs;
+  * the practical ceiling: GFLOP/s of a 2048x2048 float32 matrix product in
+    NumPy with that many BLAS threads, and each step's FLOP rate as a fraction;
+  * each layer's forward and backward time at the model's shapes;
+  * the same training steps while a competing CPU-bound process (started and
+    stopped here, bounded in time) holds one core: each side's slowdown.
+Plus the peak memory a step adds (each implementation in its own process). It
+warns when the machine was busy before it started (load average, idle share of
+the CPUs over one second), prints a table and writes ``bench.json`` into a
+fresh run folder (``runs/bench/<UTC time>``; never another run's).
 
-    python -m scripts.bench --threads 2 --out runs/bench.json
+    python -m scripts.bench                      # 1 and 2 threads, with load
+    python -m scripts.bench --threads 2 --no-load --no-memory
 """
 from __future__ import annotations
 
+import argparse
+import datetime
+import itertools
+import json
 import os
+import platform
+import subprocess
 import sys
+import time
+from pathlib import Path
 
-if __name__ == "__main__":
-    # BLAS reads its thread count when NumPy is first imported: set it before that.
-    _threads = "2"
-    for i, arg in enumerate(sys.argv):
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            _threads = sys.argv[i + 1]
-        elif arg.startswith("--threads="):
-            _threads = arg.split("=", 1)[1]
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, _threads)
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import scripts
+from scratch import parallel
 
-import numpy as np  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
-import scripts  # noqa: E402
+
+def thread_counts(text: str) -> list[int]:
+    try:
+        counts = [int(t) for t in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected thread counts like 1,2; got {text!r}")
+    return counts
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=2,
-                   help="threads for NumPy's BLAS and for torch (default 2)")
+    p = argparse.ArgumentParser(prog="python -m scripts.bench",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=thread_counts, default=[1, 2],
+                   help="thread counts, comma-separated (default 1,2); each used for "
+                        "scratch's threads and torch's")
     p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
-    p.add_argument("--steps", type=int, default=30,
-                   help="timed training steps per implementation (default 30)")
-    p.add_argument("--repeats", type=int, default=20,
-                   help="timed repetitions of each layer's forward/backward (default 20)")
-    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--rounds", type=int, default=15,
+                   help="interleaved rounds per thread count (default 15)")
+    p.add_argument("--steps", type=int, default=4,
+                   help="timed steps per implementation in each round (default 4)")
+    p.add_argument("--repeats", type=int, default=15,
+                   help="timed repetitions of each layer's forward/backward (default 15)")
+    p.add_argument("--load-seconds", type=float, default=120.0,
+                   help="upper bound on the competing process's life (default 120)")
+    p.add_argument("--no-load", action="store_true", help="skip the competing-load part")
+    p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    p.add_argument("--out-dir", type=Path, default=Path("runs/bench"),
+                   help="bench.json goes into a fresh folder <out-dir>/<UTC time> "
+                        "(default runs/bench)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and data (default 0)")
     p.add_argument("--memory-probe", choices=["scratch", "torch"], default=None,
                    help=argparse.SUPPRESS)  # internal: run one memory measurement
     return p.parse_args(argv)
 
 
+def use_threads(n: int) -> None:
+    """``n`` threads for scratch (its own pool, BLAS at one) and for torch."""
+    import torch
+    torch.set_num_threads(n)
+    parallel.set_num_threads(n)
+
+
 def median_time(fn, repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call (seconds): what a
-    long training run sees, stray page faults and other jobs included."""
+    """Median wall time of ``repeats`` calls after one warm-up call (seconds)."""
     fn()
     times = []
     for _ in range(repeats):
@@ -73,6 +100,62 @@ def make_batch(batch_size, seed):
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch_size)
     return x, y
+
+
+# --------------------------------------------------------------------------- machine
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs' time spent outside idle over ``seconds`` (from /proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return values[3] + values[4], sum(values)          # idle + iowait, total
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def busy_check(when: str = "before the bench started") -> dict:
+    """The machine's load (before the bench starts), and a warning when it is busy."""
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    try:
+        busy = cpu_busy()
+    except OSError:
+        busy = None
+    cores = os.cpu_count() or 1
+    warn = []
+    if load1 is not None and load1 > 0.5:
+        warn.append(f"load average {load1:.2f} (1 min) on {cores} cores")
+    if busy is not None and busy > 0.1:
+        warn.append(f"{100 * busy:.0f}% of the CPUs busy in the second before the bench")
+    return dict(load_average_1min=load1, cpu_busy_share=busy, cores=cores,
+                warning=(f"machine busy {when}: " + "; ".join(warn)
+                         + ". Timings are inflated and noisy; compare ratios only.")
+                if warn else None)
+
+
+def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n float32 matrix product in NumPy with ``threads`` BLAS threads."""
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        return 2 * n ** 3 / median_time(lambda: a @ b, repeats) / 1e9
+
+
+def step_flops(batch_size) -> float:
+    """FLOPs of one training step: 2 per multiply-add, forward + 2x for backward."""
+    from scratch import arch
+    spec = arch.mnist_cnn()
+    shapes = spec.shapes()
+    macs = 0
+    for (_, layer), shape_in, shape_out in zip(spec.layers, shapes, shapes[1:]):
+        if isinstance(layer, arch.Conv2d):
+            k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
+            macs += int(np.prod(shape_out)) * shape_in[0] * k * k
+        elif isinstance(layer, arch.Linear):
+            macs += shape_in[0] * shape_out[0]
+    return 2 * 3 * macs * batch_size
 
 
 # --------------------------------------------------------------------------- steps
@@ -106,25 +189,48 @@ def torch_step_fn(batch_size, seed):
     return step
 
 
-def step_flops(batch_size) -> float:
-    """FLOPs of one training step: 2 per multiply-add, forward + 2x for backward."""
-    from scratch import arch
-    spec = arch.mnist_cnn()
-    shapes = spec.shapes()
-    macs = 0
-    for (_, layer), shape_in, shape_out in zip(spec.layers, shapes, shapes[1:]):
-        if isinstance(layer, arch.Conv2d):
-            k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-            macs += int(np.prod(shape_out)) * shape_in[0] * k * k
-        elif isinstance(layer, arch.Linear):
-            macs += shape_in[0] * shape_out[0]
-    return 2 * 3 * macs * batch_size
+def interleaved(steps: dict, rounds: int, per_round: int) -> tuple[dict, dict]:
+    """Per implementation, the median wall time of a step (s) in each round, and the
+    process CPU time per step of each round; within a round each implementation runs
+    ``per_round`` timed steps, the order alternating from round to round."""
+    for step in steps.values():
+        step()                                                   # warm-up
+    times = {name: [] for name in steps}
+    cpu = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            one = []
+            cpu_start = time.process_time()
+            for _ in range(per_round):
+                start = time.perf_counter()
+                steps[name]()
+                one.append(time.perf_counter() - start)
+            cpu[name].append((time.process_time() - cpu_start) / per_round)
+            times[name].append(float(np.median(one)))
+    return times, cpu
 
 
-def matmul_gflops(n=2048, repeats=10) -> float:
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).random((n, n), dtype=np.float32)
-    return 2 * n ** 3 / median_time(lambda: a @ b, repeats) / 1e9
+def spread(values) -> dict:
+    v = np.asarray(values)
+    return dict(median=float(np.median(v)), min=float(v.min()), max=float(v.max()),
+                q25=float(np.percentile(v, 25)), q75=float(np.percentile(v, 75)))
+
+
+def step_comparison(steps, args, flops) -> dict:
+    """Interleaved step times of both implementations at the current thread count."""
+    times, cpu = interleaved(steps, args.rounds, args.steps)
+    s, t = np.array(times["scratch"]), np.array(times["torch"])
+    return dict(
+        scratch_step_ms=spread(1e3 * s), torch_step_ms=spread(1e3 * t),
+        scratch_cpu_ms_per_step=spread(1e3 * np.array(cpu["scratch"])),
+        torch_cpu_ms_per_step=spread(1e3 * np.array(cpu["torch"])),
+        scratch_images_per_s=args.batch_size / float(np.median(s)),
+        torch_images_per_s=args.batch_size / float(np.median(t)),
+        ratio_scratch_over_torch=float(np.median(t) / np.median(s)),
+        ratio_per_round=spread(t / s),
+        scratch_gflops=flops / float(np.median(s)) / 1e9,
+        torch_gflops=flops / float(np.median(t)) / 1e9)
 
 
 # --------------------------------------------------------------------------- layers
@@ -170,6 +276,24 @@ def layer_table(batch_size, repeats, seed):
     return rows
 
 
+# --------------------------------------------------------------------------- load
+BURNER = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
+
+
+def start_burner(seconds: float) -> subprocess.Popen:
+    """One CPU-bound process (a busy loop that ends by itself after ``seconds``)."""
+    return subprocess.Popen([sys.executable, "-c", BURNER.format(seconds=seconds)])
+
+
+def stop_burner(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 # --------------------------------------------------------------------------- memory
 def status_kib(field: str) -> int:
     """A memory field of /proc/self/status (VmRSS, VmHWM...), in KiB."""
@@ -195,81 +319,144 @@ def memory_probe(impl, batch_size, seed):
     return max(0, status_kib("VmHWM") - before) * 1024
 
 
-def measure_memory(impl, args) -> int:
-    cmd = [sys.executable, "-m", "scripts.bench", "--threads", str(args.threads),
+def measure_memory(impl, threads, args) -> int:
+    cmd = [sys.executable, "-m", "scripts.bench", "--threads", str(threads),
            "--batch-size", str(args.batch_size), "--seed", str(args.seed),
            "--memory-probe", impl]
     env = {**os.environ, "CNN_PARITY_KEEP_FREED_MEMORY": "0",
            "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parent.parent)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
     return int(out.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- main
+def fresh_run_dir(base: Path) -> Path:
+    """A new folder ``base/YYYYmmdd-HHMMSS[-n]``, created here (never an existing one)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(1):
+        path = Path(base) / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    import torch
     if args.memory_probe:
-        import torch
-        torch.set_num_threads(args.threads)
+        use_threads(args.threads[0])
         print(memory_probe(args.memory_probe, args.batch_size, args.seed))
         return 0
-    import torch
-    torch.set_num_threads(args.threads)
-
-    s_step = scratch_step_fn(args.batch_size, args.seed)
-    t_step = torch_step_fn(args.batch_size, args.seed)
-    s_time = median_time(s_step, args.steps)
-    t_time = median_time(t_step, args.steps)
-    ceiling = matmul_gflops()
+    before = busy_check()
+    if before["warning"]:
+        print("WARNING:", before["warning"], file=sys.stderr)
     flops = step_flops(args.batch_size)
+    steps = dict(scratch=scratch_step_fn(args.batch_size, args.seed),
+                 torch=torch_step_fn(args.batch_size, args.seed))
     result = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
-                     threads=args.threads, numpy=np.__version__, torch=torch.__version__,
+                     numpy=np.__version__, torch=torch.__version__, python=sys.version.split()[0],
                      freed_memory_kept=bool(scripts.FREED_MEMORY_KEPT)),
-        batch_size=args.batch_size, dtype="float32",
-        scratch_images_per_s=args.batch_size / s_time,
-        torch_images_per_s=args.batch_size / t_time,
-        ratio_scratch_over_torch=t_time / s_time,
-        step_gflop=flops / 1e9,
-        scratch_gflops=flops / s_time / 1e9,
-        torch_gflops=flops / t_time / 1e9,
-        numpy_matmul_gflops=ceiling,
-        scratch_fraction_of_matmul_ceiling=flops / s_time / 1e9 / ceiling,
-        layers=layer_table(args.batch_size, args.repeats, args.seed),
-        peak_step_memory_mb=dict(scratch=measure_memory("scratch", args) / 2**20,
-                                 torch=measure_memory("torch", args) / 2**20),
-    )
+        command=["python", "-m", "scripts.bench", *(argv if argv is not None else sys.argv[1:])],
+        started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        before=before, batch_size=args.batch_size, dtype="float32",
+        rounds=args.rounds, steps_per_round=args.steps, step_gflop=flops / 1e9,
+        threads={})
+    for n in args.threads:
+        use_threads(n)
+        row = step_comparison(steps, args, flops)
+        row["numpy_matmul_gflops"] = matmul_gflops(n)
+        row["scratch_fraction_of_matmul_ceiling"] = row["scratch_gflops"] / row[
+            "numpy_matmul_gflops"]
+        row["torch_fraction_of_matmul_ceiling"] = row["torch_gflops"] / row[
+            "numpy_matmul_gflops"]
+        if not args.no_layers:
+            row["layers"] = layer_table(args.batch_size, args.repeats, args.seed)
+        result["threads"][str(n)] = row
+    if not args.no_load:
+        result["load"] = {}
+        burner = start_burner(args.load_seconds)
+        try:
+            time.sleep(0.5)
+            for n in args.threads:
+                use_threads(n)
+                row = step_comparison(steps, args, flops)
+                quiet = result["threads"][str(n)]
+                for impl in ("scratch", "torch"):
+                    row[f"{impl}_slowdown"] = (row[f"{impl}_step_ms"]["median"]
+                                               / quiet[f"{impl}_step_ms"]["median"])
+                row["scratch_no_worse_than_torch"] = (row["scratch_slowdown"]
+                                                      <= row["torch_slowdown"])
+                result["load"][str(n)] = row
+        finally:
+            stop_burner(burner)
+    if not args.no_memory:
+        n = max(args.threads)
+        result["peak_step_memory_mb"] = dict(
+            threads=n, scratch=measure_memory("scratch", n, args) / 2**20,
+            torch=measure_memory("torch", n, args) / 2**20)
+    result["after"] = busy_check("after the bench")
     print_report(result)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
-        print(f"\nwrote {args.out}")
+    out = fresh_run_dir(args.out_dir) / "bench.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {out}")
     return 0
+
+
+def _ms(s: dict) -> str:
+    return f"{s['median']:6.2f} ms [{s['min']:.2f}-{s['max']:.2f}]"
 
 
 def print_report(r):
     m = r["machine"]
-    print(f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads for BLAS and torch; "
-          f"numpy {m['numpy']}, torch {m['torch']}; batch {r['batch_size']}, float32; "
-          f"freed memory kept by malloc: {m['freed_memory_kept']}\n")
-    print(f"training step   scratch {r['scratch_images_per_s']:8.0f} img/s   "
-          f"torch {r['torch_images_per_s']:8.0f} img/s   "
-          f"ratio scratch/torch {r['ratio_scratch_over_torch']:.2f}")
-    print(f"FLOP rate       scratch {r['scratch_gflops']:6.1f} GFLOP/s   "
-          f"torch {r['torch_gflops']:6.1f} GFLOP/s   "
-          f"NumPy matmul ceiling {r['numpy_matmul_gflops']:.1f} GFLOP/s "
-          f"(scratch at {100 * r['scratch_fraction_of_matmul_ceiling']:.0f}%)")
-    mem = r["peak_step_memory_mb"]
-    print(f"peak step memory scratch {mem['scratch']:.1f} MiB   torch {mem['torch']:.1f} MiB\n")
-    head = f"{'layer':8} {'kind':10} {'input':18} {'fwd scratch':>11} {'fwd torch':>10} " \
-           f"{'bwd scratch':>11} {'bwd torch':>10}   (ms)"
-    print(head)
-    print("-" * len(head))
-    for row in r["layers"]:
-        print(f"{row['layer']:8} {row['kind']:10} {str(tuple(row['input_shape'])):18} "
-              f"{row['scratch_forward_ms']:11.3f} {row['torch_forward_ms']:10.3f} "
-              f"{row['scratch_backward_ms']:11.3f} {row['torch_backward_ms']:10.3f}")
+    print(f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, torch {m['torch']}; "
+          f"batch {r['batch_size']}, float32; {r['rounds']} interleaved rounds of "
+          f"{r['steps_per_round']} steps; freed memory kept by malloc: "
+          f"{m['freed_memory_kept']}")
+    if r["before"]["warning"]:
+        print("WARNING:", r["before"]["warning"])
+    print(f"\nstep: median [min-max over rounds]; ratio = scratch/torch throughput, "
+          f"median [min-max] of the per-round ratios; a step is {r['step_gflop']:.3f} GFLOP")
+    for section, title in (("threads", "quiet"), ("load", "one competing CPU-bound process")):
+        if section not in r:
+            continue
+        print(f"\n{title}")
+        for n, row in r[section].items():
+            rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
+            line = (f"  {n} thread{'s' if n != '1' else ' '}  scratch {_ms(row['scratch_step_ms'])}"
+                    f"  torch {_ms(row['torch_step_ms'])}  ratio {ratio:.2f}"
+                    f" [{rr['min']:.2f}-{rr['max']:.2f}]  CPU/step scratch "
+                    f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
+                    f"{row['torch_cpu_ms_per_step']['median']:.1f} ms")
+            if section == "threads":
+                line += (f"  ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: scratch "
+                         f"{100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, torch "
+                         f"{100 * row['torch_fraction_of_matmul_ceiling']:.0f}%")
+            else:
+                line += (f"  slowdown scratch x{row['scratch_slowdown']:.2f}, "
+                         f"torch x{row['torch_slowdown']:.2f}")
+            print(line)
+    if "peak_step_memory_mb" in r:
+        mem = r["peak_step_memory_mb"]
+        print(f"\npeak step memory ({mem['threads']} threads): scratch {mem['scratch']:.1f} MiB"
+              f"   torch {mem['torch']:.1f} MiB")
+    for n, row in r["threads"].items():
+        if "layers" not in row:
+            continue
+        unit = f"(ms, {n} thread{'s' if n != '1' else ''})"
+        head = (f"{'layer':8} {'kind':10} {'input':18} {'fwd scratch':>11} {'fwd torch':>10} "
+                f"{'bwd scratch':>11} {'bwd torch':>10}   {unit}")
+        print("\n" + head)
+        print("-" * len(head))
+        for row_ in row["layers"]:
+            print(f"{row_['layer']:8} {row_['kind']:10} {str(tuple(row_['input_shape'])):18} "
+                  f"{row_['scratch_forward_ms']:11.3f} {row_['torch_forward_ms']:10.3f} "
+                  f"{row_['scratch_backward_ms']:11.3f} {row_['torch_backward_ms']:10.3f}")
+    if r["after"]["warning"]:
+        print("\n" + r["after"]["warning"])
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from scratch import parallel
+
 
 def _zero(like):
     return np.zeros((), like.dtype)
@@ -12,11 +14,55 @@ def _zero(like):
 
 def relu_forward(x):
     """``max(x, 0)``; the cache is the mask ``x > 0`` (torch's gradient at 0 is 0)."""
+    if x.ndim and x.flags.c_contiguous:
+        return _relu_forward_split(x)
     return np.maximum(x, 0), x > 0
 
 
 def relu_backward(dout, mask):
+    if dout.ndim and dout.flags.c_contiguous:
+        return _relu_backward_split(dout, mask)
     return dout * mask
+
+
+_zeros = {}
+
+
+def _zeros_flat(size, dtype):
+    """A read-only run of ``size`` zeros, kept from call to call: NumPy's ``maximum``
+    is three times faster against an array of zeros than against the scalar 0."""
+    have = _zeros.get(dtype)
+    if have is None or have.size < size:
+        have = _zeros[dtype] = np.zeros(size, dtype)
+        have.flags.writeable = False
+    return have[:size]
+
+
+def _relu_forward_split(x):
+    """ReLU on a contiguous array, its batch split over threads."""
+    out, mask = np.empty_like(x), np.empty(x.shape, bool)
+    per_item = x.size // x.shape[0]
+    zeros = _zeros_flat(x.size, x.dtype) if x.dtype.kind == "f" else None
+
+    def chunk(sl):
+        xs = x[sl].reshape(-1)
+        np.greater(xs, 0, out=mask[sl].reshape(-1))
+        np.maximum(xs, 0 if zeros is None else zeros[:xs.size], out=out[sl].reshape(-1))
+
+    parallel.run(chunk, x.shape[0], x.size if per_item else 0)
+    return out, mask
+
+
+def _relu_backward_split(dout, mask):
+    dx = np.empty(np.broadcast_shapes(dout.shape, mask.shape), np.result_type(dout, mask))
+    if dx.shape != dout.shape or not mask.flags.c_contiguous:
+        return dout * mask
+
+    def chunk(sl):
+        np.multiply(dout[sl], mask[sl], out=dx[sl])
+
+    parallel.run(chunk, dout.shape[0], dout.size)
+    return dx
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -1,9 +1,20 @@
 """2-D convolution (cross-correlation) by im2col: forward/backward pair."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from scratch.windows import fold, pad2d, pair, unpad2d, window_out_size, windows
+from scratch import parallel
+from scratch.windows import (
+    flat_tap_offsets,
+    fold,
+    pad2d,
+    pair,
+    unpad2d,
+    window_out_size,
+    windows,
+)
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -25,6 +36,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
                          f"divisible by groups; got x channels {c}, w shape {w.shape}")
     s, p, d = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     out_hw = (window_out_size(h, kh, s[0], p[0], d[0]), window_out_size(wd, kw, s[1], p[1], d[1]))
+    if s == (1, 1):
+        return _conv2d_forward_stride1(x, w, b, p, d, groups)
     xp = pad2d(x, p)
     win = windows(xp, (kh, kw), s, d, out_hw)                    # (N, C, Ho, Wo, kh, kw)
     cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c_per_group * kh * kw, -1)
@@ -39,6 +52,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv2d_backward(dout, cache, input_grad=True):
     """Returns ``(dx, dw, db)``: dw = dout @ cols^T; dx = col2im(w^T @ dout), per group."""
+    if isinstance(cache, _Stride1Cache):
+        return _conv2d_backward_stride1(dout, cache, input_grad)
     cols, w, has_bias, padded_hw, size, s, p, d, out_hw = cache
     groups = cols.shape[0]
     n, f = dout.shape[:2]
@@ -54,3 +69,110 @@ def conv2d_backward(dout, cache, input_grad=True):
                dout.dtype)                                       # (C, N, Hp, Wp)
     dx = unpad2d(dxp, p, size).transpose(1, 0, 2, 3)
     return np.ascontiguousarray(dx), dw, db
+
+
+# --------------------------------------------------------------------------- stride 1
+class _Stride1Cache(NamedTuple):
+    chunks: list        # per batch chunk: (slice, cols (C, kh*kw, n, Ho*Wp))
+    w: np.ndarray
+    has_bias: bool
+    size: tuple         # (H, W) of the input
+    padding: tuple
+    dilation: tuple
+
+
+def _conv2d_forward_stride1(x, w, b, p, d, groups):
+    """Stride-1 convolution with im2col on flattened padded planes, batch split over threads.
+
+    Pad each (H, W) plane to (Hp, Wp) plus one spare zero row and flatten it.
+    The window at output (oh, ow) then starts at ``oh*Wp + ow`` and its tap
+    (i, j) sits ``i*dh*Wp + j*dw`` further on (:func:`flat_tap_offsets`), so a
+    tap's column row, for all outputs at once, is one contiguous slice of
+    length ``Ho*Wp``. The slice also covers the ``Wp - Wo`` positions past each
+    output row, which wrap onto the next row: their outputs are computed and
+    dropped, and backward gives them a zero gradient.
+    Same results as the general path (same products summed in the same
+    order), up to how the weight gradient's partial sums are grouped.
+    """
+    n, c, h, wd = x.shape
+    f, c_per_group, kh, kw = w.shape
+    hp, wp = h + 2 * p[0], wd + 2 * p[1]
+    ho, wo = hp - d[0] * (kh - 1), wp - d[1] * (kw - 1)
+    span = ho * wp
+    offsets = flat_tap_offsets((kh, kw), d, wp)
+    w_m = w.reshape(groups, f // groups, c_per_group * kh * kw)
+    out = np.empty((n, f, ho, wo), x.dtype)
+
+    def chunk(sl):
+        nb = sl.stop - sl.start
+        xp = np.zeros((nb, c, hp + 1, wp), x.dtype)          # + the spare row
+        xp[:, :, p[0]:p[0] + h, p[1]:p[1] + wd] = x[sl]
+        planes = xp.reshape(nb, c, -1).transpose(1, 0, 2)    # (C, nb, (Hp+1)*Wp)
+        cols = np.empty((c, kh * kw, nb, span), x.dtype)
+        for t, off in enumerate(offsets):
+            cols[:, t] = planes[:, :, off:off + span]
+        full = w_m @ cols.reshape(groups, c_per_group * kh * kw, nb * span)
+        full = full.reshape(f, nb, ho, wp)[..., :wo].transpose(1, 0, 2, 3)  # (nb, F, Ho, Wo)
+        if b is None:
+            out[sl] = full
+        else:
+            np.add(full, b[:, None, None], out=out[sl])
+        return sl, cols
+
+    chunks = parallel.run(chunk, n)
+    return out, _Stride1Cache(chunks, w, b is not None, (h, wd), p, d)
+
+
+def _conv2d_backward_stride1(dout, cache, input_grad):
+    """Per chunk: dw and db from the zero-extended ``dout``; dx by adding each tap's
+    column row back onto the flattened padded planes (col2im as contiguous adds)."""
+    chunks, w, has_bias, (h, wd), p, d = cache
+    n, f, ho, wo = dout.shape
+    c_per_group, kh, kw = w.shape[1:]
+    groups = chunks[0][1].shape[0] // c_per_group
+    c, kk = c_per_group * groups, kh * kw
+    hp, wp = h + 2 * p[0], wd + 2 * p[1]
+    span = ho * wp
+    offsets = flat_tap_offsets((kh, kw), d, wp)
+    w_m = w.reshape(groups, f // groups, c_per_group * kk)
+    dx = np.empty((n, c, h, wd), dout.dtype) if input_grad else None
+
+    def chunk(item):
+        sl, cols = item
+        nb = sl.stop - sl.start
+        dfull = np.zeros((f, nb, ho, wp), dout.dtype)       # zero past each output row
+        dfull[..., :wo] = dout[sl].transpose(1, 0, 2, 3)
+        dfull = dfull.reshape(groups, f // groups, nb * span)
+        cols_m = cols.reshape(groups, c_per_group * kk, nb * span)
+        dw = dfull @ cols_m.transpose(0, 2, 1)               # (G, F/G, C/G*kh*kw)
+        if not np.isfinite(dw).all():                        # inf*0 from a wrapped position?
+            dw = dfull @ _without_wrapped(cols, wo, wp).reshape(cols_m.shape).transpose(0, 2, 1)
+        db = dfull.reshape(f, -1).sum(axis=1) if has_bias else None
+        if input_grad:
+            dcols = (w_m.transpose(0, 2, 1) @ dfull).reshape(c, kk, nb, span)
+            dxp = np.zeros((nb, c, hp + 1, wp), dout.dtype)
+            planes = dxp.reshape(nb, c, -1).transpose(1, 0, 2)  # (C, nb, (Hp+1)*Wp)
+            for t, off in enumerate(offsets):
+                planes[:, :, off:off + span] += dcols[:, t]
+            dx[sl] = dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + wd]
+        return dw, db
+
+    parts = parallel.map_items(chunk, chunks)
+    dw = parts[0][0]
+    for part in parts[1:]:
+        dw = dw + part[0]
+    db = None
+    if has_bias:
+        db = parts[0][1]
+        for part in parts[1:]:
+            db = db + part[1]
+    return dx, dw.reshape(w.shape), db
+
+
+def _without_wrapped(cols, wo, wp):
+    """A copy of ``cols`` with the positions past each output row set to 0, so that a
+    non-finite input there cannot turn a zero gradient into NaN (as inf * 0)."""
+    cols = cols.copy()
+    c, kk, nb, span = cols.shape
+    cols.reshape(c, kk, nb, span // wp, wp)[..., wo:] = 0
+    return cols

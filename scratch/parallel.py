@@ -1,0 +1,127 @@
+"""Scratch's own worker threads: the layers' fast paths split the batch over them.
+
+NumPy runs each element-wise pass on one core, and OpenBLAS's worker threads
+spin-wait for each other inside every matrix product, which collapses when
+another process holds a core (a 2-thread product took 30 times longer). So
+scratch does its own threading, like torch's intra-op pool: a fast path cuts
+the batch into one contiguous chunk per thread and runs the chunks at once
+(NumPy releases the GIL inside its loops and BLAS calls), each chunk doing its
+matrix products on a single-threaded BLAS. Waiting workers sleep; a chunk
+that loses its core only delays its own share.
+
+The chunks are a pure function of the batch size and the thread count, and
+partial sums (weight gradients) are added in chunk order, so the same thread
+count gives bit-identical results; a different count rounds differently (as
+BLAS's own threads do).
+
+    import scratch
+    scratch.set_num_threads(2)      # default: 1 (serial; BLAS left as it is)
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+_num_threads = 1
+_pool: ThreadPoolExecutor | None = None
+_blas_limit = None           # threadpoolctl's limiter, kept alive while applied
+_local = threading.local()   # .inside: this thread is running a chunk
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in scratch's layers, and one thread inside NumPy's BLAS.
+
+    ``n = 1`` runs every chunk in the calling thread. Either way NumPy's BLAS
+    is set to one thread (through threadpoolctl, process-wide) so that the
+    threads are not multiplied; :func:`restore_blas_threads` undoes that.
+    """
+    global _num_threads, _pool, _blas_limit
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a whole number >= 1, got {n!r}")
+    if _blas_limit is None:
+        from threadpoolctl import threadpool_limits
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+    if _pool is not None and n != _num_threads:
+        _pool.shutdown(wait=True)
+        _pool = None
+    _num_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of threads scratch's layers use (see :func:`set_num_threads`)."""
+    return _num_threads
+
+
+def restore_blas_threads() -> None:
+    """Give NumPy's BLAS back the thread count it had before :func:`set_num_threads`."""
+    global _blas_limit
+    if _blas_limit is not None:
+        _blas_limit.restore_original_limits()
+        _blas_limit = None
+
+
+def batch_chunks(n: int, parts: int | None = None) -> list[slice]:
+    """``range(n)`` cut into at most ``parts`` (default: the thread count) contiguous,
+    non-empty slices whose lengths differ by at most one, the longer ones first."""
+    parts = max(1, min(parts or _num_threads, n))
+    size, extra = divmod(n, parts)
+    bounds = [0]
+    for i in range(parts):
+        bounds.append(bounds[-1] + size + (i < extra))
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+MIN_ELEMENTS = 1 << 15
+"""Work smaller than this (in array elements) runs as one chunk: starting a thread's
+share costs tens of microseconds, more than such a pass takes."""
+
+
+def run(fn, n: int, elements: int | None = None) -> list:
+    """``[fn(chunk) for chunk in batch_chunks(n)]``, the chunks run at once; one chunk
+    when ``elements`` (the size of the work, where given) is below :data:`MIN_ELEMENTS`."""
+    parts = 1 if elements is not None and elements < MIN_ELEMENTS else None
+    return map_items(fn, batch_chunks(n, parts))
+
+
+def map_items(fn, items) -> list:
+    """``[fn(item) for item in items]``, the calls run at once.
+
+    The first runs in the calling thread, the others in the pool. All finish
+    before this returns or re-raises the first error (in item order). Called
+    from inside a chunk, it runs serially (no nested pools).
+    """
+    items = list(items)
+    if len(items) == 1 or _num_threads == 1 or getattr(_local, "inside", False):
+        return [fn(item) for item in items]
+    futures = [_executor().submit(_inside, fn, item) for item in items[1:]]
+    try:
+        first = _inside(fn, items[0])
+    finally:
+        wait(futures)                   # no chunk may still be writing when we return
+    return [first, *(f.result() for f in futures)]
+
+
+def _inside(fn, chunk):
+    _local.inside = True
+    try:
+        return fn(chunk)
+    finally:
+        _local.inside = False
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_num_threads - 1, thread_name_prefix="scratch")
+    return _pool
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist: start a new pool on demand."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
