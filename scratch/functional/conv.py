@@ -7,7 +7,7 @@ import numpy as np
 
 from scratch import parallel
 from scratch.windows import (
-    flat_tap_offsets,
+    flat_planes,
     fold,
     pad2d,
     pair,
@@ -73,7 +73,7 @@ def conv2d_backward(dout, cache, input_grad=True):
 
 # --------------------------------------------------------------------------- stride 1
 class _Stride1Cache(NamedTuple):
-    chunks: list        # per batch chunk: (slice, cols (C, kh*kw, n, Ho*Wp))
+    chunks: list        # per batch chunk: (slice, cols (C, kh*kw, n, span))
     w: np.ndarray
     has_bias: bool
     size: tuple         # (H, W) of the input
@@ -82,78 +82,78 @@ class _Stride1Cache(NamedTuple):
 
 
 def _conv2d_forward_stride1(x, w, b, p, d, groups):
-    """Stride-1 convolution with im2col on flattened padded planes, batch split over threads.
+    """Stride-1 convolution with im2col on flattened planes, batch split over threads.
 
-    Pad each (H, W) plane to (Hp, Wp) plus one spare zero row and flatten it.
-    The window at output (oh, ow) then starts at ``oh*Wp + ow`` and its tap
-    (i, j) sits ``i*dh*Wp + j*dw`` further on (:func:`flat_tap_offsets`), so a
-    tap's column row, for all outputs at once, is one contiguous slice of
-    length ``Ho*Wp``. The slice also covers the ``Wp - Wo`` positions past each
-    output row, which wrap onto the next row: their outputs are computed and
-    dropped, and backward gives them a zero gradient.
-    Same results as the general path (same products summed in the same
-    order), up to how the weight gradient's partial sums are grouped.
+    In the flattened zero-padded plane of :func:`~scratch.windows.flat_planes`
+    each tap's column row, for all outputs at once, is one contiguous slice, so
+    im2col is one copy per tap. The few positions past each output row are
+    computed and dropped, and backward gives them a zero gradient. Same
+    products summed in the same order as the general path; only the weight
+    gradient's partial sums are grouped differently.
     """
     n, c, h, wd = x.shape
     f, c_per_group, kh, kw = w.shape
-    hp, wp = h + 2 * p[0], wd + 2 * p[1]
-    ho, wo = hp - d[0] * (kh - 1), wp - d[1] * (kw - 1)
-    span = ho * wp
-    offsets = flat_tap_offsets((kh, kw), d, wp)
+    fp = flat_planes((h, wd), (kh, kw), p, d)
+    ho, wo = h + 2 * p[0] - d[0] * (kh - 1), wd + 2 * p[1] - d[1] * (kw - 1)
     w_m = w.reshape(groups, f // groups, c_per_group * kh * kw)
     out = np.empty((n, f, ho, wo), x.dtype)
 
     def chunk(sl):
         nb = sl.stop - sl.start
-        xp = np.zeros((nb, c, hp + 1, wp), x.dtype)          # + the spare row
-        xp[:, :, p[0]:p[0] + h, p[1]:p[1] + wd] = x[sl]
-        planes = xp.reshape(nb, c, -1).transpose(1, 0, 2)    # (C, nb, (Hp+1)*Wp)
-        cols = np.empty((c, kh * kw, nb, span), x.dtype)
-        for t, off in enumerate(offsets):
-            cols[:, t] = planes[:, :, off:off + span]
-        full = (w_m @ cols.reshape(groups, c_per_group * kh * kw, nb * span)).reshape(f, -1)
+        xp = np.zeros((nb, c, fp.length), x.dtype)
+        _rows(xp, fp, h)[..., :wd] = x[sl]
+        planes = xp.transpose(1, 0, 2)                       # (C, nb, length)
+        cols = np.empty((c, kh * kw, nb, fp.span), x.dtype)
+        for t, off in enumerate(fp.offsets):
+            cols[:, t] = planes[:, :, off:off + fp.span]
+        full = (w_m @ cols.reshape(groups, c_per_group * kh * kw, -1)).reshape(f, -1)
         if b is not None:
             full += b[:, None]                # contiguous here: 5x faster than after the crop
-        out[sl] = full.reshape(f, nb, ho, wp)[..., :wo].transpose(1, 0, 2, 3)  # (nb, F, Ho, Wo)
+        out[sl] = full.reshape(f, nb, ho, fp.width)[..., :wo].transpose(1, 0, 2, 3)
         return sl, cols
 
     chunks = parallel.run(chunk, n)
     return out, _Stride1Cache(chunks, w, b is not None, (h, wd), p, d)
 
 
+def _rows(planes, fp, h):
+    """The (..., H, width) view of the input rows inside flattened planes (..., length)."""
+    return planes[..., fp.start:fp.start + h * fp.width].reshape(
+        *planes.shape[:-1], h, fp.width)
+
+
 def _conv2d_backward_stride1(dout, cache, input_grad):
     """Per chunk: dw and db from the zero-extended ``dout``; dx by adding each tap's
-    column row back onto the flattened padded planes (col2im as contiguous adds)."""
+    column row back onto the flattened planes (col2im as one add per tap)."""
     chunks, w, has_bias, (h, wd), p, d = cache
     n, f, ho, wo = dout.shape
     c_per_group, kh, kw = w.shape[1:]
     groups = chunks[0][1].shape[0] // c_per_group
     c, kk = c_per_group * groups, kh * kw
-    hp, wp = h + 2 * p[0], wd + 2 * p[1]
-    span = ho * wp
-    offsets = flat_tap_offsets((kh, kw), d, wp)
+    fp = flat_planes((h, wd), (kh, kw), p, d)
     w_m = w.reshape(groups, f // groups, c_per_group * kk)
     dx = np.empty((n, c, h, wd), dout.dtype) if input_grad else None
 
     def chunk(item):
         sl, cols = item
         nb = sl.stop - sl.start
-        dfull = np.zeros((f, nb, ho, wp), dout.dtype)       # zero past each output row
+        dfull = np.zeros((f, nb, ho, fp.width), dout.dtype)  # zero past each output row
         dfull[..., :wo] = dout[sl].transpose(1, 0, 2, 3)
-        dfull = dfull.reshape(groups, f // groups, nb * span)
-        cols_m = cols.reshape(groups, c_per_group * kk, nb * span)
+        dfull = dfull.reshape(groups, f // groups, nb * fp.span)
+        cols_m = cols.reshape(groups, c_per_group * kk, nb * fp.span)
         with np.errstate(invalid="ignore"):                  # warned below, if real
             dw = dfull @ cols_m.transpose(0, 2, 1)           # (G, F/G, C/G*kh*kw)
         if not np.isfinite(dw).all():                        # inf*0 from a wrapped position?
-            dw = dfull @ _without_wrapped(cols, wo, wp).reshape(cols_m.shape).transpose(0, 2, 1)
+            dw = dfull @ _without_wrapped(cols, wo, fp.width).reshape(cols_m.shape).transpose(
+                0, 2, 1)
         db = dfull.reshape(f, -1).sum(axis=1) if has_bias else None
         if input_grad:
-            dcols = (w_m.transpose(0, 2, 1) @ dfull).reshape(c, kk, nb, span)
-            dxp = np.zeros((nb, c, hp + 1, wp), dout.dtype)
-            planes = dxp.reshape(nb, c, -1).transpose(1, 0, 2)  # (C, nb, (Hp+1)*Wp)
-            for t, off in enumerate(offsets):
-                planes[:, :, off:off + span] += dcols[:, t]
-            dx[sl] = dxp[:, :, p[0]:p[0] + h, p[1]:p[1] + wd]
+            dcols = (w_m.transpose(0, 2, 1) @ dfull).reshape(c, kk, nb, fp.span)
+            dxp = np.zeros((nb, c, fp.length), dout.dtype)
+            planes = dxp.transpose(1, 0, 2)                  # (C, nb, length)
+            for t, off in enumerate(fp.offsets):
+                planes[:, :, off:off + fp.span] += dcols[:, t]
+            dx[sl] = _rows(dxp, fp, h)[..., :wd]
         return dw, db
 
     parts = parallel.map_items(chunk, chunks)
@@ -168,10 +168,10 @@ def _conv2d_backward_stride1(dout, cache, input_grad):
     return dx, dw.reshape(w.shape), db
 
 
-def _without_wrapped(cols, wo, wp):
+def _without_wrapped(cols, wo, width):
     """A copy of ``cols`` with the positions past each output row set to 0, so that a
     non-finite input there cannot turn a zero gradient into NaN (as inf * 0)."""
     cols = cols.copy()
     c, kk, nb, span = cols.shape
-    cols.reshape(c, kk, nb, span // wp, wp)[..., wo:] = 0
+    cols.reshape(c, kk, nb, span // width, width)[..., wo:] = 0
     return cols
