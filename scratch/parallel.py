@@ -2,7 +2,8 @@
 
 NumPy runs each element-wise pass on one core, and OpenBLAS's worker threads
 spin-wait for each other inside every matrix product, which collapses when
-another process holds a core (a 2-thread product took 30 times longer). So
+another process holds a core (two products took 16 times longer with 2 threads
+than with 1 while other jobs ran on this 2-core machine). So
 scratch does its own threading, like torch's intra-op pool: a fast path cuts
 the batch into one contiguous chunk per thread and runs the chunks at once
 (NumPy releases the GIL inside its loops and BLAS calls), each chunk doing its
@@ -14,8 +15,8 @@ partial sums (weight gradients) are added in chunk order, so the same thread
 count gives bit-identical results; a different count rounds differently (as
 BLAS's own threads do).
 
-    import scratch
-    scratch.set_num_threads(2)      # default: 1 (serial; BLAS left as it is)
+    from scratch import parallel
+    parallel.set_num_threads(2)     # default: 1 (serial; BLAS left as it is)
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def set_num_threads(n: int) -> None:
     global _num_threads, _pool, _blas_limit
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a whole number >= 1, got {n!r}")
+    from threadpoolctl import threadpool_limits
+    limit = threadpool_limits(limits=1, user_api="blas")   # again, if changed since
     if _blas_limit is None:
-        from threadpoolctl import threadpool_limits
-        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+        _blas_limit = limit                                 # remembers the original counts
     if _pool is not None and n != _num_threads:
         _pool.shutdown(wait=True)
         _pool = None
