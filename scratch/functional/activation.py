@@ -41,7 +41,6 @@ def _zeros_flat(size, dtype):
 def _relu_forward_split(x):
     """ReLU on a contiguous array, its batch split over threads."""
     out, mask = np.empty_like(x), np.empty(x.shape, bool)
-    per_item = x.size // x.shape[0]
     zeros = _zeros_flat(x.size, x.dtype) if x.dtype.kind == "f" else None
 
     def chunk(sl):
@@ -49,7 +48,7 @@ def _relu_forward_split(x):
         np.greater(xs, 0, out=mask[sl].reshape(-1))
         np.maximum(xs, 0 if zeros is None else zeros[:xs.size], out=out[sl].reshape(-1))
 
-    parallel.run(chunk, x.shape[0], x.size if per_item else 0)
+    parallel.run(chunk, x.shape[0], x.size)
     return out, mask
 
 
