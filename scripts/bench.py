@@ -8,6 +8,8 @@ For the default MNIST architecture in float32, at each thread count (default
     images/s and the ratio scratch/torch of throughputs;
   * the practical ceiling: GFLOP/s of a 2048x2048 float32 matrix product in
     NumPy with that many BLAS threads, and each step's FLOP rate as a fraction;
+    also per second of CPU time (steps against the 1-thread product), a view
+    that other jobs on the machine distort less than wall time;
   * each layer's forward and backward time at the model's shapes;
   * the same training steps while a competing CPU-bound process (started and
     stopped here, bounded in time) holds one core: each side's slowdown.
@@ -141,6 +143,21 @@ def matmul_gflops(threads: int, n: int = 2048, repeats: int = 5) -> float:
     b = np.random.default_rng(1).random((n, n), dtype=np.float32)
     with threadpool_limits(limits=threads, user_api="blas"):
         return 2 * n ** 3 / median_time(lambda: a @ b, repeats) / 1e9
+
+
+def matmul_gflop_per_cpu_second(n: int = 2048, repeats: int = 5) -> float:
+    """The same product on one BLAS thread, per second of CPU time: the ceiling of a
+    core's work, which other jobs on the machine stretch in wall time but hardly here."""
+    from threadpoolctl import threadpool_limits
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    times = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        a @ a
+        for _ in range(repeats):
+            start = time.process_time()
+            a @ a
+            times.append(time.process_time() - start)
+    return 2 * n ** 3 / float(np.median(times)) / 1e9
 
 
 def step_flops(batch_size) -> float:
@@ -365,9 +382,14 @@ def main(argv=None):
         before=before, batch_size=args.batch_size, dtype="float32",
         rounds=args.rounds, steps_per_round=args.steps, step_gflop=flops / 1e9,
         threads={})
+    per_cpu = matmul_gflop_per_cpu_second()
+    result["numpy_matmul_gflop_per_cpu_second"] = per_cpu
     for n in args.threads:
         use_threads(n)
         row = step_comparison(steps, args, flops)
+        for impl in ("scratch", "torch"):   # FLOP per CPU second against the product's
+            row[f"{impl}_cpu_efficiency"] = (flops / 1e6 / row[f"{impl}_cpu_ms_per_step"][
+                "median"] / per_cpu)
         row["numpy_matmul_gflops"] = matmul_gflops(n)
         row["scratch_fraction_of_matmul_ceiling"] = row["scratch_gflops"] / row[
             "numpy_matmul_gflops"]
@@ -432,9 +454,13 @@ def print_report(r):
                     f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
                     f"{row['torch_cpu_ms_per_step']['median']:.1f} ms")
             if section == "threads":
-                line += (f"  ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: scratch "
-                         f"{100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, torch "
-                         f"{100 * row['torch_fraction_of_matmul_ceiling']:.0f}%")
+                line += (f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
+                         f"scratch {100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, "
+                         f"torch {100 * row['torch_fraction_of_matmul_ceiling']:.0f}%; "
+                         f"per CPU second (1-thread product "
+                         f"{r['numpy_matmul_gflop_per_cpu_second']:.0f} GFLOP): scratch "
+                         f"{100 * row['scratch_cpu_efficiency']:.0f}%, torch "
+                         f"{100 * row['torch_cpu_efficiency']:.0f}%")
             else:
                 line += (f"  slowdown scratch x{row['scratch_slowdown']:.2f}, "
                          f"torch x{row['torch_slowdown']:.2f}")
