@@ -12,7 +12,8 @@ For the default MNIST architecture in float32, at each thread count (default
     that other jobs on the machine distort less than wall time;
   * each layer's forward and backward time at the model's shapes;
   * the same training steps while a competing CPU-bound process (started and
-    stopped here, bounded in time) holds one core: each side's slowdown.
+    stopped here, bounded in time) runs, alternating round by round with it
+    paused, so that both phases see the same background: each side's slowdown.
 Plus the peak memory a step adds (each implementation in its own process). It
 warns when the machine was busy before it started (load average, idle share of
 the CPUs over one second), prints a table and writes ``bench.json`` into a
@@ -29,6 +30,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -218,12 +220,13 @@ def torch_step_fn(batch_size, seed):
     return step
 
 
-def interleaved(steps: dict, rounds: int, per_round: int) -> tuple[dict, dict]:
+def interleaved(steps: dict, rounds: int, per_round: int,
+                warm_up: bool = True) -> tuple[dict, dict]:
     """Per implementation, the median wall time of a step (s) in each round, and the
     process CPU time per step of each round; within a round each implementation runs
     ``per_round`` timed steps, the order alternating from round to round."""
-    for step in steps.values():
-        step()                                                   # warm-up
+    for step in steps.values() if warm_up else ():
+        step()
     times = {name: [] for name in steps}
     cpu = {name: [] for name in steps}
     names = list(steps)
@@ -316,6 +319,34 @@ BURNER = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic(
 def start_burner(seconds: float) -> subprocess.Popen:
     """One CPU-bound process (a busy loop that ends by itself after ``seconds``)."""
     return subprocess.Popen([sys.executable, "-c", BURNER.format(seconds=seconds)])
+
+
+def load_comparison(steps, args, burner) -> dict:
+    """Step times with the competing process paused and running, alternating round by
+    round (SIGSTOP / SIGCONT), so that both see the same background; each side's
+    slowdown is the ratio of its medians."""
+    phases = {"quiet": ({}, {}), "load": ({}, {})}
+    for r in range(args.rounds):
+        for phase in (("quiet", "load") if r % 2 == 0 else ("load", "quiet")):
+            burner.send_signal(signal.SIGCONT if phase == "load" else signal.SIGSTOP)
+            time.sleep(0.05)
+            times, cpu = interleaved(steps, 1, args.steps, warm_up=False)
+            for store, new in zip(phases[phase], (times, cpu)):
+                for name, values in new.items():
+                    store.setdefault(name, []).extend(values)
+    burner.send_signal(signal.SIGCONT)
+    row = {}
+    for phase, (times, cpu) in phases.items():
+        for impl in ("scratch", "torch"):
+            row[f"{phase}_{impl}_step_ms"] = spread(1e3 * np.array(times[impl]))
+            row[f"{phase}_{impl}_cpu_ms_per_step"] = spread(1e3 * np.array(cpu[impl]))
+    for impl in ("scratch", "torch"):
+        row[f"{impl}_slowdown"] = (row[f"load_{impl}_step_ms"]["median"]
+                                   / row[f"quiet_{impl}_step_ms"]["median"])
+    row["ratio_scratch_over_torch_under_load"] = (row["load_torch_step_ms"]["median"]
+                                                  / row["load_scratch_step_ms"]["median"])
+    row["scratch_no_worse_than_torch"] = row["scratch_slowdown"] <= row["torch_slowdown"]
+    return row
 
 
 def stop_burner(proc: subprocess.Popen) -> None:
@@ -421,14 +452,7 @@ def main(argv=None):
             time.sleep(0.5)
             for n in args.threads:
                 use_threads(n)
-                row = step_comparison(steps, args, flops)
-                quiet = result["threads"][str(n)]
-                for impl in ("scratch", "torch"):
-                    row[f"{impl}_slowdown"] = (row[f"{impl}_step_ms"]["median"]
-                                               / quiet[f"{impl}_step_ms"]["median"])
-                row["scratch_no_worse_than_torch"] = (row["scratch_slowdown"]
-                                                      <= row["torch_slowdown"])
-                result["load"][str(n)] = row
+                result["load"][str(n)] = load_comparison(steps, args, burner)
         finally:
             stop_burner(burner)
     if not args.no_memory:
@@ -458,29 +482,32 @@ def print_report(r):
         print("WARNING:", r["before"]["warning"])
     print(f"\nstep: median [min-max over rounds]; ratio = scratch/torch throughput, "
           f"median [min-max] of the per-round ratios; a step is {r['step_gflop']:.3f} GFLOP")
-    for section, title in (("threads", "quiet"), ("load", "one competing CPU-bound process")):
-        if section not in r:
-            continue
-        print(f"\n{title}")
-        for n, row in r[section].items():
-            rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
-            line = (f"  {n} thread{'s' if n != '1' else ' '}  scratch {_ms(row['scratch_step_ms'])}"
-                    f"  torch {_ms(row['torch_step_ms'])}  ratio {ratio:.2f}"
-                    f" [{rr['min']:.2f}-{rr['max']:.2f}]  CPU/step scratch "
-                    f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
-                    f"{row['torch_cpu_ms_per_step']['median']:.1f} ms")
-            if section == "threads":
-                line += (f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
-                         f"scratch {100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, "
-                         f"torch {100 * row['torch_fraction_of_matmul_ceiling']:.0f}%; "
-                         f"per CPU second (1-thread product "
-                         f"{r['numpy_matmul_gflop_per_cpu_second']:.0f} GFLOP): scratch "
-                         f"{100 * row['scratch_cpu_efficiency']:.0f}%, torch "
-                         f"{100 * row['torch_cpu_efficiency']:.0f}%")
-            else:
-                line += (f"  slowdown scratch x{row['scratch_slowdown']:.2f}, "
-                         f"torch x{row['torch_slowdown']:.2f}")
-            print(line)
+    print("\nthe machine as it is")
+    for n, row in r["threads"].items():
+        rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
+        print(f"  {n} thread{'s' if n != '1' else ' '}  scratch {_ms(row['scratch_step_ms'])}"
+              f"  torch {_ms(row['torch_step_ms'])}  ratio {ratio:.2f}"
+              f" [{rr['min']:.2f}-{rr['max']:.2f}]  CPU/step scratch "
+              f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
+              f"{row['torch_cpu_ms_per_step']['median']:.1f} ms"
+              f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
+              f"scratch {100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, "
+              f"torch {100 * row['torch_fraction_of_matmul_ceiling']:.0f}%; "
+              f"per CPU second (1-thread product "
+              f"{r['numpy_matmul_gflop_per_cpu_second']:.0f} GFLOP): scratch "
+              f"{100 * row['scratch_cpu_efficiency']:.0f}%, torch "
+              f"{100 * row['torch_cpu_efficiency']:.0f}%")
+    if "load" in r:
+        print("\none competing CPU-bound process, paused and running in alternate rounds "
+              "(median step, paused -> running)")
+        for n, row in r["load"].items():
+            print(f"  {n} thread{'s' if n != '1' else ' '}  scratch "
+                  f"{row['quiet_scratch_step_ms']['median']:.2f} -> "
+                  f"{row['load_scratch_step_ms']['median']:.2f} ms (x{row['scratch_slowdown']:.2f})"
+                  f"  torch {row['quiet_torch_step_ms']['median']:.2f} -> "
+                  f"{row['load_torch_step_ms']['median']:.2f} ms (x{row['torch_slowdown']:.2f})"
+                  f"  ratio under load {row['ratio_scratch_over_torch_under_load']:.2f}"
+                  f"  scratch no worse: {row['scratch_no_worse_than_torch']}")
     if "peak_step_memory_mb" in r:
         mem = r["peak_step_memory_mb"]
         print(f"\npeak step memory ({mem['threads']} threads): scratch {mem['scratch']:.1f} MiB"
