@@ -32,11 +32,18 @@ def _use_threads(n, monkeypatch):
     return before
 
 
+def _restore(before):
+    """Back to the thread count and BLAS setting the rest of the suite runs with (a run
+    resumed in this process must round as the one started in a fresh process did)."""
+    parallel.set_num_threads(before)
+    parallel.restore_blas_threads()
+
+
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
 def threads(request, monkeypatch):
     before = _use_threads(request.param, monkeypatch)
     yield request.param
-    parallel.set_num_threads(before)
+    _restore(before)
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def two_threads(monkeypatch):
     """For what the rest of the suite already checks with one thread."""
     before = _use_threads(2, monkeypatch)
     yield 2
-    parallel.set_num_threads(before)
+    _restore(before)
 
 
 @dtypes
@@ -176,13 +183,16 @@ def test_set_num_threads_refuses_what_is_not_a_positive_whole_number(bad):
         parallel.set_num_threads(bad)
 
 
-def test_set_num_threads_runs_blas_single_threaded():
+def test_set_num_threads_runs_blas_single_threaded_until_restored():
     from threadpoolctl import threadpool_info
+    blas_before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     before = parallel.get_num_threads()
     parallel.set_num_threads(2)
     try:
         blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
         assert blas and all(n == 1 for n in blas)
     finally:
-        parallel.set_num_threads(before)
+        _restore(before)
+    assert [p["num_threads"] for p in threadpool_info()
+            if p["user_api"] == "blas"] == blas_before
 
