@@ -20,9 +20,10 @@ BLAS's own threads do).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 _num_threads = 1
 _pool: ThreadPoolExecutor | None = None
@@ -89,27 +90,42 @@ def run(fn, n: int, elements: int | None = None) -> list:
 def map_items(fn, items) -> list:
     """``[fn(item) for item in items]``, the calls run at once.
 
-    The first runs in the calling thread, the others in the pool. All finish
-    before this returns or re-raises the first error (in item order). Called
-    from inside a chunk, it runs serially (no nested pools).
+    The calling thread and the pool's workers claim items one at a time, so a
+    worker that has not started yet (its core busy with another job) leaves its
+    share to the caller instead of making it wait. Returns when every item is
+    done, or re-raises the error of the first failed item. Called from inside
+    a chunk, it runs serially (no nested pools).
     """
     items = list(items)
     if len(items) == 1 or _num_threads == 1 or getattr(_local, "inside", False):
         return [fn(item) for item in items]
-    futures = [_executor().submit(_inside, fn, item) for item in items[1:]]
-    try:
-        first = _inside(fn, items[0])
-    finally:
-        wait(futures)                   # no chunk may still be writing when we return
-    return [first, *(f.result() for f in futures)]
+    results = [None] * len(items)
+    errors: list = [None] * len(items)
+    done = [threading.Event() for _ in items]
+    claim = itertools.count()                  # next() is atomic under the GIL
 
+    def work():
+        _local.inside = True
+        try:
+            while (i := next(claim)) < len(items):
+                try:
+                    results[i] = fn(items[i])
+                except BaseException as err:   # re-raised in the calling thread
+                    errors[i] = err
+                finally:
+                    done[i].set()
+        finally:
+            _local.inside = False
 
-def _inside(fn, chunk):
-    _local.inside = True
-    try:
-        return fn(chunk)
-    finally:
-        _local.inside = False
+    for _ in range(min(len(items), _num_threads) - 1):
+        _executor().submit(work)
+    work()
+    for event in done:                         # items a worker claimed may still run
+        event.wait()
+    for err in errors:
+        if err is not None:
+            raise err
+    return results
 
 
 def _executor() -> ThreadPoolExecutor:
