@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests import test_functional, test_model
+from parity_tests import test_activation, test_model
 from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
 from scratch import functional as F
 from scratch import parallel
@@ -128,7 +128,7 @@ def test_max_pool2x2_with_nan_drops_that_window_gradient_as_the_general_path(thr
 
 @dtypes
 def test_relu_matches_torch_with_the_batch_split(two_threads, dtype):
-    test_functional.test_activation_matches_torch(name="relu", dtype=dtype)
+    test_activation.test_activation_matches_torch(name="relu", dtype=dtype)
 
 
 @dtypes
