@@ -219,7 +219,11 @@ def test_load_state_dict_names_a_wrong_shape():
         model.load_state_dict(state)
 
 
-def test_architecture_refuses_linear_on_unflattened_input():
+def test_architecture_linear_acts_on_the_last_axis_like_torch():
+    """Linear takes (*, in_features) as torch's does: without a Flatten it maps the last
+    axis, and both builders agree on the shape."""
     spec = A.Architecture((1, 6, 6), (("conv", A.Conv2d(2, 3)), ("fc", A.Linear(3))))
-    with pytest.raises(ValueError, match=r"layer 'fc' \(Linear\).*Flatten"):
-        spec.shapes()
+    assert spec.shapes()[-1] == (2, 4, 3)
+    x = np.zeros((5, 1, 6, 6))
+    assert scratch_model.build(spec, dtype=np.float64).forward(x).shape == (5, 2, 4, 3)
+    assert tuple(reference_model.build(spec)(torch.zeros(5, 1, 6, 6)).shape) == (5, 2, 4, 3)
