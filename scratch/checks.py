@@ -242,6 +242,7 @@ def pad_fits(layer, x, pads, mode: str):
 def output_size(layer, value) -> tuple:
     """Adaptive pooling's ``output_size``: an int, or a pair of ints or None (keep that size)."""
     items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    items = (0, 0) if value is None else items                  # only pair entries may be None
     ok = len(items) == 2 and all(
         v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1)
         for v in items)
@@ -267,12 +268,13 @@ def dim_index(layer, what: str, value) -> int:
     return int(value)
 
 
-def batch_stats(layer, x):
-    """Training-mode batch norm needs more than one value per channel (as torch)."""
+def batch_stats(layer, x, when: str = "in training mode"):
+    """Batch norm with batch statistics needs more than one value per channel (as torch)."""
     if x.size <= x.shape[1]:
-        raise ValueError(f"{_name(layer)} in training mode needs more than 1 value per "
+        fix = "call .eval()" if when == "in training mode" else "track running statistics"
+        raise ValueError(f"{_name(layer)} {when} needs more than 1 value per "
                          f"channel, got input of shape {x.shape}; use a larger batch or "
-                         f"call .eval()")
+                         f"{fix}")
 
 
 # --------------------------------------------------------------------------- backward

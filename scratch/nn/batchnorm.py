@@ -55,7 +55,8 @@ class _BatchNorm(Module):
         batch_stats = self.training or not self.track_running_stats
         momentum = self.momentum
         if batch_stats:
-            checks.batch_stats(self, x)
+            checks.batch_stats(self, x, "in training mode" if self.training else
+                               "with batch statistics (track_running_stats=False)")
         if self.training and self.track_running_stats:
             self._buffers["num_batches_tracked"] += 1
             if momentum is None:
