@@ -290,7 +290,7 @@ PAD_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 @st.composite
-def pad_cases(draw, mode=None):
+def pad_cases(draw, mode=None, small=False):
     """(x (N, C, H, W), pad (left, right, top, bottom), F.pad mode, seed), each pad within
     the mode's limit: reflect < size, circular <= size, constant/replicate up to 3."""
     mode = mode or draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
@@ -301,7 +301,7 @@ def pad_cases(draw, mode=None):
         return draw(st.integers(0, min(limit, 3)))
 
     pad = (side(w), side(w), side(h), side(h))
-    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    n, c = (1, 1) if small else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     return draw(array((n, c, h, w))), pad, mode, draw(SEEDS)
 
 
@@ -323,12 +323,12 @@ class ConvModuleCase:
 
 
 @st.composite
-def conv_module_cases(draw, modes=PAD_MODES):
+def conv_module_cases(draw, modes=PAD_MODES, small=False):
     """A Conv2d configuration with any padding form and padding_mode, and a fitting input.
 
     Padding is an int, a pair, 'valid' or 'same' (stride 1); sizes are drawn so the
     window fits and the padding mode's limit holds (reflect pads less than the size,
-    circular at most the size)."""
+    circular at most the size). ``small``: one sample, no groups, for finite differences."""
     mode = draw(st.sampled_from(modes))
     form = draw(st.sampled_from(["int", "pair", "valid", "same"]))
     k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
@@ -348,10 +348,11 @@ def conv_module_cases(draw, modes=PAD_MODES):
         span = d_ * (k_ - 1) + 1
         low = {"reflect": p + 1, "circular": p, "replicate": 1}.get(mode, 1)
         low = max(low, span - 2 * p, 1)
-        size.append(draw(st.integers(low, low + 3)))
-    groups = draw(st.sampled_from([1, 2]))
+        size.append(draw(st.integers(low, low + (1 if small else 3))))
+    groups = 1 if small else draw(st.sampled_from([1, 2]))
     c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    batch = draw(st.sampled_from([(), (1,), (2,)]))              # () is unbatched (C, H, W)
+    batches = [(), (1,)] if small else [(), (1,), (2,)]         # () is unbatched (C, H, W)
+    batch = draw(st.sampled_from(batches))
     return ConvModuleCase(c_in, c_out, k, s, padding, d, groups, draw(st.booleans()), mode,
                           draw(array(batch + (c_in, *size))), draw(SEEDS))
 
