@@ -372,7 +372,8 @@ def adaptive_cases(draw, max_side=7):
 def option_architectures(draw):
     """A small CNN drawing the torch options of conv, pooling, batch norm and flatten:
     conv (any padding form and mode) [BN, tracked or not] ReLU pool-of-any-kind flatten
-    linear [BN1d] ReLU linear. Inputs 6..8 a side keep every draw valid."""
+    (all, or axes 1-2 with a second Flatten(-2) after fc1) linear [BN1d] ReLU linear.
+    Inputs 6..8 a side keep every draw valid."""
     c_in, size = draw(st.integers(1, 2)), draw(st.integers(6, 8))
     padding = draw(st.sampled_from([0, 1, (1, 0), "same", "valid"]))
     stride = 1 if padding == "same" else draw(st.integers(1, 2))
@@ -387,8 +388,13 @@ def option_architectures(draw):
     layers.append(("pool", draw(st.sampled_from([
         A.MaxPool2d(2, 2, 1, 1, ceil_mode=True), A.AvgPool2d(3, 2, 1, divisor_override=4),
         A.AdaptiveAvgPool2d((2, None)), A.AdaptiveAvgPool2d(1), A.AdaptiveMaxPool2d(3)]))))
-    layers += [("flatten", A.Flatten()), ("fc1", A.Linear(draw(st.integers(2, 5))))]
+    partial = draw(st.booleans())        # Flatten(1, 2): fc1 then acts on each row's W axis
+    layers += [("flatten", A.Flatten(1, 2) if partial else A.Flatten()),
+               ("fc1", A.Linear(draw(st.integers(2, 5))))]
     if draw(st.booleans()):
         layers.append(("bn1", A.BatchNorm1d(track_running_stats=draw(st.booleans()))))
-    layers += [("act1", A.ReLU()), ("fc2", A.Linear(draw(st.integers(2, 4))))]
+    layers.append(("act1", A.ReLU()))
+    if partial:
+        layers.append(("flatten2", A.Flatten(-2)))
+    layers.append(("fc2", A.Linear(draw(st.integers(2, 4)))))
     return A.Architecture(input_shape=(c_in, size, size), layers=tuple(layers))

@@ -34,8 +34,8 @@ def model_reduction(architecture: A.Architecture, batch: int) -> int:
             kh, kw = ((spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int)
                       else spec.kernel_size)
             total += max(shape_in[0] * kh * kw, batch * spatial)
-        elif isinstance(spec, A.Linear):
-            total += max(shape_in[-1], batch)
+        elif isinstance(spec, A.Linear):   # weight gradient: a sum over every leading row
+            total += max(shape_in[-1], batch * math.prod(shape_in[:-1]))
         elif isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d, A.PReLU)):
             total += batch * math.prod(shape_in[1:])
     return total
