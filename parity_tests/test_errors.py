@@ -307,6 +307,8 @@ LAYERS = {
     "LogSoftmax": (lambda dt: nn.LogSoftmax(-1), (2, 3, 2)),
     "Dropout": (lambda dt: nn.Dropout(0.5, generator=0), (4, 3)),
     "Dropout2d": (lambda dt: nn.Dropout2d(0.5, generator=0), (2, 3, 2, 2)),
+    "AdaptiveAvgPool2d": (lambda dt: nn.AdaptiveAvgPool2d((2, None)), (1, 2, 3, 4)),
+    "AdaptiveMaxPool2d": (lambda dt: nn.AdaptiveMaxPool2d(2), (2, 3, 3)),
 }
 WITH_PARAMS = ["Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "PReLU"]
 NOT_FLOAT = st.sampled_from([np.bool_, np.int8, np.int32, np.int64, np.uint8, np.complex64,
