@@ -95,6 +95,12 @@ def test_flatten_matches_torch(case, dtype):
 
 
 @given(case=flatten_cases())
+def test_flatten_backward_matches_finite_differences(case):
+    x, start, end, _ = case
+    check(F.flatten_forward, F.flatten_backward, x, start_dim=start, end_dim=end)
+
+
+@given(case=flatten_cases())
 def test_flatten_module_matches_torch(case):
     x, start, end, seed = case
     layer, twin = nn.Flatten(start, end), torch.nn.Flatten(start, end)
