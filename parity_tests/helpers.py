@@ -95,3 +95,40 @@ def torch_run(fn, inputs: dict, dout: np.ndarray | None, dtype, **kwargs):
 def upstream(seed: int, shape, dtype) -> np.ndarray:
     """A random upstream gradient (standard normal, never all ones)."""
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def same_state_twins(scratch, twin, dtype, seed):
+    """Give a scratch module and its torch twin the same random floating state (running
+    variances kept positive); the twin is cast to ``dtype``. Returns the twin."""
+    twin = twin.to(TORCH_DTYPE[np.dtype(dtype)])
+    rng = np.random.default_rng(seed)
+    state = {key: (rng.uniform(-1, 1, v.shape).astype(dtype) if v.dtype.kind == "f" else v)
+             for key, v in scratch.state_dict().items()}
+    if "running_var" in state:
+        state["running_var"] = 1 + np.abs(state["running_var"])
+    scratch.load_state_dict(state)
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    return twin
+
+
+def assert_module_matches_torch(scratch, twin, x, dtype, seed, reduction=1):
+    """One forward/backward of both modules on ``x`` with a random upstream gradient:
+    output, input gradient, every parameter gradient and every buffer agree (integer
+    buffers exactly), and both have the same state_dict keys."""
+    out = scratch.forward(x)
+    dout = upstream(seed, out.shape, dtype)
+    dx = scratch.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    t_out = twin(tx)
+    twin.zero_grad()
+    t_out.backward(torch.from_numpy(dout))
+    grads = {f"grad:{n}": p.grad for n, p in scratch.named_parameters()}
+    t_grads = {f"grad:{n}": p.grad for n, p in twin.named_parameters()}
+    state, t_state = scratch.state_dict(), twin.state_dict()
+    assert list(state) == list(t_state)
+    floats = {n: v for n, v in state.items() if v.dtype.kind == "f"}
+    assert_parity(dict(out=out, dx=dx, **grads, **floats),
+                  dict(out=t_out, dx=tx.grad, **t_grads, **{n: t_state[n] for n in floats}),
+                  dtype, reductions={n: reduction for n in ["out", "dx", *grads, *floats]})
+    for n in state.keys() - floats.keys():
+        assert int(state[n]) == int(t_state[n]), n

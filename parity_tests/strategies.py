@@ -113,10 +113,16 @@ def pointwise_inputs(draw, values=INPUT_VALUES):
 
 
 @st.composite
-def linear_cases(draw):
-    n, fin, fout = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+def linear_cases(draw, max_lead_dims=1):
+    """(x (*, in), weight (out, in), bias (out,) or None, seed); ``*`` is 0 to
+    ``max_lead_dims`` axes (1: the classic (N, in))."""
+    if max_lead_dims == 1:
+        lead = (draw(st.integers(1, 4)),)
+    else:                                                        # 1-D x included
+        lead = tuple(draw(st.lists(st.integers(1, 3), max_size=max_lead_dims)))
+    fin, fout = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     bias = draw(st.booleans())
-    return (draw(array((n, fin))), draw(array((fout, fin), WEIGHT_VALUES)),
+    return (draw(array(lead + (fin,))), draw(array((fout, fin), WEIGHT_VALUES)),
             draw(array((fout,), WEIGHT_VALUES)) if bias else None, draw(SEEDS))
 
 
@@ -277,3 +283,118 @@ def fewer_examples(fraction: float):
     input space is small, so the ``ci`` profile stays fast and ``thorough`` still
     scales them up."""
     return settings(max_examples=max(3, round(settings.default.max_examples * fraction)))
+
+
+# --------------------------------------------------------------------------- layer options
+PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+@st.composite
+def pad_cases(draw, mode=None, small=False):
+    """(x (N, C, H, W), pad (left, right, top, bottom), F.pad mode, seed), each pad within
+    the mode's limit: reflect < size, circular <= size, constant/replicate up to 3."""
+    mode = mode or draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+
+    def side(size):
+        limit = {"reflect": size - 1, "circular": size}.get(mode, 3)
+        return draw(st.integers(0, min(limit, 3)))
+
+    pad = (side(w), side(w), side(h), side(h))
+    n, c = (1, 1) if small else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    return draw(array((n, c, h, w))), pad, mode, draw(SEEDS)
+
+
+@dataclass
+class ConvModuleCase:
+    """Everything ``Conv2d(in, out, kernel_size, stride, padding, dilation, groups, bias,
+    padding_mode)`` takes, and an input that fits it (batched or unbatched)."""
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple
+    stride: tuple
+    padding: object
+    dilation: tuple
+    groups: int
+    bias: bool
+    padding_mode: str
+    x: np.ndarray
+    seed: int
+
+
+@st.composite
+def conv_module_cases(draw, modes=PAD_MODES, small=False):
+    """A Conv2d configuration with any padding form and padding_mode, and a fitting input.
+
+    Padding is an int, a pair, 'valid' or 'same' (stride 1); sizes are drawn so the
+    window fits and the padding mode's limit holds (reflect pads less than the size,
+    circular at most the size). ``small``: one sample, no groups, for finite differences."""
+    mode = draw(st.sampled_from(modes))
+    form = draw(st.sampled_from(["int", "pair", "valid", "same"]))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    s = (1, 1) if form == "same" else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    if form == "int":
+        padding = draw(st.integers(0, 2))
+        pads = (padding, padding)
+    elif form == "pair":
+        padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+        pads = padding
+    else:
+        padding = form
+        pads = tuple(-(-d_ * (k_ - 1) // 2) if form == "same" else 0 for k_, d_ in zip(k, d))
+    size = []
+    for p, k_, d_ in zip(pads, k, d):
+        span = d_ * (k_ - 1) + 1
+        low = {"reflect": p + 1, "circular": p, "replicate": 1}.get(mode, 1)
+        low = max(low, span - 2 * p, 1)
+        size.append(draw(st.integers(low, low + (1 if small else 3))))
+    groups = 1 if small else draw(st.sampled_from([1, 2]))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    batches = [(), (1,)] if small else [(), (1,), (2,)]         # () is unbatched (C, H, W)
+    batch = draw(st.sampled_from(batches))
+    return ConvModuleCase(c_in, c_out, k, s, padding, d, groups, draw(st.booleans()), mode,
+                          draw(array(batch + (c_in, *size))), draw(SEEDS))
+
+
+@st.composite
+def adaptive_cases(draw, max_side=7):
+    """(x (N, C, H, W) or (C, H, W), output_size, seed): output sizes below, equal to and
+    above the input size (windows then overlap), entries None or not."""
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    entry = st.one_of(st.none(), st.integers(1, max_side + 1))
+    output_size = draw(st.one_of(st.integers(1, max_side + 1), st.tuples(entry, entry)))
+    batch = draw(st.sampled_from([(), (1,), (2,)] if max_side > 4 else [(), (1,)]))
+    return draw(array(batch + (draw(st.integers(1, 3)), h, w))), output_size, draw(SEEDS)
+
+
+@st.composite
+def option_architectures(draw):
+    """A small CNN drawing the torch options of conv, pooling, batch norm and flatten:
+    conv (any padding form and mode) [BN, tracked or not] ReLU pool-of-any-kind flatten
+    (all, or axes 1-2 with a second Flatten(-2) after fc1) linear [BN1d] ReLU linear.
+    Inputs 6..8 a side keep every draw valid."""
+    c_in, size = draw(st.integers(1, 2)), draw(st.integers(6, 8))
+    padding = draw(st.sampled_from([0, 1, (1, 0), "same", "valid"]))
+    stride = 1 if padding == "same" else draw(st.integers(1, 2))
+    layers = [("conv", A.Conv2d(draw(st.integers(1, 3)), 3, stride, padding,
+                                padding_mode=draw(st.sampled_from(PAD_MODES)),
+                                bias=draw(st.booleans())))]
+    if draw(st.booleans()):
+        layers.append(("bn", A.BatchNorm2d(track_running_stats=draw(st.booleans()),
+                                           affine=draw(st.booleans()),
+                                           bias=draw(st.booleans()))))
+    layers.append(("act", A.ReLU()))
+    layers.append(("pool", draw(st.sampled_from([
+        A.MaxPool2d(2, 2, 1, 1, ceil_mode=True), A.AvgPool2d(3, 2, 1, divisor_override=4),
+        A.AdaptiveAvgPool2d((2, None)), A.AdaptiveAvgPool2d(1), A.AdaptiveMaxPool2d(3)]))))
+    partial = draw(st.booleans())        # Flatten(1, 2): fc1 then acts on each row's W axis
+    layers += [("flatten", A.Flatten(1, 2) if partial else A.Flatten()),
+               ("fc1", A.Linear(draw(st.integers(2, 5))))]
+    if draw(st.booleans()):
+        layers.append(("bn1", A.BatchNorm1d(track_running_stats=draw(st.booleans()))))
+    layers.append(("act1", A.ReLU()))
+    if partial:
+        layers.append(("flatten2", A.Flatten(-2)))
+    layers.append(("fc2", A.Linear(draw(st.integers(2, 4)))))
+    return A.Architecture(input_shape=(c_in, size, size), layers=tuple(layers))

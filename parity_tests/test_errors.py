@@ -39,12 +39,14 @@ def backward_with(layer, x, dout):
 # (id, call that must fail, exception type, regex on the message)
 CASES = [
     ("conv_2d_input", lambda: nn.Conv2d(1, 4, 3).forward(zeros(28, 28)), ValueError,
-     r"Conv2d expects input of shape \(N, C, H, W\) \(4 dims\), got shape \(28, 28\) "
-     r"\(2 dims\).*x\[None, None\]"),
+     r"Conv2d expects input of shape \(N, C, H, W\) or \(C, H, W\) \(3 or 4 dims\), got "
+     r"shape \(28, 28\) \(2 dims\).*x\[None, None\]"),
+    # (C, H, W) is an unbatched input, as in torch: (8, 28, 28) has 8 channels
     ("conv_missing_channel_axis", lambda: nn.Conv2d(1, 4, 3).forward(zeros(8, 28, 28)),
-     ValueError, r"Conv2d expects .*\(4 dims\), got shape \(8, 28, 28\) \(3 dims\).*x\[:, None\]"),
-    ("conv_single_sample", lambda: nn.Conv2d(3, 4, 3).forward(zeros(3, 9, 9)), ValueError,
-     r"got shape \(3, 9, 9\) \(3 dims\); for a single sample .*x\[None\]"),
+     ValueError, r"Conv2d expects 1 input channels on axis 0 \(in_channels=1\), got 8 in "
+     r"input of shape \(8, 28, 28\).*x\[:, None\]"),
+    ("conv_unbatched_channels_last", lambda: nn.Conv2d(3, 4, 3).forward(zeros(9, 9, 3)),
+     ValueError, r"Conv2d expects 3 input channels on axis 0 .*got 9 .*x\.transpose\(2, 0, 1\)"),
     ("conv_flattened_images", lambda: nn.Conv2d(1, 4, 3).forward(zeros(5, 784)), ValueError,
      r"Conv2d .*got shape \(5, 784\).*x\.reshape\(-1, 1, 28, 28\)"),
     ("conv_in_channels", lambda: nn.Conv2d(3, 4, 3).forward(zeros(2, 1, 8, 8)), ValueError,
@@ -66,8 +68,8 @@ CASES = [
      r"Conv2d: padding must be >= 0, got -1"),
     ("conv_zero_dilation", lambda: nn.Conv2d(1, 1, 3, dilation=0), ValueError,
      r"Conv2d: dilation must be positive, got 0"),
-    ("conv_string_padding", lambda: nn.Conv2d(1, 1, 3, padding="same"), ValueError,
-     r"Conv2d: padding must be an int or a pair of ints, got 'same'"),
+    ("conv_string_padding", lambda: nn.Conv2d(1, 1, 3, padding="full"), ValueError,
+     r"Conv2d: invalid padding string 'full', should be one of 'same', 'valid'"),
     ("conv_groups_not_dividing", lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError,
      r"Conv2d: groups=4 must divide both in_channels=4 and out_channels=6"),
     ("conv_zero_channels", lambda: nn.Conv2d(0, 1, 3), ValueError,
@@ -83,11 +85,13 @@ CASES = [
     ("linear_features", lambda: nn.Linear(784, 10).forward(zeros(8, 100)), ValueError,
      r"Linear expects 784 input features on axis 1 \(in_features=784\), got 100 in input "
      r"of shape \(8, 100\)"),
+    # Linear takes (*, in_features) as torch does: the last axis must hold the features
     ("linear_unflattened", lambda: nn.Linear(12, 2).forward(zeros(8, 3, 2, 2)), ValueError,
-     r"Linear expects input of shape \(N, in_features\) \(2 dims\), got shape \(8, 3, 2, 2\) "
-     r"\(4 dims\).*Flatten"),
-    ("linear_single_sample", lambda: nn.Linear(5, 2).forward(zeros(5)), ValueError,
-     r"Linear expects .*got shape \(5,\) \(1 dim\).*x\[None\]"),
+     r"Linear expects 12 input features on axis 3 \(in_features=12\), got 2 in input of "
+     r"shape \(8, 3, 2, 2\).*Flatten"),
+    ("linear_0d", lambda: nn.Linear(5, 2).forward(zeros()), ValueError,
+     r"Linear expects input of shape \(\*, in_features\) \(at least 1 dim\), got shape "
+     r"\(\) \(0 dims\)"),
     ("linear_list_input", lambda: nn.Linear(2, 2).forward([[1.0, 2.0]]), TypeError,
      r"Linear expects input as a NumPy array, got list"),
     ("linear_int_into_float64", lambda: nn.Linear(2, 2, dtype=np.float64).forward(
@@ -171,8 +175,8 @@ def test_bad_input_gets_an_error_naming_layer_expected_and_got(call, error, patt
 def test_sequential_keeps_the_type_and_traceback_of_the_layer_error():
     model = scratch_model.build(A.mnist_cnn())
     with pytest.raises(ValueError, match=r"^layer 'conv1' \(Conv2d\): Conv2d expects input "
-                                         r"of shape \(N, C, H, W\) \(4 dims\), got shape "
-                                         r"\(28, 28\) \(2 dims\)") as info:
+                                         r"of shape \(N, C, H, W\) or \(C, H, W\) \(3 or 4 "
+                                         r"dims\), got shape \(28, 28\) \(2 dims\)") as info:
         model.forward(zeros(28, 28))
     assert info.traceback[-1].name == "input_array"  # raised at the check, not re-created
 
@@ -225,12 +229,13 @@ def test_drawn_conv2d_with_wrong_channel_count_names_both_counts(drawn):
         layer.forward(x)
 
 
-@given(ndim=st.sampled_from([0, 1, 2, 3, 5]), data=st.data())
+@given(ndim=st.sampled_from([0, 1, 2, 5]), data=st.data())
 def test_drawn_conv2d_with_wrong_rank_names_both_ranks(ndim, data):
     shape = tuple(data.draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim)))
     layer = nn.Conv2d(data.draw(st.integers(1, 3)), 2, data.draw(st.integers(1, 3)))
-    with pytest.raises(ValueError, match=rf"^Conv2d expects input of shape \(N, C, H, W\) "
-                                         rf"\(4 dims\), got shape {esc(shape)} \({ndim} dims?\)"):
+    with pytest.raises(ValueError, match=rf"^Conv2d expects input of shape \(N, C, H, W\) or "
+                                         rf"\(C, H, W\) \(3 or 4 dims\), got shape "
+                                         rf"{esc(shape)} \({ndim} dims?\)"):
         layer.forward(np.zeros(shape, f32))
 
 
@@ -302,6 +307,8 @@ LAYERS = {
     "LogSoftmax": (lambda dt: nn.LogSoftmax(-1), (2, 3, 2)),
     "Dropout": (lambda dt: nn.Dropout(0.5, generator=0), (4, 3)),
     "Dropout2d": (lambda dt: nn.Dropout2d(0.5, generator=0), (2, 3, 2, 2)),
+    "AdaptiveAvgPool2d": (lambda dt: nn.AdaptiveAvgPool2d((2, None)), (1, 2, 3, 4)),
+    "AdaptiveMaxPool2d": (lambda dt: nn.AdaptiveMaxPool2d(2), (2, 3, 3)),
 }
 WITH_PARAMS = ["Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "PReLU"]
 NOT_FLOAT = st.sampled_from([np.bool_, np.int8, np.int32, np.int64, np.uint8, np.complex64,
@@ -386,7 +393,7 @@ def test_every_valid_pooling_input_is_accepted(case, average):
         layer = nn.AvgPool2d(case.kernel_size, case.stride, case.padding, case.ceil_mode)
     else:
         layer = nn.MaxPool2d(case.kernel_size, case.stride, case.padding, case.dilation,
-                             case.ceil_mode)
+                             ceil_mode=case.ceil_mode)
     out = layer.forward(case.x)
     assert layer.backward(np.ones_like(out)).shape == case.x.shape
 

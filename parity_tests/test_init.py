@@ -331,3 +331,75 @@ def test_build_same_seed_same_weights_different_seed_different(seed, other, dtyp
     if other != seed:
         different = scratch_model.build(architecture, seed=other, dtype=dtype).state_dict()
         assert not np.array_equal(first["fc1.weight"], different["fc1.weight"])
+
+
+# --------------------------------------------------------------------------- at construction
+# scratch layer built alone, its torch twin, the tensors holding >= 10^4 values
+LAYERS_BUILT_ALONE = {
+    "linear_200_to_100": (lambda d, g: nn.Linear(200, 100, dtype=d, generator=g),
+                          lambda: torch.nn.Linear(200, 100), ["weight"]),
+    "conv_2_to_16000_k1": (lambda d, g: nn.Conv2d(2, 16000, 1, dtype=d, generator=g),
+                           lambda: torch.nn.Conv2d(2, 16000, 1), ["weight", "bias"]),
+    "conv_grouped_reflect": (lambda d, g: nn.Conv2d(8, 640, 3, groups=4, padding_mode="reflect",
+                                                    dtype=d, generator=g),
+                             lambda: torch.nn.Conv2d(8, 640, 3, groups=4,
+                                                     padding_mode="reflect"), ["weight"]),
+}
+
+
+@dtypes
+@pytest.mark.parametrize("layer", list(LAYERS_BUILT_ALONE))
+def test_layer_built_alone_draws_torch_default_distribution(layer, dtype):
+    """No model.build needed: the constructor draws weight and bias as torch's
+    reset_parameters does (bounds from torch's own fan_in, KS against torch's draw)."""
+    make, make_torch, large = LAYERS_BUILT_ALONE[layer]
+    ours = make(dtype, np.random.default_rng(5678))
+    theirs = torch_module(make_torch, seed=1234, dtype=dtype)
+    bound = 1 / math.sqrt(torch_fan_in(tuple(theirs.weight.shape)))
+    for name, p in ours.named_parameters():
+        values, t_values = p.data, getattr(theirs, name).detach().numpy()
+        assert values.shape == t_values.shape and values.dtype == np.dtype(dtype)
+        assert_within_bound(values, bound, f"scratch {name}")
+        assert_reaches_bound(values, bound, f"scratch {name}")
+        if name in large:
+            assert_same_distribution(values, t_values, f"{layer} {name}")
+
+
+def test_manual_seed_fixes_the_weights_of_layers_built_without_a_generator():
+    import scratch
+
+    scratch.manual_seed(3)
+    first = [nn.Conv2d(2, 3, 3).state_dict(), nn.Linear(4, 5).state_dict()]
+    scratch.manual_seed(3)
+    again = [nn.Conv2d(2, 3, 3).state_dict(), nn.Linear(4, 5).state_dict()]
+    scratch.manual_seed(4)
+    other = nn.Conv2d(2, 3, 3).state_dict()
+    for a, b in zip(first, again):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert not np.array_equal(first[0]["weight"], other["weight"])
+    seeded = nn.Linear(4, 5, generator=9).state_dict()
+    from_generator = nn.Linear(4, 5, generator=np.random.default_rng(9)).state_dict()
+    np.testing.assert_array_equal(seeded["weight"], from_generator["weight"])
+
+
+def test_a_layer_built_alone_is_usable_and_not_all_zero():
+    x = np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype(np.float32)
+    out = nn.Conv2d(1, 4, 3)(x)
+    assert np.abs(out).max() > 0
+    assert np.abs(nn.Linear(3, 2)(np.ones(3, np.float32))).max() > 0
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_build_draws_the_same_weights_as_before_initialisation_moved_into_the_layers(seed):
+    """model.build used to create zero layers and then call init.default_init_ on each
+    Conv2d/Linear in order with one generator; the layers now draw at construction from
+    that generator. The weights are bit for bit the old ones (recorded runs rely on it)."""
+    architecture = A.mnist_cnn()
+    built = scratch_model.build(architecture, seed=seed).state_dict()
+    rng = np.random.default_rng(seed)
+    for name in ["conv1", "conv2", "fc1", "fc2"]:
+        weight, bias = np.zeros_like(built[f"{name}.weight"]), np.zeros_like(built[f"{name}.bias"])
+        init.default_init_(weight, bias, rng)
+        np.testing.assert_array_equal(built[f"{name}.weight"], weight, err_msg=name)
+        np.testing.assert_array_equal(built[f"{name}.bias"], bias, err_msg=name)

@@ -34,8 +34,8 @@ def model_reduction(architecture: A.Architecture, batch: int) -> int:
             kh, kw = ((spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int)
                       else spec.kernel_size)
             total += max(shape_in[0] * kh * kw, batch * spatial)
-        elif isinstance(spec, A.Linear):
-            total += max(shape_in[0], batch)
+        elif isinstance(spec, A.Linear):   # weight gradient: a sum over every leading row
+            total += max(shape_in[-1], batch * math.prod(shape_in[:-1]))
         elif isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d, A.PReLU)):
             total += batch * math.prod(shape_in[1:])
     return total
@@ -219,7 +219,26 @@ def test_load_state_dict_names_a_wrong_shape():
         model.load_state_dict(state)
 
 
-def test_architecture_refuses_linear_on_unflattened_input():
+def test_architecture_linear_acts_on_the_last_axis_like_torch():
+    """Linear takes (*, in_features) as torch's does: without a Flatten it maps the last
+    axis, and both builders agree on the shape."""
     spec = A.Architecture((1, 6, 6), (("conv", A.Conv2d(2, 3)), ("fc", A.Linear(3))))
-    with pytest.raises(ValueError, match=r"layer 'fc' \(Linear\).*Flatten"):
-        spec.shapes()
+    assert spec.shapes()[-1] == (2, 4, 3)
+    x = np.zeros((5, 1, 6, 6))
+    assert scratch_model.build(spec, dtype=np.float64).forward(x).shape == (5, 2, 4, 3)
+    assert tuple(reference_model.build(spec)(torch.zeros(5, 1, 6, 6)).shape) == (5, 2, 4, 3)
+
+
+@dtypes
+@given(architecture=S.option_architectures(), seed=S.SEEDS, n=st.integers(2, 4))
+def test_drawn_model_with_layer_options_matches_torch_in_train_and_eval(architecture, seed, n,
+                                                                        dtype):
+    """Conv padding forms and modes, every pooling kind (adaptive, divisor_override,
+    ceil_mode), batch norm without running statistics or bias, through both builders."""
+    note(repr(architecture.shapes()))
+    scratch, torch_model = twins(architecture, dtype, seed)
+    x, y = batch_for(architecture, n, seed, dtype)
+    k = comparison_budget(architecture, torch_model, x)
+    compare_step(scratch, torch_model, x, y, dtype, k, train=True)
+    assert_same_state(scratch, torch_model, dtype, k)
+    compare_step(scratch, torch_model, x, y, dtype, k, train=False)

@@ -16,27 +16,35 @@ def _layer(spec, in_shape) -> nn.Module:
     if extra is not None:
         return extra
     if isinstance(spec, A.Conv2d):
+        padding = spec.padding if isinstance(spec.padding, str) else pair(spec.padding)
         return nn.Conv2d(in_shape[0], spec.out_channels, pair(spec.kernel_size),
-                         pair(spec.stride), pair(spec.padding), pair(spec.dilation),
-                         groups=spec.groups, bias=spec.bias)
+                         pair(spec.stride), padding, pair(spec.dilation), spec.groups,
+                         spec.bias, spec.padding_mode)
     if isinstance(spec, A.Linear):
-        return nn.Linear(in_shape[0], spec.out_features, bias=spec.bias)
+        return nn.Linear(in_shape[-1], spec.out_features, bias=spec.bias)
     if isinstance(spec, A.MaxPool2d):
         return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
                             ceil_mode=spec.ceil_mode)
     if isinstance(spec, A.AvgPool2d):
         return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
-                            spec.count_include_pad)
+                            spec.count_include_pad, spec.divisor_override)
+    if isinstance(spec, A.AdaptiveAvgPool2d):
+        return nn.AdaptiveAvgPool2d(spec.output_size)
+    if isinstance(spec, A.AdaptiveMaxPool2d):
+        return nn.AdaptiveMaxPool2d(spec.output_size)
     if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
         cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
-        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine)
+        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, spec.track_running_stats,
+                   bias=spec.bias)
     if isinstance(spec, A.LeakyReLU):
         return nn.LeakyReLU(spec.negative_slope)
     if isinstance(spec, A.PReLU):
         return nn.PReLU(spec.num_parameters, spec.init)
     if isinstance(spec, (A.RNN, A.LSTM)):
         return _recurrent(spec, in_shape)
-    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten}
+    if isinstance(spec, A.Flatten):
+        return nn.Flatten(spec.start_dim, spec.end_dim)
+    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh}
     if isinstance(spec, A.Rows):
         return nn.Flatten(1, 2)
     if type(spec) in simple:

@@ -11,27 +11,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from scratch.windows import pair, window_out_size
+from scratch.windows import conv_pads, pair, window_out_size
 
 Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class Conv2d:
+    """``padding``: an int, a pair, ``'valid'`` or ``'same'``; ``padding_mode``: zeros,
+    reflect, replicate or circular (torch's)."""
     out_channels: int
     kernel_size: int | Pair
     stride: int | Pair = 1
-    padding: int | Pair = 0
+    padding: int | Pair | str = 0
     dilation: int | Pair = 1
     groups: int = 1
     bias: bool = True
+    padding_mode: str = "zeros"
 
     def output_shape(self, shape):
         _, h, w = shape
-        (kh, kw), (sh, sw) = pair(self.kernel_size), pair(self.stride)
-        (ph, pw), (dh, dw) = pair(self.padding), pair(self.dilation)
-        return (self.out_channels, window_out_size(h, kh, sh, ph, dh),
-                window_out_size(w, kw, sw, pw, dw))
+        (kh, kw), (sh, sw), d = pair(self.kernel_size), pair(self.stride), pair(self.dilation)
+        top, bottom, left, right = conv_pads(self.padding, (kh, kw), d)
+        return (self.out_channels, window_out_size(h + bottom - top, kh, sh, top, d[0]),
+                window_out_size(w + right - left, kw, sw, left, d[1]))
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class AvgPool2d:
     padding: int | Pair = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
+    divisor_override: int | None = None
 
     def output_shape(self, shape):
         c, h, w = shape
@@ -78,15 +82,19 @@ class _SameShape:
 @dataclass(frozen=True)
 class BatchNorm2d(_SameShape):
     eps: float = 1e-5
-    momentum: float = 0.1
+    momentum: float | None = 0.1
     affine: bool = True
+    track_running_stats: bool = True
+    bias: bool = True
 
 
 @dataclass(frozen=True)
 class BatchNorm1d(_SameShape):
     eps: float = 1e-5
-    momentum: float = 0.1
+    momentum: float | None = 0.1
     affine: bool = True
+    track_running_stats: bool = True
+    bias: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,16 +103,27 @@ class Linear:
     bias: bool = True
 
     def output_shape(self, shape):
-        if len(shape) != 1:
-            raise ValueError(f"Linear needs flat input (features,), got per-sample shape "
-                             f"{shape}; put a Flatten layer before it")
-        return (self.out_features,)
+        """Acts on the last axis, as torch's: (*, in_features) -> (*, out_features)."""
+        return tuple(shape[:-1]) + (self.out_features,)
 
 
 @dataclass(frozen=True)
 class Flatten:
+    """Axes as torch counts them, the batch axis being 0, which must stay: start_dim >= 1."""
+    start_dim: int = 1
+    end_dim: int = -1
+
     def output_shape(self, shape):
-        return (math.prod(shape),)
+        ndim = len(shape) + 1
+        start = self.start_dim % ndim if -ndim <= self.start_dim < ndim else None
+        end = self.end_dim % ndim if -ndim <= self.end_dim < ndim else None
+        if start is None or end is None or start == 0 or start > end:
+            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) "
+                             f"needs 1 <= start_dim <= end_dim within {ndim} axes (batch "
+                             f"axis included)")
+        start, end = start - 1, end - 1
+        return tuple(shape[:start]) + (math.prod(shape[start:end + 1]),) + tuple(
+            shape[end + 1:])
 
 
 @dataclass(frozen=True)
@@ -173,9 +192,30 @@ class Dropout2d(_SameShape):
     p: float = 0.5
 
 
+class _AdaptiveShape:
+    """``output_size``: an int or a pair whose entries may be None (keep that size)."""
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        oh, ow = (self.output_size,) * 2 if isinstance(self.output_size, int) else (
+            self.output_size)
+        return (c, h if oh is None else oh, w if ow is None else ow)
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool2d(_AdaptiveShape):
+    output_size: int | tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class AdaptiveMaxPool2d(_AdaptiveShape):
+    output_size: int | tuple[int | None, int | None]
+
+
 LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear
              | Flatten | ReLU | LeakyReLU | PReLU | Sigmoid | Tanh)
 LayerSpec = LayerSpec | GELU | ELU | SiLU | Softmax | LogSoftmax | Dropout | Dropout2d
+LayerSpec = LayerSpec | AdaptiveAvgPool2d | AdaptiveMaxPool2d
 
 
 @dataclass(frozen=True)

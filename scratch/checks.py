@@ -61,12 +61,51 @@ def choice(layer, what: str, value, options: tuple):
 
 
 def param_dtype(layer, dtype) -> np.dtype:
-    """``dtype`` as a NumPy floating dtype: parameters must be able to learn."""
-    dt = np.dtype(dtype)
+    """``dtype`` as a NumPy floating dtype (None: float32): parameters must be able to learn."""
+    try:
+        dt = np.dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        raise TypeError(f"{_name(layer)}: dtype must be a NumPy floating-point type such as "
+                        f"np.float32, got {dtype!r}") from None
     if dt.kind != "f":
         raise TypeError(f"{_name(layer)}: dtype must be a floating-point type such as "
                         f"np.float32, got {dt}")
     return dt
+
+
+def device(layer, value):
+    """scratch runs on NumPy arrays in main memory: only ``None`` or ``'cpu'``."""
+    if value is None or (isinstance(value, str) and value == "cpu"):
+        return value
+    raise ValueError(f"{_name(layer)}: device must be None or 'cpu' (scratch computes with "
+                     f"NumPy on the CPU), got {value!r}")
+
+
+def flag(layer, what: str, value) -> bool:
+    """``value`` must be a bool: catches a positional argument landing in the wrong slot."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_name(layer)}: {what} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def positive(layer, what: str, value) -> float:
+    """A real number > 0 (batch norm's eps)."""
+    number(layer, what, value)
+    if not value > 0:
+        raise ValueError(f"{_name(layer)}: {what} must be positive, got {value!r}")
+    return float(value)
+
+
+def conv_padding(layer, padding, stride):
+    """Conv padding: an int, a pair, ``'valid'`` or ``'same'`` (stride 1 only, as torch)."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{_name(layer)}: invalid padding string {padding!r}, should be "
+                             f"one of 'same', 'valid'")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{_name(layer)}: padding='same' is not supported for strided "
+                             f"convolutions (got stride={stride})")
+    return padding
 
 
 def window_args(layer, kernel_size, stride, padding, dilation=1, pool=False):
@@ -79,7 +118,7 @@ def window_args(layer, kernel_size, stride, padding, dilation=1, pool=False):
     name = _name(layer)
     values = dict(kernel_size=kernel_size,
                   stride=kernel_size if pool and stride is None else stride,
-                  padding=padding, dilation=dilation)
+                  padding=0 if isinstance(padding, str) else padding, dilation=dilation)
     pairs = {}
     for arg, value in values.items():
         try:
@@ -105,17 +144,17 @@ def _nearest(ndim: int, ndims) -> int:
 def _rank_hint(shape, want: int, channels) -> str:
     """A suggested fix when a wrong rank has an obvious cause, else ''."""
     ndim = len(shape)
-    if ndim == want - 1 and channels is not None and shape[0] == channels:
+    if ndim == want - 1 and ndim and channels is not None and shape[0] == channels:
         return "; for a single sample add the batch axis: x[None]"
-    if ndim == want - 1 and channels == 1:
-        return "; to add the missing channel axis use x[:, None]"
-    if want == 4 and ndim == 2 and channels == 1:
+    if want in (3, 4) and ndim == 2 and channels == 1:
         side = math.isqrt(shape[1])
         if shape[0] == shape[1]:
             return "; for a single one-channel image use x[None, None]"
         if side > 1 and side * side == shape[1]:
             return (f"; for a batch of flattened {side}x{side} images use "
                     f"x.reshape(-1, 1, {side}, {side})")
+    if ndim == want - 1 and channels == 1:
+        return "; to add the missing channel axis use x[:, None]"
     if want == 2 and ndim > 2 and channels is not None and math.prod(shape[1:]) == channels:
         return "; flatten it first: x.reshape(len(x), -1), or put a Flatten layer before"
     return ""
@@ -152,14 +191,22 @@ def input_array(layer, x, layout: str | None = None, ndims=(), min_ndim: int = 0
                         f"dtype=np.{x.dtype} (no hidden upcasting)")
 
 
-def channels(layer, x, expected: int, what: str, noun: str = "input channels"):
-    """Axis 1 of ``x`` must equal ``expected`` (``what`` names the constructor argument)."""
-    got = x.shape[1]
+def channels(layer, x, expected: int, what: str, noun: str = "input channels", axis: int = 1):
+    """Axis ``axis`` of ``x`` must equal ``expected`` (``what`` names the constructor argument)."""
+    axis = axis % x.ndim
+    got = x.shape[axis]
     if got != expected:
         hint = ""
         if x.ndim == 4 and x.shape[-1] == expected:
             hint = "; channels-last (N, H, W, C) input? use x.transpose(0, 3, 1, 2)"
-        raise ValueError(f"{_name(layer)} expects {expected} {noun} on axis 1 "
+        elif x.ndim == 3 and axis == 0 and expected == 1:
+            hint = "; a batch of one-channel images? add the channel axis: x[:, None]"
+        elif x.ndim == 3 and axis == 0 and x.shape[-1] == expected:
+            hint = "; channels-last (H, W, C) input? use x.transpose(2, 0, 1)"
+        elif axis == x.ndim - 1 and x.ndim > 2 and math.prod(x.shape[1:]) == expected:
+            hint = ("; flatten it first: x.reshape(len(x), -1), or put a Flatten layer "
+                    "before")
+        raise ValueError(f"{_name(layer)} expects {expected} {noun} on axis {axis} "
                          f"({what}={expected}), got {got} in input of shape {x.shape}{hint}")
 
 
@@ -175,12 +222,59 @@ def window_fits(layer, x, kernel, padding, dilation):
             f"but the padded input is only {padded}")
 
 
-def batch_stats(layer, x):
-    """Training-mode batch norm needs more than one value per channel (as torch)."""
+def pad_fits(layer, x, pads, mode: str):
+    """torch's limits for ``F.pad`` modes: reflect pads less than the size, circular
+    at most the size (it wraps around once); ``pads`` is (top, bottom, left, right)."""
+    size = x.shape[-2:]
+    widths = (max(pads[:2]), max(pads[2:]))
+    for axis, (n, p) in enumerate(zip(size, widths)):
+        if (mode == "reflect" and p >= n) or (mode == "circular" and p > n):
+            limit = "less than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"{_name(layer)}: padding_mode={mode!r} needs padding {limit} the input's "
+                f"spatial size; got padding {p} on axis {x.ndim - 2 + axis} of input of "
+                f"shape {x.shape}")
+        if mode == "replicate" and n < 1:
+            raise ValueError(f"{_name(layer)}: padding_mode='replicate' needs a non-empty "
+                             f"input, got shape {x.shape}")
+
+
+def output_size(layer, value) -> tuple:
+    """Adaptive pooling's ``output_size``: an int, or a pair of ints or None (keep that size)."""
+    items = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    items = (0, 0) if value is None else items                  # only pair entries may be None
+    ok = len(items) == 2 and all(
+        v is None or (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1)
+        for v in items)
+    if not ok:
+        raise ValueError(f"{_name(layer)}: output_size must be a positive int or a pair of "
+                         f"positive ints or None, got {value!r}")
+    return tuple(None if v is None else int(v) for v in items)
+
+
+def divisor(layer, value):
+    """AvgPool2d's ``divisor_override``: None or a positive int."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                              or value < 1):
+        raise ValueError(f"{_name(layer)}: divisor_override must be None or a positive int, "
+                         f"got {value!r}")
+    return value
+
+
+def dim_index(layer, what: str, value) -> int:
+    """A dimension index (negative counts from the end)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{_name(layer)}: {what} must be an int, got {value!r}")
+    return int(value)
+
+
+def batch_stats(layer, x, when: str = "in training mode"):
+    """Batch norm with batch statistics needs more than one value per channel (as torch)."""
     if x.size <= x.shape[1]:
-        raise ValueError(f"{_name(layer)} in training mode needs more than 1 value per "
+        fix = "call .eval()" if when == "in training mode" else "track running statistics"
+        raise ValueError(f"{_name(layer)} {when} needs more than 1 value per "
                          f"channel, got input of shape {x.shape}; use a larger batch or "
-                         f"call .eval()")
+                         f"{fix}")
 
 
 # --------------------------------------------------------------------------- backward

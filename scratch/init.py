@@ -33,6 +33,11 @@ def fan_in(shape) -> int:
     return int(np.prod(shape[1:]))
 
 
+def empty(shape, dtype) -> np.ndarray:
+    """An array for a parameter that is about to be drawn (zeros, not garbage)."""
+    return np.zeros(shape, dtype)
+
+
 def uniform_(array: np.ndarray, low: float, high: float, rng: np.random.Generator):
     """Fill ``array`` in place with U(low, high), keeping its dtype."""
     array[...] = rng.uniform(low, high, size=array.shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch import arch as A
-from scratch import init, nn
+from scratch import nn
 
 
 def _layer(spec, in_shape, dtype, rng):
@@ -14,26 +14,33 @@ def _layer(spec, in_shape, dtype, rng):
         return extra
     if isinstance(spec, A.Conv2d):
         return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
-                         spec.padding, spec.dilation, spec.groups, spec.bias, dtype=dtype)
+                         spec.padding, spec.dilation, spec.groups, spec.bias, spec.padding_mode,
+                         dtype=dtype, generator=rng)
     if isinstance(spec, A.Linear):
-        return nn.Linear(in_shape[0], spec.out_features, spec.bias, dtype=dtype)
+        return nn.Linear(in_shape[-1], spec.out_features, spec.bias, dtype=dtype, generator=rng)
     if isinstance(spec, A.MaxPool2d):
         return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
-                            spec.ceil_mode)
+                            ceil_mode=spec.ceil_mode)
     if isinstance(spec, A.AvgPool2d):
         return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
-                            spec.count_include_pad)
+                            spec.count_include_pad, spec.divisor_override)
+    if isinstance(spec, A.AdaptiveAvgPool2d):
+        return nn.AdaptiveAvgPool2d(spec.output_size)
+    if isinstance(spec, A.AdaptiveMaxPool2d):
+        return nn.AdaptiveMaxPool2d(spec.output_size)
     if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
         cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
-        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, dtype=dtype)
+        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, spec.track_running_stats,
+                   dtype=dtype, bias=spec.bias)
     if isinstance(spec, A.LeakyReLU):
         return nn.LeakyReLU(spec.negative_slope)
     if isinstance(spec, A.PReLU):
         return nn.PReLU(spec.num_parameters, spec.init, dtype=dtype)
     if isinstance(spec, (A.RNN, A.LSTM)):
         return _recurrent(spec, in_shape, dtype, rng)
-    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Flatten: nn.Flatten,
-              A.Rows: nn.Rows}
+    if isinstance(spec, A.Flatten):
+        return nn.Flatten(spec.start_dim, spec.end_dim)
+    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Rows: nn.Rows}
     if type(spec) in simple:
         return simple[type(spec)]()
     raise TypeError(f"no scratch layer for spec {spec!r}")
@@ -63,17 +70,13 @@ def _activation_or_dropout(spec, rng):
 
 def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
           dtype=np.float32) -> nn.Sequential:
-    """The scratch network, its Linear and Conv2d layers initialised like torch's defaults."""
+    """The scratch network. Its Linear and Conv2d layers draw torch's default
+    initialisation at construction, in layer order, from one generator seeded by ``seed``
+    (each draws its weight, then its bias), so a seed fixes every weight."""
     rng = np.random.default_rng(seed)
     shapes = architecture.shapes()
-    layers = {}
-    for (name, spec), in_shape in zip(architecture.layers, shapes):
-        layer = _layer(spec, in_shape, np.dtype(dtype), rng)
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            bias = layer._params.get("bias")
-            init.default_init_(layer._params["weight"].data, bias.data if bias else None, rng)
-        layers[name] = layer
-    return nn.Sequential(layers)
+    return nn.Sequential({name: _layer(spec, in_shape, np.dtype(dtype), rng)
+                          for (name, spec), in_shape in zip(architecture.layers, shapes)})
 
 
 def _recurrent(spec, in_shape, dtype, rng):

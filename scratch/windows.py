@@ -143,3 +143,19 @@ def flat_planes(size, kernel, padding, dilation) -> FlatPlanes:
     span = ho * width
     length = max(span + offsets[-1], start + h * width)
     return FlatPlanes(width, start, length, span, offsets)
+
+
+def conv_pads(padding, kernel, dilation) -> tuple[int, int, int, int]:
+    """A conv's ``padding`` as ``(top, bottom, left, right)``, torch's rule for strings:
+    ``'valid'`` is none; ``'same'`` pads ``d*(k-1)`` in all, half (rounded down) before
+    and the rest after, so an odd total puts the extra row/column at the bottom/right."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)
+    ph, pw = pair(padding, "padding")
+    return (ph, ph, pw, pw)

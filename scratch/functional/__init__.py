@@ -51,11 +51,17 @@ from scratch.functional.loss import (
                                            nll_loss_backward,
                                            nll_loss_forward,
 )
+from scratch.functional.padding import pad_backward, pad_forward
 from scratch.functional.pooling import (
+                                           adaptive_avg_pool2d_backward,
+                                           adaptive_avg_pool2d_forward,
+                                           adaptive_max_pool2d_backward,
+                                           adaptive_max_pool2d_forward,
                                            avg_pool2d_backward,
                                            avg_pool2d_forward,
                                            max_pool2d_backward,
                                            max_pool2d_forward,
+                                           max_pool2d_indices,
 )
 from scratch.functional.rnn import (
                                            lstm_backward,
@@ -82,3 +88,6 @@ __all__ += ["draw_keep_mask", "dropout_backward", "dropout_forward", "dropout_no
             "log_softmax_backward", "log_softmax_forward", "nll_loss_backward",
             "nll_loss_forward", "silu_backward", "silu_forward", "softmax_backward",
             "softmax_dim", "softmax_forward"]
+__all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
+            "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
+            "pad_backward", "pad_forward"]

@@ -8,12 +8,13 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
                        momentum=0.1, eps=1e-5):
     """Batch normalisation over every axis but the channel axis 1.
 
-    x: (N, C) or (N, C, L) or (N, C, H, W); weight, bias: (C,) or None.
-    In training, normalises with the batch mean and biased variance and, when
+    x: (N, C) or (N, C, L) or (N, C, H, W); weight, bias: (C,) or None (each
+    on its own, as torch). In training, normalises with the batch mean and biased variance and, when
     running buffers are given, updates them in place:
     ``running = (1 - momentum) * running + momentum * batch_stat`` with the
     unbiased variance, as torch does. In eval, uses the running statistics.
-    Cache: ``(xhat, inv_std, weight, axes, training)``.
+    Without running buffers (None) training mode still normalises with the
+    batch statistics. Cache: ``(xhat, inv_std, weight, has_bias, axes, training)``.
     """
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -32,13 +33,15 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
     xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
     out = xhat
     if weight is not None:
-        out = xhat * weight.reshape(shape) + bias.reshape(shape)
-    return out, (xhat, inv_std, weight, axes, training)
+        out = xhat * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out, (xhat, inv_std, weight, bias is not None, axes, training)
 
 
 def batch_norm_backward(dout, cache):
-    """Returns ``(dx, dweight, dbias)`` (the last two None without affine)."""
-    xhat, inv_std, weight, axes, training = cache
+    """Returns ``(dx, dweight, dbias)`` (each of the last two None where it was None)."""
+    xhat, inv_std, weight, has_bias, axes, training = cache
     shape = (1, -1) + (1,) * (xhat.ndim - 2)
     dxhat = dout * weight.reshape(shape) if weight is not None else dout
     if training:
@@ -48,6 +51,5 @@ def batch_norm_backward(dout, cache):
         dx = (inv_std.reshape(shape) / count) * (count * dxhat - sum_d - xhat * sum_dx)
     else:
         dx = dxhat * inv_std.reshape(shape)
-    if weight is None:
-        return dx, None, None
-    return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
+    dw = (dout * xhat).sum(axis=axes) if weight is not None else None
+    return dx, dw, dout.sum(axis=axes) if has_bias else None

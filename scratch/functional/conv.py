@@ -7,6 +7,7 @@ import numpy as np
 
 from scratch import parallel
 from scratch.windows import (
+    conv_pads,
     flat_planes,
     fold,
     pad2d,
@@ -20,7 +21,10 @@ from scratch.windows import (
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation as one (batched over groups) matrix product (im2col).
 
-    x: (N, C, H, W); w: (F, C/groups, kh, kw); b: (F,) or None. With ``groups``
+    x: (N, C, H, W); w: (F, C/groups, kh, kw); b: (F,) or None. ``padding`` is
+    an int, a pair, ``'valid'`` (none) or ``'same'`` (stride 1: output size = input
+    size; an odd total padding puts the extra row/column at the bottom/right,
+    as torch does). With ``groups``
     G, input channels and filters are split into G equal groups and filter
     group g sees only channel group g.
     ``H_out = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`` (same for W).
@@ -34,11 +38,14 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     if c != c_per_group * groups or f % groups:
         raise ValueError(f"conv2d with groups={groups} needs C = groups * w.shape[1] and F "
                          f"divisible by groups; got x channels {c}, w shape {w.shape}")
-    s, p, d = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
-    out_hw = (window_out_size(h, kh, s[0], p[0], d[0]), window_out_size(wd, kw, s[1], p[1], d[1]))
-    if s == (1, 1):
+    s, d = pair(stride, "stride"), pair(dilation, "dilation")
+    top, bottom, left, right = conv_pads(padding, (kh, kw), d)
+    p, extra = (top, left), (bottom - top, right - left)         # 'same' may add one after
+    out_hw = (window_out_size(h + extra[0], kh, s[0], p[0], d[0]),
+              window_out_size(wd + extra[1], kw, s[1], p[1], d[1]))
+    if s == (1, 1) and extra == (0, 0):
         return _conv2d_forward_stride1(x, w, b, p, d, groups)
-    xp = pad2d(x, p)
+    xp = pad2d(x, p, extra)
     win = windows(xp, (kh, kw), s, d, out_hw)                    # (N, C, Ho, Wo, kh, kw)
     cols = win.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c_per_group * kh * kw, -1)
     out = w.reshape(groups, f // groups, -1) @ cols              # (G, F/G, N*Ho*Wo)

@@ -1,6 +1,8 @@
 """Fully connected layer and flatten: forward/backward pairs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scratch import parallel
@@ -9,8 +11,9 @@ from scratch import parallel
 def linear_forward(x, w, b=None):
     """``out = x @ w.T + b``.
 
-    x: (N, in_features); w: (out_features, in_features); b: (out_features,) or None.
-    Returns out (N, out_features) and cache ``(x, w, has_bias)``.
+    x: (*, in_features), 1-D included; w: (out_features, in_features);
+    b: (out_features,) or None. Returns out (*, out_features) and cache
+    ``(x, w, has_bias)``.
     """
     out = _matmul(x, w.T)
     if b is not None:
@@ -19,17 +22,38 @@ def linear_forward(x, w, b=None):
 
 
 def linear_backward(dout, cache, input_grad=True):
-    """Returns ``(dx, dw, db)``: ``dx`` None when ``input_grad`` is False, ``db`` without bias."""
+    """Returns ``(dx, dw, db)``: ``dx`` None when ``input_grad`` is False, ``db`` without bias.
+
+    Leading axes are summed over: ``dw = dout^T @ x`` with both flattened to rows.
+    """
     x, w, has_bias = cache
     dx = _matmul(dout, w) if input_grad else None
-    dw = _matmul(dout.T, x)
-    db = dout.sum(axis=0) if has_bias else None
+    rows = dout.reshape(-1, w.shape[0])                          # (prod(*), out_features)
+    dw = _matmul(rows.T, x.reshape(-1, w.shape[1]))
+    db = rows.sum(axis=0) if has_bias else None
     return dx, dw, db
 
 
-def flatten_forward(x):
-    """(N, ...) -> (N, prod(...)); cache is the input shape."""
-    return x.reshape(x.shape[0], -1), x.shape
+def _dims(ndim, start_dim, end_dim):
+    """torch's rule: negative dims count from the end; a 0-d input counts as 1-d."""
+    n = max(ndim, 1)
+    start, end = start_dim % n if -n <= start_dim < n else None, (
+        end_dim % n if -n <= end_dim < n else None)
+    return start, end
+
+
+def flatten_forward(x, start_dim=1, end_dim=-1):
+    """Merge axes ``start_dim`` .. ``end_dim`` (inclusive) into one, as ``torch.flatten``.
+
+    Default: (N, ...) -> (N, prod(...)). Cache: the input shape.
+    """
+    start, end = _dims(x.ndim, start_dim, end_dim)
+    if start is None or end is None or start > end:
+        raise ValueError(f"flatten: start_dim={start_dim}, end_dim={end_dim} do not fit an "
+                         f"input of shape {x.shape}")
+    shape = x.shape if x.ndim else (1,)
+    out_shape = shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]
+    return x.reshape(out_shape), x.shape
 
 
 def flatten_backward(dout, cache):

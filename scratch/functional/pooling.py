@@ -38,17 +38,21 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
     return k, s, p, d, out, extra, inside
 
 
-def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                       return_indices=False):
     """Max over each window; padding counts as -inf.
 
-    x: (N, C, H, W). Output size as for conv (with ``ceil_mode`` rounding up).
-    The cache holds one boolean mask (N, C, H_out, W_out) per kernel offset,
-    true where that offset holds the window's first maximum in row-major order:
-    the one element torch sends the window's gradient to.
+    x: (N, C, H, W) or (C, H, W). Output size as for conv (with ``ceil_mode``
+    rounding up). The cache holds one boolean mask (..., H_out, W_out) per
+    kernel offset, true where that offset holds the window's first maximum in
+    row-major order: the one element torch sends the window's gradient to.
+    With ``return_indices`` (torch's functional order: after ``ceil_mode``) the
+    output is ``(out, indices)``, see :func:`max_pool2d_indices`.
     """
     k, s, p, d, out_hw, extra, inside = _pool_geometry(x, kernel_size, stride, padding,
                                                        dilation, ceil_mode)
-    if k == s == (2, 2) and p == (0, 0) and d == (1, 1) and not any(extra) and x.ndim == 4:
+    if (k == s == (2, 2) and p == (0, 0) and d == (1, 1) and not any(extra) and x.ndim == 4
+            and not return_indices):
         fast = _max_pool2x2_forward(x, out_hw)
         if fast is not None:
             return fast
@@ -67,7 +71,21 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
         np.greater(hit, taken, out=hit)                            # hit and not yet taken
         taken |= hit
         first_max.append(hit)
-    return out, (first_max, k, xp.shape, x.shape[-2:], s, p, d)
+    cache = (first_max, k, xp.shape, x.shape[-2:], s, p, d)
+    return ((out, max_pool2d_indices(cache)) if return_indices else out), cache
+
+
+def max_pool2d_indices(cache):
+    """torch's ``return_indices``: for each window, the flat index ``row * W + col`` of its
+    first maximum within its (H, W) input plane, int64 (..., H_out, W_out)."""
+    first_max, k, _, (h, w), s, p, d = cache
+    ho, wo = first_max[0].shape[-2:]
+    indices = np.zeros(first_max[0].shape, np.int64)
+    for (i, j, _), mask in zip(taps(k, s, d, (ho, wo)), first_max):
+        rows = np.arange(ho) * s[0] - p[0] + i * d[0]
+        cols = np.arange(wo) * s[1] - p[1] + j * d[1]
+        np.copyto(indices, rows[:, None] * w + cols, where=mask)
+    return indices
 
 
 def max_pool2d_backward(dout, cache):
@@ -156,18 +174,21 @@ def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
 
 
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                       count_include_pad=True):
+                       count_include_pad=True, divisor_override=None):
     """Mean over each window.
 
     The divisor of a window is its size clipped to the padded input (with
     ``count_include_pad``) or to the real input (without); windows that
     ``ceil_mode`` lets run past the padding never count those positions.
+    ``divisor_override``, when given, divides every window's sum instead.
     """
     k, s, p, d, out_hw, extra, _ = _pool_geometry(x, kernel_size, stride, padding, 1,
                                                   ceil_mode)
     h, w = x.shape[-2:]
     div = np.outer(_avg_divisor(h, out_hw[0], k[0], s[0], p[0], count_include_pad),
                    _avg_divisor(w, out_hw[1], k[1], s[1], p[1], count_include_pad))
+    if divisor_override is not None:
+        div = np.full(out_hw, divisor_override)
     div = div.astype(x.dtype)                                     # (Ho, Wo)
     xp = pad2d(x, p, extra)
     total = np.zeros(x.shape[:-2] + out_hw, x.dtype)
@@ -181,3 +202,76 @@ def avg_pool2d_backward(dout, cache):
     share = dout / div
     dxp = fold(lambda i, j: share, padded_shape, k, s, d, div.shape, dout.dtype)
     return np.ascontiguousarray(unpad2d(dxp, p, size))
+
+
+def adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's adaptive windows along one axis: ``start = floor(i*size/out)``,
+    ``end = ceil((i+1)*size/out)`` for i in [0, out)."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _adaptive_matrix(size, out):
+    """(out, size) 0/1 matrix selecting each window, and the window lengths (out,)."""
+    start, end = adaptive_bounds(size, out)
+    pos = np.arange(size)
+    return (pos >= start[:, None]) & (pos < end[:, None]), end - start
+
+
+def adaptive_avg_pool2d_forward(x, output_size):
+    """Mean over torch's adaptive windows (:func:`adaptive_bounds`) of the last two axes.
+
+    x: (N, C, H, W) or (C, H, W); output_size: an int or a pair whose entries
+    may be None (keep that axis's size). Output (..., out_h, out_w). The window
+    sums are two matrix products with 0/1 selection matrices, divided by the
+    window areas; the cache holds the matrices and the areas.
+    """
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    sel_h, len_h = _adaptive_matrix(h, h if oh is None else oh)
+    sel_w, len_w = _adaptive_matrix(w, w if ow is None else ow)
+    sel_h, sel_w = sel_h.astype(x.dtype), sel_w.astype(x.dtype)
+    area = np.outer(len_h, len_w).astype(x.dtype)                 # (out_h, out_w)
+    out = (sel_h @ x @ sel_w.T) / area                            # (..., out_h, out_w)
+    return out, (sel_h, sel_w, area)
+
+
+def adaptive_avg_pool2d_backward(dout, cache):
+    """Each window's gradient shared equally among its elements; overlaps accumulate."""
+    sel_h, sel_w, area = cache
+    return np.ascontiguousarray(sel_h.T @ (dout / area) @ sel_w)
+
+
+def adaptive_max_pool2d_forward(x, output_size, return_indices=False):
+    """Max over torch's adaptive windows of the last two axes; ties go to the first
+    maximum in row-major order, as torch's.
+
+    With ``return_indices`` the output is ``(out, indices)``: flat ``row * W + col``
+    within each (H, W) plane, int64. The cache holds those indices and the input shape.
+    """
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    (h0, h1), (w0, w1) = adaptive_bounds(h, h if oh is None else oh), adaptive_bounds(
+        w, w if ow is None else ow)
+    lead = x.shape[:-2]
+    out = np.empty(lead + (len(h0), len(w0)), x.dtype)
+    indices = np.empty(out.shape, np.int64)
+    for a in range(len(h0)):
+        for b in range(len(w0)):
+            win = x[..., h0[a]:h1[a], w0[b]:w1[b]].reshape(lead + (-1,))
+            arg = win.argmax(axis=-1)                             # first maximum
+            ww = w1[b] - w0[b]
+            out[..., a, b] = np.take_along_axis(win, arg[..., None], -1)[..., 0]
+            indices[..., a, b] = (h0[a] + arg // ww) * w + w0[b] + arg % ww
+    return ((out, indices) if return_indices else out), (indices, x.shape)
+
+
+def adaptive_max_pool2d_backward(dout, cache):
+    """Each window's gradient goes to its first maximum; overlapping windows accumulate."""
+    indices, shape = cache
+    h, w = shape[-2:]
+    flat = indices.reshape(-1, indices.shape[-2] * indices.shape[-1])
+    dx = np.zeros((flat.shape[0], h * w), dout.dtype)
+    rows = np.arange(flat.shape[0])[:, None]
+    np.add.at(dx, (rows, flat), dout.reshape(flat.shape))
+    return dx.reshape(shape)

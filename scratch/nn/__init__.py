@@ -24,7 +24,7 @@ from scratch.nn.flatten import Flatten
 from scratch.nn.linear import Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.module import Module, Parameter
-from scratch.nn.pooling import AvgPool2d, MaxPool2d
+from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 
@@ -33,3 +33,4 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
            "Sequential", "Sigmoid", "Tanh"]
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
+__all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]

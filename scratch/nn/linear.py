@@ -1,31 +1,48 @@
 """Fully connected layer: ``Linear``."""
 from __future__ import annotations
 
-import numpy as np
-
-from scratch import checks
+from scratch import checks, init
 from scratch import functional as F
+from scratch import random as R
 from scratch.nn.module import Module, Parameter
 
 
 class Linear(Module):
-    """``x @ weight.T + bias``: ``weight`` (out, in), ``bias`` (out,)."""
+    """``x @ weight.T + bias``: ``weight`` (out, in), ``bias`` (out,).
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+    torch's arguments in torch's order; ``device``: None or ``'cpu'``; ``dtype``:
+    None means float32. Weights are drawn at construction as torch's
+    ``reset_parameters`` draws them, from the keyword-only ``generator`` (a
+    NumPy Generator or an int seed; default: the one :func:`scratch.manual_seed`
+    seeds).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, *,
+                 generator=None):
         super().__init__()
         self.in_features = checks.count(self, "in_features", in_features)
         self.out_features = checks.count(self, "out_features", out_features)
+        bias = checks.flag(self, "bias", bias)
+        checks.device(self, device)
         dtype = checks.param_dtype(self, dtype)
-        self._params["weight"] = Parameter(np.zeros((out_features, in_features), dtype))
+        rng = R.generator(type(self).__name__, generator)
+        self._params["weight"] = Parameter(init.empty((out_features, in_features), dtype))
         if bias:
-            self._params["bias"] = Parameter(np.zeros(out_features, dtype))
+            self._params["bias"] = Parameter(init.empty((out_features,), dtype))
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, generator=None):
+        """torch's: weight U(-1/sqrt(in_features), 1/sqrt(in_features)), bias the same."""
+        bias = self._params.get("bias")
+        init.default_init_(self._params["weight"].data, bias.data if bias else None,
+                           R.generator(type(self).__name__, generator))
 
     def forward(self, x):
-        """x: (N, in_features) of the weight's dtype -> (N, out_features)."""
+        """x: (*, in_features) of the weight's dtype (1-D included) -> (*, out_features)."""
         w, b = self._params["weight"].data, self._params.get("bias")
-        checks.input_array(self, x, "(N, in_features)", (2,), dtype=w.dtype,
+        checks.input_array(self, x, "(*, in_features)", min_ndim=1, dtype=w.dtype,
                            channels=self.in_features)
-        checks.channels(self, x, self.in_features, "in_features", "input features")
+        checks.channels(self, x, self.in_features, "in_features", "input features", axis=-1)
         return self._keep(*F.linear_forward(x, w, b.data if b else None))
 
     def backward(self, dout, input_grad=True):

@@ -1,0 +1,217 @@
+"""Conv2d against torch: the functional pair (conv2d, pad), the module with every
+constructor option (padding int/pair/'same'/'valid', padding_mode, groups, bias,
+unbatched input), finite differences, torch's argument order and refusals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity_tests import strategies as S
+from parity_tests.helpers import (
+    assert_module_matches_torch,
+    assert_parity,
+    dtypes,
+    same_state_twins,
+    torch_run,
+    upstream,
+)
+from parity_tests.test_gradcheck import check, spread
+from scratch import functional as F
+from scratch import nn
+
+
+def cast(*arrays, dtype):
+    return [None if a is None else a.astype(dtype) for a in arrays]
+
+
+# --------------------------------------------------------------------------- functional
+@dtypes
+@given(case=S.conv_cases(max_groups=3))
+def test_conv2d_matches_torch(case, dtype):
+    x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation,
+                                  case.groups)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx, dw, db = F.conv2d_backward(dout, cache)
+
+    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w, bias=b), dout, dtype,
+                         stride=case.stride, padding=case.padding, dilation=case.dilation,
+                         groups=case.groups)
+    f, c, kh, kw = w.shape
+    n, _, ho, wo = out.shape
+    overlap = f * kh * kw  # an input pixel gets at most one product per filter and tap
+    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
+                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
+                  reductions=dict(out=c * kh * kw, dx=overlap, dw=n * ho * wo, db=n * ho * wo))
+
+
+@dtypes
+@given(case=S.conv_cases(max_groups=3))
+def test_conv2d_without_input_grad_gives_same_parameter_grads(case, dtype):
+    x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
+    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation,
+                                  case.groups)
+    dout = upstream(case.seed, out.shape, dtype)
+    full = F.conv2d_backward(dout, cache)
+    dx, dw, db = F.conv2d_backward(dout, cache, input_grad=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw, full[1])
+    if b is not None:
+        np.testing.assert_array_equal(db, full[2])
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@dtypes
+@given(case=S.conv_module_cases(modes=("zeros",)), data=st.data())
+def test_conv2d_string_and_pair_padding_match_torch_functional(case, data, dtype):
+    """F.conv2d's padding 'same' (odd totals put the extra row/column after), 'valid',
+    an int or a pair, on a batched input."""
+    x = case.x if case.x.ndim == 4 else case.x[None]
+    w = data.draw(S.array((case.out_channels, case.in_channels // case.groups,
+                           *case.kernel_size), S.WEIGHT_VALUES), label="w")
+    x, w = cast(x, w, dtype=dtype)
+    out, cache = F.conv2d_forward(x, w, None, case.stride, case.padding, case.dilation,
+                                  case.groups)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx, dw, _ = F.conv2d_backward(dout, cache)
+    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w), dout, dtype, stride=case.stride,
+                         padding=case.padding, dilation=case.dilation, groups=case.groups)
+    k = w[0].size * case.out_channels * max(1, out[0, 0].size) * len(x)
+    assert_parity(dict(out=out, dx=dx, dw=dw), dict(out=t_out, dx=g["input"], dw=g["weight"]),
+                  dtype, reductions=dict(out=k, dx=k, dw=k))
+
+
+@dtypes
+@given(case=S.pad_cases())
+def test_pad_matches_torch(case, dtype):
+    x, pad, mode, seed = case
+    (x,) = cast(x, dtype=dtype)
+    out, cache = F.pad_forward(x, pad, mode)
+    dout = upstream(seed, out.shape, dtype)
+    t_out, g = torch_run(lambda input: TF.pad(input, pad, mode), dict(input=x), dout, dtype)
+    # an element gathers at most 1 + 2 copies per axis (circular/reflect at these sizes)
+    assert_parity(dict(out=out, dx=F.pad_backward(dout, cache)),
+                  dict(out=t_out, dx=g["input"]), dtype, reductions=dict(dx=16))
+
+
+@given(case=S.pad_cases(small=True))
+def test_pad_backward_matches_finite_differences(case):
+    x, pad, mode, seed = case
+    check(F.pad_forward, F.pad_backward, spread(x.shape, seed), pad=pad, mode=mode)
+
+
+@given(case=S.conv_module_cases(modes=("zeros",), small=True))
+def test_conv2d_same_and_valid_padding_match_finite_differences(case):
+    x = case.x if case.x.ndim == 4 else case.x[None]
+    rng = np.random.default_rng(case.seed)
+    w = rng.uniform(-1, 1, (case.out_channels, case.in_channels // case.groups,
+                            *case.kernel_size))
+    check(F.conv2d_forward, F.conv2d_backward, spread(x.shape, case.seed), w,
+          rng.uniform(-1, 1, case.out_channels), stride=case.stride, padding=case.padding,
+          dilation=case.dilation, groups=case.groups)
+
+
+# --------------------------------------------------------------------------- module
+def conv_pair(case, dtype):
+    args = (case.in_channels, case.out_channels, case.kernel_size, case.stride, case.padding,
+            case.dilation, case.groups, case.bias, case.padding_mode)
+    scratch = nn.Conv2d(*args, dtype=dtype)
+    return scratch, same_state_twins(scratch, torch.nn.Conv2d(*args), dtype, case.seed)
+
+
+@dtypes
+@given(case=S.conv_module_cases())
+def test_conv2d_module_with_every_option_matches_torch(case, dtype):
+    """Output, input gradient, weight and bias gradients, for every padding form and
+    padding_mode, grouped or not, batched or unbatched (C, H, W) input."""
+    scratch, twin = conv_pair(case, dtype)
+    fan_in = case.in_channels // case.groups * case.kernel_size[0] * case.kernel_size[1]
+    k = max(fan_in, case.out_channels * fan_in, case.x[..., 0, :, :].size * 4)
+    assert_module_matches_torch(scratch, twin, case.x.astype(dtype), dtype, case.seed, k)
+    assert (scratch.forward(case.x.astype(dtype)).ndim == case.x.ndim)
+
+
+@given(case=S.conv_module_cases(modes=("reflect", "replicate", "circular"), small=True))
+def test_conv2d_padding_modes_match_finite_differences(case):
+    """The module's two steps, pad then an unpadded convolution, as one function of x,
+    weight and bias (the pads the module computes for its padding)."""
+    layer = nn.Conv2d(case.in_channels, case.out_channels, case.kernel_size, case.stride,
+                      case.padding, case.dilation, case.groups, True, case.padding_mode,
+                      dtype=np.float64, generator=case.seed)
+    top, bottom, left, right = layer._pads()
+    x = case.x if case.x.ndim == 4 else case.x[None]
+
+    def forward(x, w, b):
+        xp, pad_cache = F.pad_forward(x, (left, right, top, bottom), case.padding_mode)
+        out, conv_cache = F.conv2d_forward(xp, w, b, case.stride, 0, case.dilation,
+                                           case.groups)
+        return out, (pad_cache, conv_cache)
+
+    def backward(dout, cache):
+        dxp, dw, db = F.conv2d_backward(dout, cache[1])
+        return F.pad_backward(dxp, cache[0]), dw, db
+
+    check(forward, backward, spread(x.shape, case.seed), layer._params["weight"].data,
+          layer._params["bias"].data)
+
+
+def test_conv2d_takes_torch_positional_arguments_in_torch_order():
+    args = (2, 4, 3, 1, "same", 2, 2, False, "circular", "cpu", np.float64)
+    layer, twin = nn.Conv2d(*args[:-1], args[-1]), torch.nn.Conv2d(*args[:-2])
+    assert (layer.padding, layer.padding_mode, "bias" in layer._params) == (
+        twin.padding, twin.padding_mode, twin.bias is not None)
+    assert layer._params["weight"].data.dtype == np.float64
+    assert layer.forward(np.zeros((2, 5, 5))).shape == (4, 5, 5)
+
+
+# --------------------------------------------------------------------------- refusals
+BAD = [
+    (lambda: nn.Conv2d(1, 1, 3, 2, "same"), r"Conv2d: padding='same' is not supported for "
+                                            r"strided convolutions \(got stride=\(2, 2\)\)"),
+    (lambda: nn.Conv2d(1, 1, 3, padding_mode="mirror"),
+     r"Conv2d: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got "
+     r"'mirror'"),
+    (lambda: nn.Conv2d(1, 1, 3, padding="full"), r"Conv2d: invalid padding string 'full'"),
+    (lambda: nn.Conv2d(1, 1, 3, device="cuda"), r"Conv2d: device must be None or 'cpu' .*got "
+                                                r"'cuda'"),
+    (lambda: nn.Conv2d(1, 1, 3, 1, 0, 1, 1, "zeros"), r"Conv2d: bias must be True or False, "
+                                                      r"got 'zeros'"),
+    (lambda: nn.Conv2d(1, 1, 3, padding=2, padding_mode="reflect").forward(
+        np.zeros((1, 1, 2, 5), np.float32)),
+     r"Conv2d: padding_mode='reflect' needs padding less than the input's spatial size; got "
+     r"padding 2 on axis 2 of input of shape \(1, 1, 2, 5\)"),
+    (lambda: nn.Conv2d(1, 1, 3, padding=3, padding_mode="circular").forward(
+        np.zeros((1, 5, 2), np.float32)),
+     r"Conv2d: padding_mode='circular' needs padding at most the input's spatial size; got "
+     r"padding 3 on axis 2 of input of shape \(1, 5, 2\)"),
+    (lambda: nn.Conv2d(1, 1, 3, dtype="int16"), r"Conv2d: dtype must be a floating-point type"),
+    (lambda: nn.Conv2d(1, 1, 3, generator="seed"), r"Conv2d: generator must be a numpy\.random"
+                                                   r"\.Generator"),
+]
+
+
+@pytest.mark.parametrize("call, pattern", BAD)
+def test_bad_conv2d_arguments_are_refused_naming_the_layer(call, pattern):
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        call()
+
+
+def test_torch_refuses_what_scratch_refuses():
+    """The refusals above that torch makes too, with the same reason."""
+    with pytest.raises(ValueError, match="not supported for strided convolutions"):
+        torch.nn.Conv2d(1, 1, 3, 2, "same")
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        torch.nn.Conv2d(1, 1, 3, padding_mode="mirror")
+    with pytest.raises(RuntimeError, match="Padding size should be less than"):
+        torch.nn.Conv2d(1, 1, 3, padding=2, padding_mode="reflect")(torch.zeros(1, 1, 2, 5))
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        torch.nn.Conv2d(1, 1, 3, padding=3, padding_mode="circular")(torch.zeros(1, 5, 2))
+
+
+def test_backward_before_forward_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
+        nn.Conv2d(1, 1, 1).backward(np.ones((1, 1, 1, 1), np.float32))
