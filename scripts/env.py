@@ -1,0 +1,72 @@
+"""Thread counts and the environment a run records.
+
+Results depend on the thread count: NumPy's BLAS splits a matrix product over
+its threads and adds the partial sums in another order, so scratch's weights
+after one epoch differ by about 1e-5 between one and two threads (torch's CPU
+kernels did not, in our runs). :func:`apply_threads` fixes the count for
+NumPy's BLAS (through threadpoolctl, which changes it at run time, after
+import) and for torch; every script records what it applied with
+:func:`record`. Same seed and same thread count give bit-identical weights.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+
+DEFAULT_THREADS = 1
+"""The scripts' default: one thread is deterministic and, under a competing load on a
+small machine, the fastest for scratch (see the README's load measurement)."""
+
+_limits = []   # keeps threadpoolctl's limiter alive for the life of the process
+
+
+def apply_threads(n: int) -> dict:
+    """Use ``n`` threads in NumPy's BLAS and OpenMP pools and in torch; returns what was
+    applied: ``{"threads": n, "torch": torch.get_num_threads(), "pools": [...]}``."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"threads: expected a whole number >= 1, got {n!r}")
+    from threadpoolctl import threadpool_limits
+    _limits.append(threadpool_limits(limits=n))
+    import torch
+    torch.set_num_threads(n)
+    return {"threads": n, "torch": torch.get_num_threads(), "pools": thread_pools()}
+
+
+def thread_pools() -> list[dict]:
+    """Each native thread pool loaded in this process (BLAS, OpenMP): library, version,
+    threading layer and thread count, as threadpoolctl reports them."""
+    from threadpoolctl import threadpool_info
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads",
+            "threading_layer", "architecture")
+    return [{k: info[k] for k in keep if k in info} for info in threadpool_info()]
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def record(device: str = "cpu") -> dict:
+    """The environment that shaped a run's numbers: library versions, CPU, thread pools,
+    the device of the torch side, the time and the command line."""
+    import numpy as np
+    import torch
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "thread_pools": thread_pools(),
+        "device": device,
+        "started": now(),
+        "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        env["cuda"] = torch.version.cuda
+    return env
