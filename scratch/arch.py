@@ -320,3 +320,194 @@ def mnist_rnn(cell: str = "rnn", hidden: int = 128, num_classes: int = 10) -> Ar
     layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden)}[cell]
     return Architecture(input_shape=(1, 28, 28),
                         layers=(("rows", Rows()), (cell, layer), ("fc", Linear(num_classes))))
+
+
+def mnist_cnn_bn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
+                 num_classes: int = 10) -> Architecture:
+    """The default network with batch norm after every conv and hidden linear layer and
+    PReLU (one slope per channel) in place of ReLU; convs and fc1 carry no bias (the
+    batch norm that follows has its own shift)."""
+    c1, c2 = channels
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("conv1", Conv2d(c1, 3, padding=1, bias=False)),
+            ("bn1", BatchNorm2d()),
+            ("act1", PReLU(c1)),
+            ("pool1", MaxPool2d(2)),
+            ("conv2", Conv2d(c2, 3, padding=1, bias=False)),
+            ("bn2", BatchNorm2d()),
+            ("act2", PReLU(c2)),
+            ("pool2", MaxPool2d(2)),
+            ("flatten", Flatten()),
+            ("fc1", Linear(hidden, bias=False)),
+            ("bn3", BatchNorm1d()),
+            ("act3", PReLU()),
+            ("fc2", Linear(num_classes)),
+        ),
+    )
+
+
+def mnist_cnn_avgpool(channels: tuple[int, int] = (16, 32), hidden: int = 128,
+                      num_classes: int = 10) -> Architecture:
+    """The default network with 2x2 average pooling in place of max pooling."""
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=tuple((name, AvgPool2d(2) if isinstance(spec, MaxPool2d) else spec)
+                     for name, spec in mnist_cnn(channels, hidden, num_classes).layers),
+    )
+
+
+def lenet5(num_classes: int = 10) -> Architecture:
+    """LeNet-5 (LeCun et al., 1998) as usually rebuilt for 28x28 MNIST: conv5x5(6, padding 2)
+    -tanh-avgpool2, conv5x5(16)-tanh-avgpool2, then 120-84-10 fully connected with tanh
+    (every C3 map sees all S2 maps, and the output is linear, not RBF)."""
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("conv1", Conv2d(6, 5, padding=2)),
+            ("act1", Tanh()),
+            ("pool1", AvgPool2d(2)),
+            ("conv2", Conv2d(16, 5)),
+            ("act2", Tanh()),
+            ("pool2", AvgPool2d(2)),
+            ("flatten", Flatten()),
+            ("fc1", Linear(120)),
+            ("act3", Tanh()),
+            ("fc2", Linear(84)),
+            ("act4", Tanh()),
+            ("fc3", Linear(num_classes)),
+        ),
+    )
+
+
+ARCHITECTURES = {
+    "mnist_cnn": mnist_cnn,
+    "mnist_cnn_bn": mnist_cnn_bn,
+    "mnist_cnn_avgpool": mnist_cnn_avgpool,
+    "lenet5": lenet5,
+}
+"""Named architectures (name -> function building it with its defaults)."""
+
+
+class ArchitectureFileError(ValueError):
+    """A JSON or TOML architecture description that cannot be read (says where and why)."""
+
+
+def layer_types() -> dict[str, type]:
+    """Every layer spec class of this module by name: the ``type`` values a file may use."""
+    import dataclasses
+    return {name: cls for name, cls in sorted(globals().items())
+            if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+            and hasattr(cls, "output_shape") and cls is not Architecture}
+
+
+def to_dict(architecture: Architecture) -> dict:
+    """Plain data (JSON/TOML-ready) that :func:`from_dict` turns back into ``architecture``."""
+    import dataclasses
+    layers = []
+    for name, spec in architecture.layers:
+        fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+        layers.append({"name": name, "type": type(spec).__name__,
+                       **{k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}})
+    return {"input_shape": list(architecture.input_shape), "layers": layers}
+
+
+def from_dict(data: dict, source: str = "architecture") -> Architecture:
+    """An :class:`Architecture` from ``{"input_shape": [...], "layers": [{"name": ...,
+    "type": "Conv2d", <fields>}, ...]}``; :class:`ArchitectureFileError` naming the layer
+    and the problem (unknown type or field, missing field, bad shape) otherwise."""
+    import dataclasses
+    if not isinstance(data, dict):
+        raise ArchitectureFileError(f"{source}: expected a table with input_shape and layers, "
+                                    f"got {type(data).__name__}")
+    unknown = sorted(set(data) - {"input_shape", "layers"})
+    if unknown:
+        raise ArchitectureFileError(f"{source}: unknown top-level key(s) {unknown}; "
+                                    f"expected input_shape and layers")
+    shape = data.get("input_shape")
+    if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 3
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise ArchitectureFileError(f"{source}: input_shape must be a list of 1 to 3 positive "
+                                    f"whole numbers, as [1, 28, 28]; got {shape!r}")
+    entries = data.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise ArchitectureFileError(f"{source}: layers must be a non-empty list of tables")
+    types, layers, seen = layer_types(), [], set()
+    for i, entry in enumerate(entries):
+        where = f"{source}: layer {i + 1}"
+        if not isinstance(entry, dict):
+            raise ArchitectureFileError(f"{where}: expected a table, got {entry!r}")
+        entry = dict(entry)
+        name, kind = entry.pop("name", None), entry.pop("type", None)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ArchitectureFileError(f"{where}: 'name' must be an identifier such as "
+                                        f"'conv1', got {name!r}")
+        where = f"{source}: layer {i + 1} ({name!r})"
+        if name in seen:
+            raise ArchitectureFileError(f"{where}: the name is used twice")
+        seen.add(name)
+        if kind not in types:
+            raise ArchitectureFileError(f"{where}: unknown type {kind!r}; known types: "
+                                        f"{', '.join(types)}")
+        fields = {f.name: f for f in dataclasses.fields(types[kind])}
+        extra = sorted(set(entry) - set(fields))
+        if extra:
+            raise ArchitectureFileError(f"{where}: {kind} has no field(s) {extra}; its fields: "
+                                        f"{', '.join(fields) or 'none'}")
+        missing = [n for n, f in fields.items() if n not in entry
+                   and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ArchitectureFileError(f"{where}: {kind} needs field(s) {missing}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+        try:
+            layers.append((name, types[kind](**values)))
+        except (TypeError, ValueError) as err:
+            raise ArchitectureFileError(f"{where}: {err}") from None
+    architecture = Architecture(tuple(shape), tuple(layers))
+    try:
+        architecture.shapes()
+    except (ValueError, TypeError, ZeroDivisionError) as err:
+        raise ArchitectureFileError(f"{source}: {err}") from None
+    return architecture
+
+
+def load(path) -> Architecture:
+    """An :class:`Architecture` from a ``.json`` or ``.toml`` file (layout: :func:`from_dict`)."""
+    import json
+    from pathlib import Path
+    try:
+        import tomllib
+    except ImportError:            # Python 3.10: TOML needs the tomli package
+        tomllib = None
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ArchitectureFileError(f"cannot read architecture file {path}: "
+                                    f"{err.strerror or err}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            if tomllib is None:
+                raise ArchitectureFileError(f"{path}: reading TOML needs Python 3.11 or "
+                                            f"later; use a .json file")
+            data = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise ArchitectureFileError(f"{path}: expected a .json or .toml file")
+    except (json.JSONDecodeError, getattr(tomllib, "TOMLDecodeError", ValueError)) as err:
+        raise ArchitectureFileError(f"{path} is not valid {path.suffix[1:].upper()}: "
+                                    f"{err}") from None
+    return from_dict(data, str(path))
+
+
+def resolve(name_or_path: str) -> Architecture:
+    """A named architecture (:data:`ARCHITECTURES`) or one read from a .json/.toml file."""
+    if name_or_path in ARCHITECTURES:
+        return ARCHITECTURES[name_or_path]()
+    if name_or_path.lower().endswith((".json", ".toml")):
+        return load(name_or_path)
+    raise ArchitectureFileError(f"unknown architecture {name_or_path!r}: expected one of "
+                                f"{', '.join(ARCHITECTURES)} or a .json/.toml file")
