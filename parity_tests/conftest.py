@@ -12,6 +12,7 @@ import os
 import scripts  # noqa: F401  (thread and malloc tuning; before NumPy is imported)
 from hypothesis import HealthCheck, settings
 # isort: on
+import pytest
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -19,3 +20,24 @@ settings.register_profile("dev", max_examples=20, **_common)
 settings.register_profile("ci", max_examples=30, derandomize=True, **_common)
 settings.register_profile("thorough", max_examples=600, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def mnist_root(pytestconfig):
+    """The root of the verified MNIST files, fetched on first use (into $CNN_PARITY_DATA or
+    the user cache; a lock lets parallel pytest-xdist workers share one fetch), saying so
+    on the terminal. When they cannot be had the tests that need them fail, saying why:
+    they are not skipped."""
+    from scripts import mnist
+    raw = mnist.raw_folder()
+    try:
+        if all((raw / name).is_file() for name in mnist.MNIST_FILES):
+            return mnist.ensure_mnist(verbose=False).parent.parent
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\n[mnist] the MNIST files are not in {raw} yet: fetching and verifying "
+                  f"them once for the tests that need them", flush=True)
+            return mnist.ensure_mnist(verbose=True).parent.parent
+    except mnist.MNISTError as err:
+        pytest.fail(f"the MNIST files these tests need could not be fetched: {err}",
+                    pytrace=False)

@@ -378,6 +378,8 @@ def test_damaged_file_is_reported_and_left_alone(tmp_path, no_fetch):
     assert "found:    104 bytes" in msg and "expected: 60,008 bytes" in msg
     assert mnist.MNIST_FILES["train-labels-idx1-ubyte"].sha256 in msg
     assert "--repair" in msg and "untouched" in msg
+    # the hint repairs this folder, not the default cache
+    assert f"python -m scripts.mnist --data-dir {tmp_path} --repair" in msg
     assert bad.read_bytes() == b"\x00\x00\x08\x01" + b"\x07" * 100
     assert sorted(p.name for p in raw.iterdir()) == [bad.name]
     assert no_fetch == []
@@ -478,17 +480,10 @@ def test_cli_help_and_failure(tmp_path, no_fetch, capsys):
     assert captured.out == "" and captured.err.startswith("error: Could not obtain")
 
 
-# ----------------------------------------------------------------- the real data, if present
+# ------------------------------------------------- the real data (conftest fetches it)
 
-def _real_raw_or_skip() -> Path:
-    raw = mnist.raw_folder()
-    if not all((raw / n).is_file() for n in NAMES):
-        pytest.skip(f"the MNIST files are not in {raw}; run `python -m scripts.mnist` first")
-    return raw
-
-
-def test_real_mnist_if_cached():
-    raw = _real_raw_or_skip()
+def test_real_mnist(mnist_root):
+    raw = mnist.raw_folder(mnist_root)
     data = mnist.load_mnist(raw.parent.parent, try_torchvision=False, verbose=False)
     assert set(data) == {"train", "test"}
     for split, n in (("train", 60_000), ("test", 10_000)):
@@ -502,8 +497,8 @@ def test_real_mnist_if_cached():
     assert data["test"][1][:5].tolist() == [7, 2, 1, 0, 4]
 
 
-def test_real_mnist_torchvision_reads_the_same_bytes():
-    raw = _real_raw_or_skip()
+def test_real_mnist_torchvision_reads_the_same_bytes(mnist_root):
+    raw = mnist.raw_folder(mnist_root)
     tv_datasets = pytest.importorskip("torchvision.datasets")
     data = mnist.load_mnist(raw.parent.parent, try_torchvision=False, verbose=False)
     for split, train in (("train", True), ("test", False)):

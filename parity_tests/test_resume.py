@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import mnist, train
-from scripts.artifacts import load_npz, save_npz
+from scripts import train
+from scripts.artifacts import load_npz
 from scripts.checkpoint import CheckpointError, load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def data_dir():
-    return mnist.ensure_mnist(verbose=False).parent.parent
+def data_dir(mnist_root):
+    return mnist_root
 
 
 def flags(data_dir, out_dir, *extra):
@@ -101,16 +101,44 @@ def test_sigkill_then_resume_from_the_epoch_checkpoint_matches(data_dir, uninter
     assert_same_run(uninterrupted, tmp_path)
 
 
-def test_a_fresh_run_refuses_to_overwrite_an_unfinished_checkpoint(data_dir, tmp_path,
-                                                                   uninterrupted, capsys):
-    meta_path = tmp_path / "checkpoint.npz"
-    arrays = load_npz(uninterrupted / "checkpoint.npz")
-    meta = json.loads(arrays["meta"].tobytes())
-    meta["progress"]["epoch"] = 1
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    save_npz(meta_path, arrays)
-    assert train.main(flags(data_dir, tmp_path)) == 1
-    assert "unfinished run (1 of 2 epochs)" in capsys.readouterr().err
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder``: its bytes and modification time."""
+    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_second_run_into_a_run_folder_is_refused_and_changes_nothing(data_dir, tmp_path,
+                                                                       uninterrupted, capsys):
+    for name in ("metrics.json", "checkpoint.npz"):
+        (tmp_path / name).write_bytes((uninterrupted / name).read_bytes())
+    before = snapshot(tmp_path)
+    assert train.main(flags(data_dir, tmp_path, "--epochs", "1")) == 1
+    err = capsys.readouterr().err
+    assert f"--out-dir {tmp_path} already holds files of another run" in err
+    assert "--resume" in err and "leave out --out-dir" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_resuming_a_finished_run_says_so_and_changes_no_file(data_dir, uninterrupted, capsys):
+    before = snapshot(uninterrupted)
+    assert train.main(flags(data_dir, uninterrupted, "--resume")) == 0
+    assert "is already finished (2 of 2 epochs" in capsys.readouterr().out
+    assert snapshot(uninterrupted) == before
+
+
+def test_without_out_dir_each_run_gets_a_fresh_folder(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in flags(data_dir, "unused", "--epochs", "1", "--impl", "scratch",
+                             "--limit-train", "64", "--dry-run")
+            if a not in ("--out-dir", "unused")]
+    assert train.main(argv) == 0 and train.main(argv) == 0
+    folders = sorted((tmp_path / "runs" / "train").iterdir())
+    assert len(folders) == 2, folders
+    out = capsys.readouterr().out
+    for folder in folders:
+        assert f"run folder: {folder.relative_to(tmp_path)}" in out
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "checkpoint.npz", "curves.png", "metrics.json", "scratch_weights.npz"]
 
 
 def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir, tmp_path,
@@ -125,7 +153,34 @@ def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir,
     assert "nothing to resume" in capsys.readouterr().err
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+@pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam"), ("lenet5", "adamw"),
+                                             ("mnist_cnn_avgpool", "sgd")])
+def test_resume_continues_exactly_for_other_architectures_and_optimizers(
+        data_dir, tmp_path, monkeypatch, arch, optimizer):
+    """A stop mid-epoch (a SIGINT sent to this process by the 5th step) and --resume end
+    bit for bit where an uninterrupted run ends, optimizer state (Adam's moments, batch
+    norm's running statistics) included."""
+    def argv(out, *extra):
+        return ["--epochs", "2", "--limit-train", "128", "--limit-test", "64", "--batch-size",
+                "32", "--data-dir", str(data_dir), "--device", "cpu", "--no-progress",
+                "--arch", arch, "--optimizer", optimizer, "--out-dir", str(out), *extra]
+    assert train.main(argv(tmp_path / "whole")) == 0
+    real_step, calls = train._timed_step, []
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 10:                      # 5 steps of 2 twins: epoch 2, batch 1
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*a, **k)
+    monkeypatch.setattr(train, "_timed_step", interrupted)
+    assert train.main(argv(tmp_path / "parts")) == 128 + signal.SIGINT
+    monkeypatch.setattr(train, "_timed_step", real_step)
+    assert train.main(argv(tmp_path / "parts", "--resume")) == 0
+    assert_same_run(tmp_path / "whole", tmp_path / "parts")
+    record = json.loads((tmp_path / "parts" / "metrics.json").read_text())
+    assert all(r["agreement"] > 0.9 for r in record["cross_evaluation"].values())
+
+
 def test_non_finite_loss_stops_training_naming_the_step(data_dir, tmp_path, capsys):
     code = train.main(flags(data_dir, tmp_path, "--lr", "1e6", "--epochs", "1"))
     err = capsys.readouterr().err

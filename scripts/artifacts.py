@@ -1,5 +1,7 @@
 """Files a run writes: JSON, weights and plots, each written atomically.
 
+(The plots themselves are drawn in :mod:`scripts.plots`.)
+
 Every file goes to a temporary name in the same directory, is flushed to disk,
 and is renamed over the target, so an interrupted run never leaves a truncated
 file behind.
@@ -83,30 +85,3 @@ def save_weights(out_dir: Path, name: str, twin) -> Path:
         path = Path(out_dir) / "torch_state_dict.pt"
         save_torch(path, {k: v.detach().cpu() for k, v in twin.model.state_dict().items()})
     return path
-
-
-def plot_curves(metrics: dict, path: Path) -> None:
-    """Loss and accuracy per epoch, both implementations on the same axes."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [e["epoch"] for e in metrics["epochs"]]
-    names = [n for n in ("scratch", "torch") if n in metrics["epochs"][0]]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, color, marker in zip(names, ("C0", "C1"), ("o", "s")):
-        series = lambda key, scale=1: [scale * e[name][key] for e in metrics["epochs"]]  # noqa: E731
-        ax_loss.plot(epochs, series("loss"), marker=marker, color=color, label=name)
-        ax_acc.plot(epochs, series("train_acc", 100), marker=marker, color=color,
-                    linestyle="--", label=f"{name} train (running)")
-        ax_acc.plot(epochs, series("test_acc", 100), marker=marker, color=color,
-                    label=f"{name} test")
-    ax_loss.set(xlabel="epoch", ylabel="loss (with L2 penalty)", title="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

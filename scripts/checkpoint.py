@@ -3,7 +3,8 @@
 Layout of the archive:
   ``meta``                   UTF-8 JSON (as uint8): format version, the settings that
                              must match on resume, position (epoch, batch, step),
-                             metrics so far and the running totals of the epoch;
+                             metrics and step losses so far and the running totals of
+                             the epoch;
   ``<impl>/model/<key>``     each implementation's state_dict;
   ``<impl>/optim/<i>.<key>`` its optimizer state (momentum buffers...);
   ``torch_rng``              torch's CPU random-number state.
@@ -20,7 +21,7 @@ import torch
 
 from scripts.artifacts import load_npz, save_npz
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(RuntimeError):
@@ -63,9 +64,51 @@ def load_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
 
 def check_same_settings(saved: dict, current: dict, path: Path) -> None:
     """Resuming with other settings would silently train a different model: refuse."""
+    current = json.loads(json.dumps(current))     # tuples -> lists, as they were saved
     diffs = [f"{k}: checkpoint {saved.get(k)!r}, now {current[k]!r}"
              for k in current if saved.get(k) != current[k]]
     if diffs:
         raise CheckpointError(f"checkpoint {path} was made with other settings "
-                              f"({'; '.join(diffs)}); use the same flags to resume, or "
-                              f"another --out-dir to start afresh")
+                              f"({'; '.join(diffs)}); use the same flags to resume (or "
+                              f"--from-record {path.parent}/metrics.json when the run had "
+                              f"finished an epoch), or leave out --resume and --out-dir to "
+                              f"start afresh in a new folder")
+
+
+class Checkpoints:
+    """The checkpoint of one run: ``path`` and the settings it must have been made with."""
+
+    def __init__(self, path: Path, settings: dict):
+        self.path, self.settings = Path(path), settings
+
+    def save(self, progress: dict, twins: dict, **position) -> None:
+        """Record ``position`` (epoch, batch...) in ``progress`` and write everything."""
+        progress.update(position)
+        save_checkpoint(self.path, dict(settings=self.settings, progress=progress), twins)
+
+    def restore(self, twins: dict) -> dict:
+        """Load weights, optimizer state and torch's RNG into ``twins``; returns the progress."""
+        meta, states = load_checkpoint(self.path)
+        check_same_settings(meta["settings"], self.settings, self.path)
+        try:
+            for name, twin in twins.items():
+                twin.load_state_dict(states[name]["model"])
+                twin.load_optimizer_state(states[name]["optim"])
+            torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"checkpoint {self.path} does not fit this model "
+                                  f"({type(err).__name__}: {err}); start afresh in a new "
+                                  f"folder") from None
+        progress = meta["progress"]
+        print(f"resuming from {self.path}: epoch {progress['epoch'] + 1}, batch "
+              f"{progress['batch']} (step {progress['step']})", flush=True)
+        return progress
+
+    @staticmethod
+    def finished(out_dir: Path, settings: dict) -> bool:
+        """Whether the run in ``out_dir`` made with ``settings`` has done all its epochs
+        (CheckpointError when there is no usable checkpoint or other settings)."""
+        path = Path(out_dir) / "checkpoint.npz"
+        meta, _ = load_checkpoint(path)
+        check_same_settings(meta["settings"], settings, path)
+        return meta["progress"]["epoch"] >= meta["settings"]["epochs"]

@@ -1,38 +1,52 @@
 """Step the scratch and torch models in lockstep and record how far they drift apart.
 
-Both start from the same weights and take the same SGD step on the same batch.
-After every step this records both losses and the largest relative difference
-between corresponding parameters, ``max_p max|scratch_p - torch_p| / max|torch_p|``,
-writes them to ``lockstep.json`` and plots the drift to ``drift.png``.
+Both start from the same weights and take the same optimizer step on the same
+batch. After every step this records both losses and the largest relative
+difference between corresponding parameters and buffers,
+``max_p max|scratch_p - torch_p| / max|torch_p|``, writes them to
+``lockstep.json`` and plots the drift to ``drift.png``, in a fresh run folder.
 
     python -m scripts.lockstep --dtype float64        # one epoch, CPU
     python -m scripts.lockstep --dtype float32 --steps 200
+    python -m scripts.lockstep --arch mnist_cnn_bn --optimizer adam
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from scratch import arch
-from scripts.artifacts import atomic_path, write_json
-from scripts.train import add_step_flags, batch_order, learning_rate, load_data, positive_int
-from scripts.twins import make_twins, resolve_device
+from scratch import arch as A
+from scripts import env, mnist, records
+from scripts.artifacts import write_json
+from scripts.flags import Parser, add_step_flags, optimizer_settings, positive_int
+from scripts.flags import out_dir as out_dir_flag
+from scripts.plots import caption, plot_drift
+from scripts.runs import RunDirError, claim_run_dir
+from scripts.train import batch_order, learning_rate, load_data
+from scripts.twins import NonFiniteError, make_twins, resolve_device
+
+PROG = "python -m scripts.lockstep"
+RUNS_BASE = Path("runs/lockstep")
+SETTINGS = ("arch", "steps", "optimizer", "lr", "hyperparameters", "schedule", "l2",
+            "batch_size", "seed", "threads", "device", "dtype", "limit_train")
 
 
-def build_parser():
-    p = argparse.ArgumentParser(prog="python -m scripts.lockstep",
-                                description=__doc__.split("\n\n")[0])
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=positive_int, default=None,
                    help="steps to take (default: one epoch of the training set)")
-    add_step_flags(p, dtype="float64", device="cpu")
-    p.add_argument("--out-dir", type=Path, default=Path("runs/lockstep"),
-                   help="where lockstep.json and drift.png go (default runs/lockstep)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_step_flags(p, dtype="float64", device_default="cpu")
+    p.add_argument("--out-dir", type=out_dir_flag, default=None,
+                   help=f"folder for lockstep.json and drift.png; it must be new or empty "
+                        f"(default: a fresh folder {RUNS_BASE}/<UTC time>, printed)")
+    p.add_argument("--from-record", type=Path, default=None, metavar="FILE",
+                   help="take every setting from a lockstep.json (flags given as well "
+                        "override it) and run it again into a fresh folder")
     return p
 
 
@@ -44,70 +58,101 @@ def parameter_drift(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple
             continue
         scale = float(np.abs(ref).max()) or 1.0
         diff = float(np.abs(a[name].astype(np.float64) - ref).max()) / scale
-        if diff > worst:
+        if diff > worst or not worst_name:
             worst, worst_name = diff, name
     return worst, worst_name
 
 
-def lockstep(args) -> dict:
-    device = resolve_device(args.device)
-    train_x, train_y, _, _ = load_data(args.data_dir, args.dtype, args.limit_train, 1)
-    twins = make_twins(arch.mnist_cnn(), args.seed, args.dtype, device, args.momentum, args.l2)
+def run_lockstep(twins: dict, train_x, train_y, *, steps: int | None, batch_size: int,
+                 seed: int, schedule: str, lr: float, show_progress: bool) -> list[dict]:
+    """Step both twins on the same batches; one record per step."""
     scratch, torch_twin = twins["scratch"], twins["torch"]
-    steps_per_epoch = math.ceil(len(train_x) / args.batch_size)
-    total = args.steps or steps_per_epoch
-    records = []
-    for step in tqdm(range(total), disable=args.no_progress, desc=f"lockstep {args.dtype}"):
+    steps_per_epoch = math.ceil(len(train_x) / batch_size)
+    total = steps or steps_per_epoch
+    rows = []
+    for step in tqdm(range(total), disable=None if show_progress else True, desc="lockstep"):
         epoch, b = divmod(step, steps_per_epoch)
-        idx = batch_order(args.seed, epoch, len(train_x))[b * args.batch_size:
-                                                         (b + 1) * args.batch_size]
-        lr = learning_rate(args.schedule, args.lr, step, total)
-        s_loss, _ = scratch.step(train_x[idx], train_y[idx], lr)
-        t_loss, _ = torch_twin.step(train_x[idx], train_y[idx], lr)
+        idx = batch_order(seed, epoch, len(train_x))[b * batch_size:(b + 1) * batch_size]
+        step_lr = learning_rate(schedule, lr, step, total)
+        s_loss, _ = scratch.step(train_x[idx], train_y[idx], step_lr)
+        t_loss, _ = torch_twin.step(train_x[idx], train_y[idx], step_lr)
         drift, name = parameter_drift(scratch.state_dict(), torch_twin.state_dict())
-        records.append(dict(step=step + 1, scratch_loss=s_loss, torch_loss=t_loss,
-                            max_rel_param_diff=drift, worst_param=name))
-    result = dict(config={**vars(args), "device": device, "out_dir": str(args.out_dir),
-                          "data_dir": str(args.data_dir) if args.data_dir else None},
-                  summary=dict(steps=total,
-                               final_max_rel_param_diff=records[-1]["max_rel_param_diff"],
-                               final_worst_param=records[-1]["worst_param"],
-                               max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
-                                                     for r in records)),
-                  steps=records)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(args.out_dir / "lockstep.json", result)
-    plot_drift(records, args.dtype, args.out_dir / "drift.png")
-    return result
+        rows.append(dict(step=step + 1, scratch_loss=s_loss, torch_loss=t_loss,
+                         max_rel_param_diff=drift, worst_param=name))
+    return rows
 
 
-def plot_drift(records, dtype, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    steps = [r["step"] for r in records]
-    fig, (ax_p, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_p.semilogy(steps, [max(r["max_rel_param_diff"], 1e-300) for r in records])
-    ax_p.set(xlabel="step", ylabel="max relative parameter difference",
-             title=f"scratch vs torch drift ({dtype})")
-    ax_l.semilogy(steps, [max(abs(r["scratch_loss"] - r["torch_loss"]), 1e-300)
-                          for r in records])
-    ax_l.set(xlabel="step", ylabel="|loss scratch - loss torch|", title="loss difference")
-    for ax in (ax_p, ax_l):
-        ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
+             architecture: A.Architecture | None = None, show_progress: bool = True) -> dict:
+    """Run the lockstep comparison into ``out_dir``; returns the record also written."""
+    started = time.perf_counter()
+    env.apply_threads(settings["threads"])
+    environment = env.record(resolve_device(settings["device"]))
+    architecture = architecture or A.resolve(settings["arch"])
+    (train_x, train_y, _, _), root = load_data(data_dir, settings["dtype"],
+                                               settings["limit_train"], 1)
+    twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
+                       settings["optimizer"], settings["hyperparameters"], settings["l2"])
+    rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
+                        batch_size=settings["batch_size"], seed=settings["seed"],
+                        schedule=settings["schedule"], lr=settings["lr"],
+                        show_progress=show_progress)
+    environment["wall_seconds"] = time.perf_counter() - started
+    record = dict(
+        settings=settings, command=records.command(PROG, settings),
+        architecture=A.to_dict(architecture),
+        data=dict(data_dir=str(Path(root).resolve()), train_examples=len(train_x)),
+        environment=environment,
+        summary=dict(steps=len(rows), final_max_rel_param_diff=rows[-1]["max_rel_param_diff"],
+                     final_worst_param=rows[-1]["worst_param"],
+                     max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
+                                           for r in rows)),
+        steps=rows, caption=caption(settings, f"{len(rows)} steps"),
+        definitions=records.LOCKSTEP_DEFINITIONS)
+    write_json(Path(out_dir) / "lockstep.json", record)
+    plot_drift(record, Path(out_dir) / "drift.png")
+    return record
+
+
+def parse(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    architecture = None
+    if args.from_record is not None:
+        try:
+            record = records.read_record(args.from_record)
+            parser.set_defaults(**records.defaults_from_record(record, parser))
+        except ValueError as err:
+            parser.error(str(err))
+        args = parser.parse_args(argv)
+        architecture = records.recorded_architecture(record, args.arch)
+    try:
+        opt = optimizer_settings(args)
+    except ValueError as err:
+        parser.error(str(err))
+    values = {**vars(args), "lr": opt.pop("lr"), "hyperparameters": opt, "arch": str(args.arch),
+              "device": resolve_device(args.device)}
+    return args, {k: values[k] for k in SETTINGS}, architecture
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    s = lockstep(args)["summary"]
-    print(f"after {s['steps']} steps ({args.dtype}): max relative parameter difference "
+    args, settings, architecture = parse(argv)
+    try:
+        architecture = architecture or A.resolve(settings["arch"])
+        out_dir = claim_run_dir(args.out_dir, RUNS_BASE)
+        print(f"run folder: {out_dir}", flush=True)
+        s = lockstep(settings, out_dir, data_dir=args.data_dir, architecture=architecture,
+                     show_progress=not args.no_progress)["summary"]
+    except NonFiniteError as err:
+        print(f"{PROG}: stopped: {err}; try a lower --lr", file=sys.stderr)
+        return 1
+    except (mnist.MNISTError, RunDirError, A.ArchitectureFileError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    print(f"after {s['steps']} steps ({settings['dtype']}): max relative parameter difference "
           f"{s['final_max_rel_param_diff']:.3e} ({s['final_worst_param']}), "
           f"largest loss difference {s['max_abs_loss_diff']:.3e}")
-    print(f"wrote {args.out_dir}/lockstep.json and drift.png")
+    print(f"wrote {out_dir}/lockstep.json and drift.png")
     return 0
 
 

@@ -174,7 +174,15 @@ def sha256_file(path: PathLike) -> str:
     return h.hexdigest()
 
 
-def _mismatch_message(what: str, found_size: int, found_sha: str, spec: FileSpec) -> str:
+def repair_command(raw: Path) -> str:
+    """The command that repairs the files of ``raw`` (``<root>/MNIST/raw``), naming its root."""
+    import shlex
+    root = shlex.quote(str(Path(raw).parent.parent))
+    return f"python -m scripts.mnist --data-dir {root} --repair"
+
+
+def _mismatch_message(what: str, found_size: int, found_sha: str, spec: FileSpec,
+                      raw: Optional[Path] = None) -> str:
     if found_size < spec.size:
         diagnosis = "it is shorter than expected: truncated (an interrupted copy or download?)"
     elif found_size > spec.size:
@@ -186,7 +194,8 @@ def _mismatch_message(what: str, found_size: int, found_sha: str, spec: FileSpec
         f"  found:    {found_size:,} bytes, sha256 {found_sha}\n"
         f"  expected: {spec.size:,} bytes, sha256 {spec.sha256}\n"
         f"  To fix: delete it (or move it aside) and run again; it will be fetched again and "
-        f"verified (`python -m scripts.mnist --repair` moves damaged files aside for you)."
+        f"verified" + (f" (`{repair_command(raw)}` moves damaged files aside for you)."
+                       if raw is not None else ".")
     )
 
 
@@ -208,13 +217,13 @@ def verify_file(path: PathLike, expected_sha256: str, expected_size: int) -> Non
     size = path.stat().st_size
     digest = sha256_file(path)
     if size != spec.size or digest != spec.sha256:
-        raise MNISTError(_mismatch_message(str(path), size, digest, spec))
+        raise MNISTError(_mismatch_message(str(path), size, digest, spec, path.parent))
 
 
-def _verify_bytes(data: bytes, spec: FileSpec, what: str) -> None:
+def _verify_bytes(data: bytes, spec: FileSpec, what: str, raw: Optional[Path] = None) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if len(data) != spec.size or digest != spec.sha256:
-        raise MNISTError(_mismatch_message(what, len(data), digest, spec))
+        raise MNISTError(_mismatch_message(what, len(data), digest, spec, raw))
 
 
 # --------------------------------------------------------------------------- idx format
@@ -579,9 +588,39 @@ def ensure_mnist(root: Optional[PathLike] = None, *, try_torchvision: bool = Tru
             f"{len(damaged)} MNIST file(s) in {raw} failed verification and were left "
             "untouched:\n\n" + "\n\n".join(damaged.values()) +
             "\n\nDelete or move them aside and run again (they will be fetched again), or run "
-            "`python -m scripts.mnist --repair` (repair=True) to have them moved aside to "
+            f"`{repair_command(raw)}` (repair=True) to have them moved aside to "
             "<name>.damaged-<timestamp> and fetched again.")
     _ensure_writable(raw)
+    with _folder_lock(raw):
+        # Another process (a parallel test worker, a second run) may have fetched the
+        # files while this one waited for the lock: look again.
+        status = _file_status(raw, MNIST_FILES)
+        if all(s is None for s in status.values()):
+            return raw
+        return _fetch_missing(raw, status, log, try_torchvision, repair)
+
+
+@contextlib.contextmanager
+def _folder_lock(raw: Path):
+    """Hold an exclusive lock on ``<root>/MNIST/.fetch.lock`` (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(raw.parent / ".fetch.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _fetch_missing(raw: Path, status: dict, log: Logger, try_torchvision: bool,
+                   repair: bool) -> Path:
+    damaged = [n for n, s in status.items() if s not in (None, "missing")]
+    if damaged and not repair:   # appeared while waiting for the lock: same error as before
+        return ensure_mnist(raw.parent.parent, try_torchvision=try_torchvision, repair=False)
     for name in damaged:
         _move_aside(raw / name, log)
     missing = [n for n, s in status.items() if s is not None]
@@ -620,7 +659,7 @@ def ensure_mnist(root: Optional[PathLike] = None, *, try_torchvision: bool = Tru
 def _load_verified_idx(path: Path, spec: FileSpec) -> np.ndarray:
     """Read the bytes once, check their hash, parse those same bytes."""
     data = path.read_bytes()
-    _verify_bytes(data, spec, str(path))
+    _verify_bytes(data, spec, str(path), path.parent)
     return decode_idx(data, source=str(path))
 
 

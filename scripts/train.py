@@ -3,14 +3,15 @@
 Both start from the same weights and see the same batches in the same order
 (one permutation per epoch from ``--seed``), so their curves are directly
 comparable. At the end, each model's weights are also cross-evaluated in the
-other implementation.
+other implementation. Every run writes into a folder of its own (printed).
 
     python -m scripts.train                      # both, default settings
     python -m scripts.train --impl scratch --epochs 1 --limit-train 5000
+    python -m scripts.train --arch lenet5 --optimizer adam
+    python -m scripts.train --from-record runs/train/<run>/metrics.json
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import signal
@@ -19,118 +20,83 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from scratch import arch
-from scratch.optim import cosine_lr
-from scripts import mnist
-from scripts.artifacts import plot_curves, save_weights, write_json
-from scripts.checkpoint import (
-    CheckpointError,
-    check_same_settings,
-    load_checkpoint,
-    save_checkpoint,
+from scratch import arch as A
+from scripts import env, mnist, records
+from scripts.artifacts import save_weights, write_json
+from scripts.checkpoint import CheckpointError, Checkpoints
+from scripts.flags import (
+    Parser,
+    add_step_flags,
+    optimizer_settings,
+    positive_int,
 )
+from scripts.flags import (
+    out_dir as out_dir_flag,
+)
+from scripts.optimizers import SCHEDULES
+from scripts.plots import caption, plot_curves
+from scripts.runs import RunDirError, claim_run_dir
 from scripts.twins import NonFiniteError, make_twins, normalize, resolve_device
 
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+PROG = "python -m scripts.train"
+RUNS_BASE = Path("runs/train")
 
 
-def device_flag(text):
-    """auto, cpu or cuda; cuda only where torch sees a GPU (checked while parsing)."""
-    if text not in ("auto", "cpu", "cuda"):
-        raise argparse.ArgumentTypeError(f"must be auto, cpu or cuda, got {text!r}")
-    try:
-        resolve_device(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device="auto") -> None:
-    """The flags that define one training step and its data, shared with scripts.lockstep."""
-    p.add_argument("--batch-size", type=positive_int, default=64,
-                   help="training batch size (default 64)")
-    p.add_argument("--lr", type=non_negative_float, default=0.05,
-                   help="peak learning rate (default 0.05)")
-    p.add_argument("--momentum", type=non_negative_float, default=0.9,
-                   help="SGD momentum (default 0.9)")
-    p.add_argument("--l2", type=non_negative_float, default=1e-4,
-                   help="L2 strength: adds 0.5*l2*sum(w**2) over weights (default 1e-4)")
-    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
-                   help="learning-rate schedule over all steps (default cosine)")
-    p.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seed for the initial weights and the batch order (default 0)")
-    p.add_argument("--device", type=device_flag, default=device,
-                   help=f"auto, cpu or cuda: device of the torch side; scratch always runs "
-                        f"on the CPU (default {device}; auto: cuda when available)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=dtype,
-                   help=f"floating type of both models (default {dtype})")
-    p.add_argument("--limit-train", type=positive_int, default=None,
-                   help="use only the first N training images (default: all 60000)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m scripts.train",
-                                description=__doc__.split("\n\n")[0])
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--impl", choices=["scratch", "torch", "both"], default="both",
                    help="which implementation(s) to train (default both)")
     p.add_argument("--epochs", type=positive_int, default=4, help="epochs (default 4)")
     add_step_flags(p)
     p.add_argument("--limit-test", type=positive_int, default=None,
                    help="evaluate on only the first N test images (default: all 10000)")
-    p.add_argument("--out-dir", type=Path, default=Path("runs/train"),
-                   help="where metrics.json, curves.png and weights go (default runs/train)")
     p.add_argument("--dry-run", action="store_true",
                    help="run a single batch per epoch, to check the setup quickly")
+    p.add_argument("--out-dir", type=out_dir_flag, default=None,
+                   help=f"folder for this run's files; it must be new or empty (default: a "
+                        f"fresh folder {RUNS_BASE}/<UTC time>, printed at the start)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from OUT_DIR/checkpoint.npz (written after every epoch and "
-                        "on Ctrl-C or SIGTERM); the other flags must be the ones it was made with")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+                   help="continue the run in --out-dir from its checkpoint.npz (written after "
+                        "every epoch and on Ctrl-C or SIGTERM); the other flags must be the "
+                        "ones it was made with. A finished run is left as it is")
+    p.add_argument("--from-record", type=Path, default=None, metavar="FILE",
+                   help="take every setting from a run's metrics.json (flags given as well "
+                        "override it) and run it again into a fresh folder")
     return p
 
 
+SETTINGS = ("impl", "arch", "epochs", "optimizer", "lr", "hyperparameters", "schedule", "l2",
+            "batch_size", "seed", "threads", "device", "dtype", "limit_train", "limit_test",
+            "dry_run")
+"""The flags that define a run (a resumed run must repeat them); CLI-only ones are not."""
+
+
+def settings_from_args(args) -> dict:
+    opt = optimizer_settings(args)
+    values = {**vars(args), "lr": opt.pop("lr"), "hyperparameters": opt,
+              "arch": str(args.arch), "device": resolve_device(args.device)}
+    return {k: values[k] for k in SETTINGS}
+
+
 def load_data(data_dir, dtype, limit_train, limit_test):
-    data = mnist.load_mnist(data_dir)
+    """Normalised arrays ``(train_x, train_y, test_x, test_y)`` and the MNIST root used."""
+    root = mnist.raw_folder(data_dir).parent.parent
+    data = mnist.load_mnist(root)
     (train_x, train_y), (test_x, test_y) = data["train"], data["test"]
     train_x, train_y = train_x[:limit_train], train_y[:limit_train]
     test_x, test_y = test_x[:limit_test], test_y[:limit_test]
-    return normalize(train_x, dtype), train_y, normalize(test_x, dtype), test_y
+    return (normalize(train_x, dtype), train_y, normalize(test_x, dtype), test_y), root
 
 
-def learning_rate(schedule, base_lr, step, total_steps):
-    return cosine_lr(base_lr, step, total_steps) if schedule == "cosine" else base_lr
+def learning_rate(schedule: str, base_lr: float, step: int, total_steps: int) -> float:
+    return SCHEDULES[schedule](base_lr, step, total_steps)
 
 
 def batch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The permutation of epoch ``epoch``: a pure function of (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-RESUME_SETTINGS = ("impl", "epochs", "batch_size", "lr", "momentum", "l2", "schedule", "seed",
-                   "dtype", "limit_train", "limit_test", "dry_run")
 
 
 class TrainingStopped(Exception):
@@ -154,123 +120,86 @@ def stop_requests():
             signal.signal(sig, old)
 
 
-def refuse_to_overwrite_unfinished(checkpoint: Path) -> None:
-    """A fresh run would overwrite the checkpoint of an unfinished one: refuse."""
-    meta, _ = load_checkpoint(checkpoint)
-    done, planned = meta["progress"]["epoch"], meta["settings"]["epochs"]
-    if done < planned:
-        raise CheckpointError(
-            f"{checkpoint} holds an unfinished run ({done} of {planned} epochs); continue it "
-            f"with --resume, or choose another --out-dir (or delete the file) to start afresh")
+def fresh_progress(names) -> dict:
+    return dict(epoch=0, batch=0, step=0, epochs=[], totals=fresh_totals(names),
+                step_loss={name: [] for name in names})
 
 
 def fresh_totals(names):
     return {name: dict(loss=0.0, correct=0, seen=0, seconds=0.0) for name in names}
 
 
-def train(args) -> dict:
-    """Run (or resume) the whole training; returns the metrics also written to disk.
+# ------------------------------------------------------------------------------- the loop
 
-    Raises :class:`TrainingStopped` when interrupted (after writing a checkpoint) or when
-    a loss or gradient is not finite (the last good checkpoint is left as it was).
-    """
-    device = resolve_device(args.device)
-    torch.manual_seed(args.seed)
-    impls = ("scratch", "torch") if args.impl == "both" else (args.impl,)
-    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, args.limit_train,
-                                                 args.limit_test)
-    twins = make_twins(arch.mnist_cnn(), args.seed, args.dtype, device, args.momentum, args.l2,
-                       impls)
-    steps_per_epoch = 1 if args.dry_run else math.ceil(len(train_x) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    checkpoint = args.out_dir / "checkpoint.npz"
-    settings = {k: getattr(args, k) for k in RESUME_SETTINGS}
-    progress = dict(epoch=0, batch=0, step=0, epochs=[], totals=fresh_totals(twins))
-    if not args.resume and checkpoint.exists():
-        refuse_to_overwrite_unfinished(checkpoint)
-    if args.resume:
-        meta, states = load_checkpoint(checkpoint)
-        check_same_settings(meta["settings"], settings, checkpoint)
-        try:
-            for name, twin in twins.items():
-                twin.load_state_dict(states[name]["model"])
-                twin.load_optimizer_state(states[name]["optim"])
-            torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
-        except (KeyError, ValueError, RuntimeError) as err:
-            raise CheckpointError(f"checkpoint {checkpoint} does not fit this model "
-                                  f"({type(err).__name__}: {err}); delete it to start "
-                                  f"afresh") from None
-        progress = meta["progress"]
-        tqdm.write(f"resuming from {checkpoint}: epoch {progress['epoch'] + 1}, "
-                   f"batch {progress['batch']} (step {progress['step']})")
-    metrics = dict(config={**vars(args), "device": device, "out_dir": str(args.out_dir),
-                           "data_dir": str(args.data_dir) if args.data_dir else None,
-                           "train_examples": len(train_x), "test_examples": len(test_x)},
-                   epochs=progress["epochs"])
-
-    def save(**position):
-        progress.update(position)
-        save_checkpoint(checkpoint, dict(settings=settings, progress=progress), twins)
-
+def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoints, *,
+                 epochs: int, batch_size: int, seed: int, schedule: str, lr: float,
+                 dry_run: bool, show_progress: bool) -> None:
+    """Train from ``progress`` (updated in place) to the end of epoch ``epochs``, writing a
+    checkpoint after every epoch and when SIGINT/SIGTERM arrives (then TrainingStopped)."""
+    train_x, train_y, test_x, test_y = data
+    steps_per_epoch = 1 if dry_run else math.ceil(len(train_x) / batch_size)
+    total_steps = steps_per_epoch * epochs
     with stop_requests() as signals:
-        for epoch in range(progress["epoch"], args.epochs):
-            order = batch_order(args.seed, epoch, len(train_x))
+        for epoch in range(progress["epoch"], epochs):
+            order = batch_order(seed, epoch, len(train_x))
             totals = progress["totals"]
             bar = tqdm(range(progress["batch"], steps_per_epoch), initial=progress["batch"],
-                       total=steps_per_epoch, desc=f"epoch {epoch + 1}/{args.epochs}",
-                       disable=args.no_progress)
+                       total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
+                       disable=None if show_progress else True)
             for b in bar:
-                idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-                lr = learning_rate(args.schedule, args.lr, progress["step"], total_steps)
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                step_lr = learning_rate(schedule, lr, progress["step"], total_steps)
                 for name, twin in twins.items():
-                    start = time.perf_counter()
-                    try:
-                        loss, correct = twin.step(train_x[idx], train_y[idx], lr)
-                    except NonFiniteError as err:
-                        kept = (f"the last good checkpoint is kept at {checkpoint}"
-                                if checkpoint.exists() else "no checkpoint was written yet")
-                        raise TrainingStopped(
-                            f"training stopped at step {progress['step'] + 1} (epoch "
-                            f"{epoch + 1}, batch {b + 1}): in {name}, {err}; {name}'s weights "
-                            f"were not updated by this step; {kept}. Try a lower --lr",
-                            1) from None
-                    twin.sync()
+                    loss, correct, seconds = _timed_step(twin, name, train_x[idx], train_y[idx],
+                                                         step_lr, progress, checkpoints)
                     t = totals[name]
-                    t["seconds"] += time.perf_counter() - start
+                    t["seconds"] += seconds
                     t["loss"] += loss * len(idx)
                     t["correct"] += correct
                     t["seen"] += len(idx)
+                    progress["step_loss"][name].append(loss)
                 progress["step"] += 1
                 bar.set_postfix({f"{n} loss": f"{t['loss'] / t['seen']:.4f}"
                                  for n, t in totals.items()})
                 if signals:
                     bar.close()
-                    save(epoch=epoch, batch=b + 1)
+                    checkpoints.save(progress, twins, epoch=epoch, batch=b + 1)
                     name = signal.Signals(signals[0]).name
                     raise TrainingStopped(
                         f"{name} received: stopped at step {progress['step']} (epoch "
-                        f"{epoch + 1}, batch {b + 1}) and wrote {checkpoint}; continue with "
-                        f"the same flags plus --resume", 128 + signals[0])
+                        f"{epoch + 1}, batch {b + 1}) and wrote {checkpoints.path}; continue "
+                        f"with --resume --out-dir {checkpoints.path.parent} and the same "
+                        f"flags", 128 + signals[0])
             bar.close()
-            record = dict(epoch=epoch + 1, lr_end=learning_rate(args.schedule, args.lr,
-                                                                progress["step"], total_steps))
+            record = dict(epoch=epoch + 1, lr_end=learning_rate(schedule, lr, progress["step"],
+                                                                total_steps))
             for name, twin in twins.items():
                 t = totals[name]
                 record[name] = dict(loss=t["loss"] / t["seen"],
                                     train_acc=t["correct"] / t["seen"],
                                     test_acc=float((twin.predict(test_x) == test_y).mean()),
                                     seconds=t["seconds"])
-            metrics["epochs"].append(record)
-            save(epoch=epoch + 1, batch=0, totals=fresh_totals(twins))
+            progress["epochs"].append(record)
+            checkpoints.save(progress, twins, epoch=epoch + 1, batch=0,
+                             totals=fresh_totals(twins))
             summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
                                  f"({record[n]['seconds']:.1f} s)" for n in twins)
             tqdm.write(f"epoch {epoch + 1}: {summary}")
             sys.stdout.flush()  # a line per epoch, even when stdout is a pipe
 
-    if len(twins) == 2:
-        metrics["cross_evaluation"] = cross_evaluate(twins, test_x, test_y)
-    save_run(args.out_dir, metrics, twins)
-    return metrics
+
+def _timed_step(twin, name, x, y, lr, progress, checkpoints):
+    start = time.perf_counter()
+    try:
+        loss, correct = twin.step(x, y, lr)
+    except NonFiniteError as err:
+        kept = (f"the last good checkpoint is kept at {checkpoints.path}"
+                if checkpoints.path.exists() else "no checkpoint was written yet")
+        raise TrainingStopped(
+            f"training stopped at step {progress['step'] + 1}: in {name}, {err}; {name}'s "
+            f"weights were not updated by this step; {kept}. Try a lower --lr", 1) from None
+    twin.sync()
+    return loss, correct, time.perf_counter() - start
 
 
 def cross_evaluate(twins, test_x, test_y) -> dict:
@@ -291,33 +220,117 @@ def cross_evaluate(twins, test_x, test_y) -> dict:
     return report
 
 
-def save_run(out_dir: Path, metrics: dict, twins: dict) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "metrics.json", metrics)
+# ------------------------------------------------------------------------------- a run
+
+def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume: bool = False,
+          architecture: A.Architecture | None = None, show_progress: bool = True) -> dict:
+    """Run (or resume) a whole training into ``out_dir``; returns the record also written
+    as ``out_dir/metrics.json``. ``architecture`` overrides ``settings["arch"]``.
+
+    Raises :class:`TrainingStopped` when interrupted (after writing a checkpoint) or when
+    a loss or gradient is not finite (the last good checkpoint is left as it was).
+    """
+    started = time.perf_counter()
+    env.apply_threads(settings["threads"])
+    environment = env.record(resolve_device(settings["device"]))
+    architecture = architecture or A.resolve(settings["arch"])
+    import torch
+    torch.manual_seed(settings["seed"])
+    impls = ("scratch", "torch") if settings["impl"] == "both" else (settings["impl"],)
+    data, root = load_data(data_dir, settings["dtype"], settings["limit_train"],
+                           settings["limit_test"])
+    twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
+                       settings["optimizer"], settings["hyperparameters"], settings["l2"], impls)
+    checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings)
+    progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
+    train_epochs(twins, data, progress, checkpoints, epochs=settings["epochs"],
+                 batch_size=settings["batch_size"], seed=settings["seed"],
+                 schedule=settings["schedule"], lr=settings["lr"], dry_run=settings["dry_run"],
+                 show_progress=show_progress)
+    cross = cross_evaluate(twins, data[2], data[3]) if len(twins) == 2 else None
+    environment["wall_seconds"] = time.perf_counter() - started
+    record = make_record(settings, architecture, root, data, progress, cross, environment)
+    save_run(Path(out_dir), record, twins)
+    return record
+
+
+def make_record(settings, architecture, root, data, progress, cross, environment) -> dict:
+    steps_per_epoch = 1 if settings["dry_run"] else math.ceil(len(data[0])
+                                                              / settings["batch_size"])
+    record = dict(
+        settings=settings,
+        command=records.command(PROG, settings),
+        architecture=A.to_dict(architecture),
+        data=dict(data_dir=str(Path(root).resolve()), train_examples=len(data[0]),
+                  test_examples=len(data[2])),
+        environment=environment,
+        steps_per_epoch=steps_per_epoch,
+        epochs=progress["epochs"],
+        step_loss=progress["step_loss"],
+        caption=caption(settings),
+        definitions=records.TRAIN_DEFINITIONS,
+    )
+    if cross is not None:
+        record["cross_evaluation"] = cross
+    return record
+
+
+def save_run(out_dir: Path, record: dict, twins: dict) -> None:
+    write_json(out_dir / "metrics.json", record)
     for name, twin in twins.items():
         save_weights(out_dir, name, twin)
-    plot_curves(metrics, out_dir / "curves.png")
+    plot_curves(record, out_dir / "curves.png")
+
+
+# ------------------------------------------------------------------------------- command line
+
+def parse(argv=None):
+    """``(args, settings, architecture or None)``; exits with status 2 on a bad flag."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    architecture = None
+    if args.from_record is not None:
+        try:
+            record = records.read_record(args.from_record)
+            parser.set_defaults(**records.defaults_from_record(record, parser))
+        except ValueError as err:
+            parser.error(str(err))
+        args = parser.parse_args(argv)
+        architecture = records.recorded_architecture(record, args.arch)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    return args, settings, architecture
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args, settings, architecture = parse(argv)
     try:
-        metrics = train(args)
+        if args.resume and args.out_dir and Checkpoints.finished(args.out_dir, settings):
+            print(f"the run in {args.out_dir} is already finished ({settings['epochs']} of "
+                  f"{settings['epochs']} epochs; its record is {args.out_dir}/metrics.json); "
+                  f"nothing was changed")
+            return 0
+        architecture = architecture or A.resolve(settings["arch"])
+        out_dir = claim_run_dir(args.out_dir, RUNS_BASE, resume=args.resume)
+        print(f"run folder: {out_dir}", flush=True)
+        record = train(settings, out_dir, data_dir=args.data_dir, resume=args.resume,
+                       architecture=architecture, show_progress=not args.no_progress)
     except TrainingStopped as err:
-        print(f"{parser.prog}: {err}", file=sys.stderr)
+        print(f"{PROG}: {err}", file=sys.stderr)
         return err.exit_code
-    except (CheckpointError, mnist.MNISTError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+    except (CheckpointError, mnist.MNISTError, RunDirError, A.ArchitectureFileError) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
-    last = metrics["epochs"][-1]
+    last = record["epochs"][-1]
     for name in ("scratch", "torch"):
         if name in last:
             print(f"{name:8} final test accuracy {last[name]['test_acc']:.2%}, "
-                  f"training time {sum(e[name]['seconds'] for e in metrics['epochs']):.1f} s")
-    for key, value in metrics.get("cross_evaluation", {}).items():
+                  f"training time {sum(e[name]['seconds'] for e in record['epochs']):.1f} s")
+    for key, value in record.get("cross_evaluation", {}).items():
         print(f"{key}: predictions agree on {value['agreement']:.2%} of the test set")
-    print(f"wrote {args.out_dir}/metrics.json, curves.png and weights")
+    print(f"wrote {out_dir}/metrics.json, curves.png and weights")
     return 0
 
 

@@ -6,7 +6,9 @@ takes the same ``step(x, y, lr)`` on the same NumPy batch and reports the
 loss, so training scripts never branch on the implementation.
 
 The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
-over the weights (not the biases) of conv and linear layers.
+over the weights (not the biases) of conv and linear layers; the optimizer is
+any entry of :data:`scripts.optimizers.OPTIMIZERS`, with the same
+hyperparameters on both sides.
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from reference import model as reference_model
 from scratch import arch as A
 from scratch import functional as F
 from scratch import model as scratch_model
-from scratch import nn, optim
+from scratch import nn
 from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
+from scripts.optimizers import OPTIMIZERS, set_lr
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -43,34 +46,39 @@ def penalised_names(model: nn.Sequential) -> list[str]:
 
 
 class ScratchTwin:
-    def __init__(self, model: nn.Sequential, momentum: float, l2: float):
+    def __init__(self, model: nn.Sequential, optimizer: str, hyper: dict, l2: float):
         self.model, self.l2 = model, l2
-        self.opt = optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
+        self.opt = OPTIMIZERS[optimizer].scratch(model.parameters(), lr=0.0, **hyper)
         self.loss_fn = nn.CrossEntropyLoss()
         names = set(penalised_names(model))
         self.penalised = [p for n, p in model.named_parameters() if n in names]
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
-        """One SGD step; returns (objective, number of correct predictions)."""
+        """One optimizer step; returns (objective, number of correct predictions).
+
+        Overflow inside NumPy is not warned about: a non-finite loss or gradient raises
+        :class:`NonFiniteError` before the weights change, which says it once."""
         self.model.train()
-        logits = self.model.forward(x)
-        loss = float(self.loss_fn(logits, y))
-        self.model.backward(self.loss_fn.backward(), input_grad=False)
-        if self.l2:
-            weights = [p.data for p in self.penalised]
-            loss += float(F.l2_penalty(weights, self.l2))
-            for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
-                p.grad += g
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = self.model.forward(x)
+            loss = float(self.loss_fn(logits, y))
+            self.model.backward(self.loss_fn.backward(), input_grad=False)
+            if self.l2:
+                weights = [p.data for p in self.penalised]
+                loss += float(F.l2_penalty(weights, self.l2))
+                for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
+                    p.grad += g
         check_finite(loss, ((n, p.grad) for n, p in self.model.named_parameters()))
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-        self.opt.step()
+        set_lr(self.opt, lr)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.opt.step()
         return loss, int((logits.argmax(axis=1) == y).sum())
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         self.model.eval()
-        return np.concatenate([self.model.forward(x[i:i + batch_size]).argmax(axis=1)
-                               for i in range(0, len(x), batch_size)])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return np.concatenate([self.model.forward(x[i:i + batch_size]).argmax(axis=1)
+                                   for i in range(0, len(x), batch_size)])
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
@@ -90,10 +98,10 @@ class ScratchTwin:
 
 
 class TorchTwin:
-    def __init__(self, model: torch.nn.Module, momentum: float, l2: float, device,
+    def __init__(self, model: torch.nn.Module, optimizer: str, hyper: dict, l2: float, device,
                  penalised: list[str]):
         self.model, self.l2, self.device = model, l2, torch.device(device)
-        self.opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=momentum)
+        self.opt = OPTIMIZERS[optimizer].torch(model.parameters(), lr=0.0, **hyper)
         self.penalised = [p for n, p in model.named_parameters() if n in set(penalised)]
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
@@ -110,8 +118,7 @@ class TorchTwin:
         loss.backward()
         value = loss.item()
         check_finite(value, ((n, p.grad) for n, p in self.model.named_parameters()))
-        for group in self.opt.param_groups:
-            group["lr"] = lr
+        set_lr(self.opt, lr)
         self.opt.step()
         return value, int((logits.argmax(dim=1) == ty).sum())
 
@@ -152,16 +159,17 @@ def check_finite(loss: float, named_grads) -> None:
 
 
 def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
-               momentum: float, l2: float, impls=("scratch", "torch")):
-    """The requested twins, all holding the weights scratch draws from ``seed``."""
+               optimizer: str, hyper: dict, l2: float, impls=("scratch", "torch")):
+    """The requested twins, all holding the weights scratch draws from ``seed`` and each
+    with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper``."""
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
     twins = {}
     if "scratch" in impls:
-        twins["scratch"] = ScratchTwin(scratch, momentum, l2)
+        twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2)
     if "torch" in impls:
         net = reference_model.build(architecture, dtype=TORCH_DTYPES[dtype], device=device)
         convert.load_numpy_state(net, scratch.state_dict())
-        twins["torch"] = TorchTwin(net, momentum, l2, device, penalised_names(scratch))
+        twins["torch"] = TorchTwin(net, optimizer, hyper, l2, device, penalised_names(scratch))
     return twins
 
 

@@ -1,0 +1,171 @@
+"""Command-line flags shared by train and lockstep, with messages in the user's words.
+
+A bad value reads ``--epochs: expected a positive whole number, got 'abc'``,
+and every flag's help states its default.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from scratch.arch import ARCHITECTURES
+from scripts.env import DEFAULT_THREADS
+from scripts.optimizers import HYPERPARAMETERS, OPTIMIZERS, SCHEDULES
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with ``--flag: message`` in place of ``argument --flag: message``, and a
+    one-line usage (``--help`` lists every flag)."""
+
+    def __init__(self, prog: str, **kwargs):
+        super().__init__(prog=prog, usage=f"{prog} [options]   (--help lists them)", **kwargs)
+
+    def error(self, message):
+        if message.startswith("argument "):
+            message = message[len("argument "):]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _typed(parse, expected):
+    """A type function that turns any parse failure into 'expected ..., got ...'."""
+    def convert(text):
+        try:
+            return parse(text)
+        except (ValueError, TypeError) as err:
+            detail = str(err) if str(err).startswith("expected") else expected
+            raise argparse.ArgumentTypeError(f"{detail}, got {text!r}") from None
+    convert.__name__ = expected
+    return convert
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise ValueError("expected a positive whole number")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError("expected a whole number >= 0")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError("expected a finite number >= 0")
+    return value
+
+
+positive_int = _typed(_positive_int, "expected a positive whole number")
+non_negative_int = _typed(_non_negative_int, "expected a whole number >= 0")
+non_negative_float = _typed(_non_negative_float, "expected a finite number >= 0")
+
+
+def data_dir(text):
+    """A folder (existing or to be made); a regular file is refused while parsing."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"expected a folder (the MNIST files go in FOLDER/MNIST/raw), but {text!r} is a "
+            f"file")
+    return path
+
+
+def out_dir(text):
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a folder for the run's files, but "
+                                         f"{text!r} is a file")
+    return path
+
+
+def device(text):
+    """auto, cpu or cuda; cuda only where torch sees a GPU (checked while parsing)."""
+    from scripts.twins import resolve_device
+    if text not in ("auto", "cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu or cuda, got {text!r}")
+    try:
+        resolve_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="auto") -> None:
+    """The flags that define one training step and its data (train and lockstep)."""
+    p.add_argument("--arch", default="mnist_cnn", metavar="NAME|FILE",
+                   help=f"network: one of {', '.join(ARCHITECTURES)}, or a .json/.toml file "
+                        f"describing an Architecture (default mnist_cnn)")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
+                   help="optimizer, the same on both sides (default sgd)")
+    p.add_argument("--lr", type=non_negative_float, default=None,
+                   help="peak learning rate (default: " + ", ".join(
+                       f"{n} {c.lr:g}" for n, c in OPTIMIZERS.items()) + ")")
+    p.add_argument("--schedule", choices=list(SCHEDULES), default="cosine",
+                   help="learning rate over all steps, from --lr (default cosine, to 0)")
+    for name, hyper in HYPERPARAMETERS.items():
+        defaults = ", ".join(f"{n} {c.defaults[name]}" for n, c in OPTIMIZERS.items()
+                             if name in c.defaults)
+        flag = "--" + name.replace("_", "-")
+        if hyper.flag:
+            p.add_argument(flag, action="store_const", const=True, default=None,
+                           help=f"{hyper.help} (default off)")
+        else:
+            p.add_argument(flag, type=_typed(hyper.parse, "expected " + name), default=None,
+                           help=f"{hyper.help} (default: {defaults})")
+    p.add_argument("--l2", type=non_negative_float, default=1e-4,
+                   help="L2 penalty in the loss: adds 0.5*l2*sum(w**2) over conv and linear "
+                        "weights (default 1e-4)")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="training batch size (default 64)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed for the initial weights and the batch order (default 0)")
+    p.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
+                   help=f"threads for NumPy's BLAS and for torch (default {DEFAULT_THREADS}: "
+                        f"deterministic; results are bit-identical for the same seed and "
+                        f"thread count)")
+    p.add_argument("--device", type=device, default=device_default,
+                   help=f"auto, cpu or cuda: device of the torch side; scratch always runs "
+                        f"on the CPU (default {device_default}; auto: cuda when available)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=dtype,
+                   help=f"floating type of both models (default {dtype})")
+    p.add_argument("--limit-train", type=positive_int, default=None,
+                   help="use only the first N training images (default: all 60000)")
+    p.add_argument("--data-dir", type=data_dir, default=None,
+                   help="MNIST root; the files go in DIR/MNIST/raw (default $CNN_PARITY_DATA "
+                        "or the user cache directory)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="hide the progress bar (it is hidden anyway when stderr is not a "
+                        "terminal)")
+
+
+def optimizer_settings(args) -> dict:
+    """The chosen optimizer's resolved hyperparameters and peak learning rate, from flags;
+    ValueError naming a flag that does not apply to that optimizer."""
+    from scripts.optimizers import resolve_hyperparameters
+    given = {name: getattr(args, name) for name in HYPERPARAMETERS}
+    hyper = resolve_hyperparameters(args.optimizer, given)
+    lr = OPTIMIZERS[args.optimizer].lr if args.lr is None else args.lr
+    return {"lr": lr, **hyper}
+
+
+def command_line(prog: str, settings: dict) -> list[str]:
+    """The command that re-runs ``settings`` (into a fresh folder): one flag per setting."""
+    argv = prog.split()
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, (list, tuple)):
+            argv += [flag, ",".join(repr(v) for v in value)]
+        else:
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return argv

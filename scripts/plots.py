@@ -1,0 +1,209 @@
+"""Plots of a training run (``curves.png``) and of a lockstep run (``drift.png``).
+
+Made to be read correctly at any run length and for any value: losses per step
+(so a one-epoch or few-step run is a curve, not a dot), epochs on whole-number
+ticks, no offset notation on any axis, exact zeros drawn as zeros (never
+clamped to a tiny number on a log axis), every series told apart by colour
+and marker, and the run's configuration written under the figure.
+The ``*_figure`` functions return the figure (tests read its axes); the
+``plot_*`` ones write it as a PNG.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from scripts.artifacts import atomic_path
+
+STYLE = {  # (colour, marker) of each series: all four differ in both
+    ("scratch", "test"): ("#1f4e99", "o"),
+    ("scratch", "train"): ("#6fa8dc", "^"),
+    ("torch", "test"): ("#c65a00", "s"),
+    ("torch", "train"): ("#f6b26b", "v"),
+}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _caption(fig, text: str) -> None:
+    fig.text(0.01, 0.01, "\n".join(textwrap.wrap(text, 150)), fontsize=8, va="bottom",
+             ha="left", color="#333333")
+
+
+def _no_offset(ax) -> None:
+    from matplotlib.ticker import ScalarFormatter
+    for axis in (ax.xaxis, ax.yaxis):
+        if isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.get_major_formatter().set_useOffset(False)
+
+
+def _plain_log_labels(ax) -> None:
+    """Label a log axis 0.5, 1, 2 rather than 5x10^-1, with minor labels where it spans
+    less than two decades (so a narrow range still has numbers on it)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    low, high = ax.get_ylim()
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain if high / low < 100 else NullFormatter())
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    _pyplot().close(fig)
+
+
+def moving_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each point (fewer at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    idx = np.arange(1, len(values) + 1)
+    start = np.maximum(idx - window, 0)
+    return (sums[idx] - sums[start]) / (idx - start)
+
+
+def curves_figure(record: dict):
+    """Training loss per step and accuracy per epoch, scratch and torch on the same axes."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+    plt = _pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
+    epochs = record["epochs"]
+    names = [n for n in ("scratch", "torch") if n in record["step_loss"]]
+    steps_per_epoch = record["steps_per_epoch"]
+    n_steps = max(len(record["step_loss"][n]) for n in names)
+    window = max(1, n_steps // 50)
+    for name in names:
+        losses = np.asarray(record["step_loss"][name], dtype=np.float64)
+        x = np.arange(1, len(losses) + 1) / steps_per_epoch
+        colour, marker = STYLE[(name, "test")]
+        label = name if window == 1 else f"{name} (mean of last {window} steps)"
+        every = max(1, len(x) // 12)   # torch's markers sit between scratch's: both show
+        ax_loss.plot(x, moving_mean(losses, window), color=colour, marker=marker,
+                     markevery=(0 if name == "scratch" else every // 2, every), markersize=6,
+                     linewidth=1.2, linestyle="-" if name == "scratch" else "--",
+                     fillstyle="full" if name == "scratch" else "none", label=label)
+    if n_steps and all(np.all(np.asarray(record["step_loss"][n]) > 0) for n in names):
+        ax_loss.set_yscale("log")
+        _plain_log_labels(ax_loss)
+    ax_loss.set(xlabel="epoch (fraction of the training set seen)",
+                ylabel="training loss of each step (cross-entropy + L2)",
+                title=f"training loss, {n_steps} steps")
+    ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
+
+    values = []
+    for name in names:
+        for split, key in (("test", "test_acc"), ("train", "train_acc")):
+            colour, marker = STYLE[(name, split)]
+            x = [e["epoch"] for e in epochs]
+            y = [100 * e[name][key] for e in epochs]
+            values += y
+            what = "test" if split == "test" else "train (running mean over the epoch)"
+            ax_acc.plot(x, y, color=colour, marker=marker, markersize=8 if split == "test" else 6,
+                        linestyle="-" if split == "test" else ":", label=f"{name} {what}",
+                        fillstyle="full" if name == "scratch" else "none", markeredgewidth=1.5)
+            if len(epochs) <= 3:
+                for xi, yi in zip(x, y):
+                    ax_acc.annotate(f"{yi:.2f}%", (xi, yi), textcoords="offset points",
+                                    xytext=(8, -3 if name == "scratch" else 7), fontsize=8,
+                                    color=colour)
+    if values:
+        lo, hi = min(values), max(values)
+        pad = max(0.15 * (hi - lo), 0.5)
+        ax_acc.set_ylim(max(lo - pad, 0), min(hi + pad, 100))
+    last = epochs[-1]["epoch"] if epochs else 1
+    ax_acc.set_xlim(0.5, last + 0.5)
+    ax_acc.xaxis.set_major_locator(FixedLocator(range(1, last + 1)) if last <= 12
+                                   else MaxNLocator(integer=True))
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy after each epoch")
+    for ax in (ax_loss, ax_acc):
+        _no_offset(ax)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _caption(fig, record.get("caption", ""))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def plot_curves(record: dict, path: Path) -> None:
+    _save(curves_figure(record), path)
+
+
+def _log_with_zeros(ax, x, y, colour, marker, label, zero_label) -> None:
+    """``y`` on a log axis; exact zeros (which a log axis cannot show) as hollow markers on
+    a strip at the bottom of the panel, labelled with their count, never clamped."""
+    x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
+    positive = y > 0
+    shown = np.where(positive, y, np.nan)           # a zero breaks the line, it is not drawn low
+    every = max(1, len(x) // 15)
+    ax.plot(x, shown, color=colour, marker=marker, markevery=every, markersize=4,
+            linewidth=1, label=label)
+    zeros = ~positive
+    if zeros.any():
+        ax.plot(x[zeros], np.full(zeros.sum(), 0.03), transform=ax.get_xaxis_transform(),
+                linestyle="none", marker="|", markersize=9, color=colour, clip_on=False,
+                label=f"{zero_label}: exactly 0 ({zeros.sum()} of {len(y)} steps)")
+    if positive.any():
+        lo, hi = y[positive].min(), y[positive].max()
+        ax.set_yscale("log")
+        ax.set_ylim(10 ** (math.floor(math.log10(lo)) - 1.5), 10 ** (math.ceil(math.log10(hi))
+                                                                      + 0.5))
+    else:
+        ax.set_ylim(-1, 1)
+        ax.text(0.5, 0.5, f"all {len(y)} values are exactly 0", transform=ax.transAxes,
+                ha="center", va="center")
+
+
+def drift_figure(record: dict):
+    """Largest relative parameter difference and loss difference per step."""
+    plt = _pyplot()
+    steps = [r["step"] for r in record["steps"]]
+    drift = [r["max_rel_param_diff"] for r in record["steps"]]
+    loss_diff = [abs(r["scratch_loss"] - r["torch_loss"]) for r in record["steps"]]
+    dtype = record["settings"]["dtype"]
+    eps = float(np.finfo(dtype).eps)
+    fig, (ax_p, ax_l) = plt.subplots(1, 2, figsize=(11, 4.6))
+    _log_with_zeros(ax_p, steps, drift, "#1f4e99", "o", "max_p max|scratch_p - torch_p| / "
+                    "max|torch_p|", "difference")
+    _log_with_zeros(ax_l, steps, loss_diff, "#c65a00", "s", "|loss scratch - loss torch|",
+                    "difference")
+    for ax in (ax_p, ax_l):
+        bottom, top = ax.get_ylim()
+        if ax.get_yscale() == "log" and bottom < eps < top:
+            ax.axhline(eps, color="grey", linestyle="--", linewidth=0.8,
+                       label=f"{dtype} machine epsilon {eps:.1e}")
+        ax.set_xlim(0, max(steps) + max(1, 0.02 * max(steps)))
+        ax.set_xlabel("step")
+        _no_offset(ax)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left")
+    ax_p.set(ylabel="max relative parameter difference",
+             title=f"scratch vs torch: parameters ({dtype})")
+    ax_l.set(ylabel="absolute loss difference", title=f"scratch vs torch: loss ({dtype})")
+    _caption(fig, record.get("caption", ""))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def plot_drift(record: dict, path: Path) -> None:
+    _save(drift_figure(record), path)
+
+
+def caption(settings: dict, extra: str = "") -> str:
+    """One line naming what defines the run, for the bottom of a figure."""
+    hyper = ", ".join(f"{k}={v}" for k, v in settings.get("hyperparameters", {}).items())
+    parts = [f"arch {settings['arch']}", f"{settings['optimizer']}(lr={settings['lr']:g}"
+             + (f", {hyper})" if hyper else ")"), f"schedule {settings['schedule']}",
+             f"L2 {settings['l2']:g}", f"batch {settings['batch_size']}", settings["dtype"],
+             f"seed {settings['seed']}", f"{settings['threads']} thread(s)",
+             f"device {settings['device']}"]
+    if settings.get("limit_train"):
+        parts.append(f"first {settings['limit_train']} training images")
+    return "; ".join(parts) + (f"; {extra}" if extra else "")
