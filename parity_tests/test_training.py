@@ -214,3 +214,21 @@ def test_overflow_is_one_stop_message_and_no_progress_bar_in_a_log(tmp_path, mni
     assert code == 1, err
     assert err.count("\n") == 1 and "training stopped at step" in err, err
     assert "it/s" not in err and "epoch 1/1" not in err
+
+
+def test_lockstep_refuses_a_used_folder_and_makes_fresh_ones(tmp_path, mnist_root, capsys,
+                                                             monkeypatch):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "lockstep.json").write_text("{}")
+    argv = ["--steps", "1", "--limit-train", "32", "--batch-size", "32", "--data-dir",
+            str(mnist_root), "--no-progress"]
+    assert lockstep.main([*argv, "--out-dir", str(used)]) == 1
+    assert f"--out-dir {used} already holds files of another run" in capsys.readouterr().err
+    assert (used / "lockstep.json").read_text() == "{}"
+    monkeypatch.chdir(tmp_path)
+    assert lockstep.main(argv) == 0 and lockstep.main(argv) == 0
+    folders = sorted((tmp_path / "runs" / "lockstep").iterdir())
+    assert len(folders) == 2
+    assert all(sorted(p.name for p in f.iterdir()) == ["drift.png", "lockstep.json"]
+               for f in folders)

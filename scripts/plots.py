@@ -90,12 +90,17 @@ def curves_figure(record: dict):
                      markevery=(0 if name == "scratch" else every // 2, every), markersize=6,
                      linewidth=1.2, linestyle="-" if name == "scratch" else "--",
                      fillstyle="full" if name == "scratch" else "none", label=label)
-    if n_steps and all(np.all(np.asarray(record["step_loss"][n]) > 0) for n in names):
+    shown = np.concatenate([moving_mean(record["step_loss"][n], window) for n in names])
+    if n_steps and np.all(shown > 0):
         ax_loss.set_yscale("log")
+        # at least +-5% around the values: two losses 1e-7 apart are drawn as equal, not
+        # at opposite ends of the panel
+        ax_loss.set_ylim(min(shown.min(), shown.max() / 1.1) / 1.05,
+                         max(shown.max(), shown.min() * 1.1) * 1.05)
         _plain_log_labels(ax_loss)
     ax_loss.set(xlabel="epoch (fraction of the training set seen)",
                 ylabel="training loss of each step (cross-entropy + L2)",
-                title=f"training loss, {n_steps} steps")
+                title=f"training loss, {n_steps} step{'s' if n_steps != 1 else ''}")
     ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
 
     values = []
@@ -110,10 +115,11 @@ def curves_figure(record: dict):
                         linestyle="-" if split == "test" else ":", label=f"{name} {what}",
                         fillstyle="full" if name == "scratch" else "none", markeredgewidth=1.5)
             if len(epochs) <= 3:
-                for xi, yi in zip(x, y):
+                for xi, yi in zip(x, y):     # test values right of the point, train left
                     ax_acc.annotate(f"{yi:.2f}%", (xi, yi), textcoords="offset points",
-                                    xytext=(8, -3 if name == "scratch" else 7), fontsize=8,
-                                    color=colour)
+                                    xytext=(9 if split == "test" else -9,
+                                            -3 if name == "scratch" else 7), fontsize=8,
+                                    color=colour, ha="left" if split == "test" else "right")
     if values:
         lo, hi = min(values), max(values)
         pad = max(0.15 * (hi - lo), 0.5)
