@@ -166,7 +166,9 @@ def test_invalid_flags_exit_with_status_2_in_the_users_words(capsys, tmp_path):
              ("--betas", "0.9"): "--betas: expected two numbers in [0, 1)",
              ("--optimizer", "adam", "--momentum", "0.5"):
                  "--momentum does not apply to --optimizer adam",
-             ("--impl", "jax"): "--impl: invalid choice: 'jax'"}
+             ("--impl", "jax"): "--impl: invalid choice: 'jax'",
+             ("--nesterov", "--momentum", "0"):
+                 "--optimizer sgd: "}   # then the optimizer's own message
     file = tmp_path / "a-file"
     file.write_text("")
     cases[("--data-dir", str(file))] = f"but {str(file)!r} is a file"

@@ -148,10 +148,17 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="
 def optimizer_settings(args) -> dict:
     """The chosen optimizer's resolved hyperparameters and peak learning rate, from flags;
     ValueError naming a flag that does not apply to that optimizer."""
+    import numpy as np
+
+    from scratch.nn import Parameter
     from scripts.optimizers import resolve_hyperparameters
     given = {name: getattr(args, name) for name in HYPERPARAMETERS}
     hyper = resolve_hyperparameters(args.optimizer, given)
     lr = OPTIMIZERS[args.optimizer].lr if args.lr is None else args.lr
+    try:   # the optimizer's own checks (nesterov needs momentum...), before any work
+        OPTIMIZERS[args.optimizer].scratch([Parameter(np.zeros(1))], lr=lr, **hyper)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"--optimizer {args.optimizer}: {err}") from None
     return {"lr": lr, **hyper}
 
 

@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     counts = [int(t) for t in args.threads.split(",")]
     out_dir = claim_run_dir(args.out_dir, Path("runs/load"))
     print(f"run folder: {out_dir}", flush=True)
+    environment = env.record()
+    started = time.perf_counter()
     (x, y, _, _), _ = load_data(None, "float32", 5000, 1)
     hyper = dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)
     twins = make_twins(arch.mnist_cnn(), 0, "float32", "cpu", "sgd", hyper, 1e-4)
@@ -81,14 +83,15 @@ def main(argv=None) -> int:
     rows = [dict(impl=name, threads=t, median_ms=1e3 * float(np.median(v)),
                  p90_ms=1e3 * float(np.percentile(v, 90)), steps=len(v))
             for (name, t), v in times.items()]
-    print(f"{args.competitors} competing busy process(es) on {env.record()['cpu_count']} CPUs")
+    environment["wall_seconds"] = time.perf_counter() - started
+    print(f"{args.competitors} competing busy process(es) on {environment['cpu_count']} CPUs")
     print(f"{'impl':8} {'threads':>7} {'median ms/step':>15} {'90th pct ms':>12}")
     for r in rows:
         print(f"{r['impl']:8} {r['threads']:>7} {r['median_ms']:>15.1f} {r['p90_ms']:>12.1f}")
     record = dict(settings=dict(competitors=args.competitors, threads=counts, steps=args.steps,
                                 rounds=args.rounds, batch_size=64, dtype="float32",
                                 arch="mnist_cnn"),
-                  environment={**env.record(), "thread_pools": "as set per row"}, rows=rows)
+                  environment={**environment, "thread_pools": "as set per row"}, rows=rows)
     (out_dir / "load.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {out_dir}/load.json")
     return 0
