@@ -51,8 +51,13 @@ def _plain_log_labels(ax) -> None:
     from matplotlib.ticker import FuncFormatter, NullFormatter
     low, high = ax.get_ylim()
     plain = FuncFormatter(lambda v, _: f"{v:g}")
+
+    def two_and_five(v, _):
+        lead = round(v / 10 ** math.floor(math.log10(v))) if v > 0 else 0
+        return f"{v:g}" if lead in (2, 5) else ""
     ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain if high / low < 100 else NullFormatter())
+    ax.yaxis.set_minor_formatter(plain if high / low < 10 else FuncFormatter(two_and_five)
+                                 if high / low < 1000 else NullFormatter())
 
 
 def _save(fig, path: Path) -> None:
