@@ -3,6 +3,7 @@ threads, every architecture and optimizer, run folders and messages."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import warnings
 
@@ -234,3 +235,32 @@ def test_lockstep_refuses_a_used_folder_and_makes_fresh_ones(tmp_path, mnist_roo
     assert len(folders) == 2
     assert all(sorted(p.name for p in f.iterdir()) == ["drift.png", "lockstep.json"]
                for f in folders)
+
+
+def test_architecture_files_round_trip_and_bad_ones_say_what_is_wrong(tmp_path):
+    for name, build in arch.ARCHITECTURES.items():
+        assert arch.from_dict(json.loads(json.dumps(arch.to_dict(build())))) == build(), name
+    toml = tmp_path / "net.toml"
+    toml.write_text('input_shape = [1, 28, 28]\n[[layers]]\nname = "conv1"\ntype = "Conv2d"\n'
+                    'out_channels = 4\nkernel_size = [3, 3]\n[[layers]]\nname = "flat"\n'
+                    'type = "Flatten"\n[[layers]]\nname = "fc"\ntype = "Linear"\n'
+                    'out_features = 10\n')
+    net = arch.load(toml)
+    assert net.layers[0][1] == arch.Conv2d(4, (3, 3)) and net.shapes()[2] == (4 * 26 * 26,)
+    good = {"name": "conv1", "type": "Conv2d", "out_channels": 4, "kernel_size": 3}
+    cases = [
+        ({"type": "Conv3d"}, "unknown type 'Conv3d'; known types: AvgPool2d"),
+        ({"size": 2}, "Conv2d has no field(s) ['size']; its fields: out_channels"),
+        ({"kernel_size": None, "out_channels": None}, "cannot take input"),
+        ({"name": "conv 1"}, "'name' must be an identifier"),
+    ]
+    for change, message in cases:
+        layer = {**good, **change}
+        with pytest.raises(arch.ArchitectureFileError, match=re.escape(message)):
+            arch.from_dict({"input_shape": [1, 28, 28], "layers": [layer]}, "f.json")
+    with pytest.raises(arch.ArchitectureFileError, match=r"needs field\(s\) \['kernel_size'\]"):
+        arch.from_dict({"input_shape": [1, 28, 28],
+                        "layers": [{"name": "c", "type": "Conv2d", "out_channels": 4}]})
+    with pytest.raises(arch.ArchitectureFileError, match="is not valid JSON"):
+        (tmp_path / "bad.json").write_text("{")
+        arch.load(tmp_path / "bad.json")
