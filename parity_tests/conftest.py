@@ -8,6 +8,7 @@ shrunk and printed with the blob that replays it.
 """
 # isort: off
 import os
+import sys
 
 import scripts  # noqa: F401  (thread and malloc tuning; before NumPy is imported)
 from hypothesis import HealthCheck, settings
@@ -36,7 +37,7 @@ def mnist_root(pytestconfig):
         capture = pytestconfig.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():
             print(f"\n[mnist] the MNIST files are not in {raw} yet: fetching and verifying "
-                  f"them once for the tests that need them", flush=True)
+                  f"them once for the tests that need them", file=sys.stderr, flush=True)
             return mnist.ensure_mnist(verbose=True).parent.parent
     except mnist.MNISTError as err:
         pytest.fail(f"the MNIST files these tests need could not be fetched: {err}",
