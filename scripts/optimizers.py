@@ -54,11 +54,19 @@ def _betas(text: str) -> tuple[float, float]:
 
 
 HYPERPARAMETERS = {
-    "momentum": Hyperparameter(_non_negative, "SGD momentum factor"),
+    "momentum": Hyperparameter(_non_negative, "momentum factor (SGD, RMSprop)"),
     "dampening": Hyperparameter(_non_negative, "SGD dampening of the momentum"),
     "nesterov": Hyperparameter(bool, "SGD: use Nesterov momentum", flag=True),
     "betas": Hyperparameter(_betas, "Adam/AdamW moment decay rates, as 0.9,0.999"),
-    "eps": Hyperparameter(_non_negative, "Adam/AdamW term added to the denominator"),
+    "eps": Hyperparameter(_non_negative, "term added to the denominator (Adam, AdamW, "
+                                         "Adadelta, RMSprop, Adagrad)"),
+    "rho": Hyperparameter(_non_negative, "Adadelta: decay rate of the squared averages"),
+    "alpha": Hyperparameter(_non_negative, "RMSprop: smoothing constant"),
+    "centered": Hyperparameter(bool, "RMSprop: normalise by the estimated variance",
+                               flag=True),
+    "lr_decay": Hyperparameter(_non_negative, "Adagrad: learning-rate decay"),
+    "initial_accumulator_value": Hyperparameter(_non_negative,
+                                                "Adagrad: initial value of the sum of squares"),
     "amsgrad": Hyperparameter(bool, "Adam/AdamW: use the AMSGrad variant", flag=True),
     "weight_decay": Hyperparameter(
         _non_negative, "the optimizer's own weight decay over every parameter (L2 added to "
@@ -75,6 +83,14 @@ OPTIMIZERS = {
     "adamw": OptimizerChoice(optim.AdamW, torch.optim.AdamW, lr=1e-3,
                              defaults=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                                            amsgrad=False)),
+    "adadelta": OptimizerChoice(optim.Adadelta, torch.optim.Adadelta, lr=1.0,
+                                defaults=dict(rho=0.9, eps=1e-6, weight_decay=0.0)),
+    "rmsprop": OptimizerChoice(optim.RMSprop, torch.optim.RMSprop, lr=1e-2,
+                               defaults=dict(alpha=0.99, eps=1e-8, weight_decay=0.0,
+                                             momentum=0.0, centered=False)),
+    "adagrad": OptimizerChoice(optim.Adagrad, torch.optim.Adagrad, lr=1e-2,
+                               defaults=dict(lr_decay=0.0, weight_decay=0.0,
+                                             initial_accumulator_value=0.0, eps=1e-10)),
 }
 """name -> OptimizerChoice. SGD's momentum default is 0.9 (the scripts' choice; torch's is 0)."""
 
