@@ -249,7 +249,7 @@ def test_architecture_files_round_trip_and_bad_ones_say_what_is_wrong(tmp_path):
     assert net.layers[0][1] == arch.Conv2d(4, (3, 3)) and net.shapes()[2] == (4 * 26 * 26,)
     good = {"name": "conv1", "type": "Conv2d", "out_channels": 4, "kernel_size": 3}
     cases = [
-        ({"type": "Conv3d"}, "unknown type 'Conv3d'; known types: AvgPool2d"),
+        ({"type": "Conv3d"}, "unknown type 'Conv3d'; known types: "),
         ({"size": 2}, "Conv2d has no field(s) ['size']; its fields: out_channels"),
         ({"kernel_size": None, "out_channels": None}, "cannot take input"),
         ({"name": "conv 1"}, "'name' must be an identifier"),
