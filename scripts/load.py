@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     print(f"run folder: {out_dir}", flush=True)
     environment = env.record()
     started = time.perf_counter()
-    (x, y, _, _), _ = load_data(None, "float32", 5000, 1)
+    x, y, _, _ = load_data(None, "float32", 5000, 1)
     hyper = dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)
     twins = make_twins(arch.mnist_cnn(), 0, "float32", "cpu", "sgd", hyper, 1e-4)
     competitors = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP])

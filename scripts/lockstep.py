@@ -27,7 +27,7 @@ from scripts.flags import Parser, add_step_flags, optimizer_settings, positive_i
 from scripts.flags import out_dir as out_dir_flag
 from scripts.plots import caption, plot_drift
 from scripts.runs import RunDirError, claim_run_dir
-from scripts.train import batch_order, learning_rate, load_data
+from scripts.train import batch_order, learning_rate, load_data_with_root
 from scripts.twins import NonFiniteError, make_twins, resolve_device
 
 PROG = "python -m scripts.lockstep"
@@ -89,8 +89,8 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
     env.apply_threads(settings["threads"])
     environment = env.record(resolve_device(settings["device"]))
     architecture = architecture or A.resolve(settings["arch"])
-    (train_x, train_y, _, _), root = load_data(data_dir, settings["dtype"],
-                                               settings["limit_train"], 1)
+    (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings["dtype"],
+                                                         settings["limit_train"], 1)
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
                        settings["optimizer"], settings["hyperparameters"], settings["l2"])
     rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],

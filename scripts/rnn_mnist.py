@@ -31,7 +31,7 @@ from scratch import arch
 from scripts.artifacts import plot_curves, write_json
 from scripts.lockstep import parameter_drift
 from scripts.train import (
-    add_step_flags,
+    add_sgd_step_flags,
     batch_order,
     cross_evaluate,
     learning_rate,
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=3, help="epochs (default 3)")
     p.add_argument("--clip", type=float, default=1.0,
                    help="clip the joint gradient 2-norm to this before each step (default 1.0)")
-    add_step_flags(p, device="cpu")
+    add_sgd_step_flags(p, device="cpu")
     p.add_argument("--limit-test", type=positive_int, default=None,
                    help="evaluate on only the first N test images (default: all 10000)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/rnn_mnist"),

@@ -159,9 +159,13 @@ def check_finite(loss: float, named_grads) -> None:
 
 
 def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
-               optimizer: str, hyper: dict, l2: float, impls=("scratch", "torch")):
+               optimizer: str, hyper: dict, l2: float | None = None,
+               impls=("scratch", "torch")):
     """The requested twins, all holding the weights scratch draws from ``seed`` and each
     with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper``."""
+    if isinstance(optimizer, (int, float)):   # make_twins(..., momentum, l2): SGD, as before
+        optimizer, hyper, l2 = "sgd", dict(momentum=optimizer, dampening=0.0, nesterov=False,
+                                           weight_decay=0.0), hyper
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
     twins = {}
     if "scratch" in impls:
