@@ -53,8 +53,9 @@ def test_the_record_holds_environment_data_folder_settings_and_definitions(tmp_p
         assert key in env, key
     assert env["wall_seconds"] > 0 and env["device"] == "cpu"
     blas = [p for p in env["thread_pools"] if p["user_api"] == "blas"]
-    assert blas and all(p["num_threads"] == 2 for p in blas)
-    assert env["torch_threads"] == 2 and record["settings"]["threads"] == 2
+    assert blas and all(p["num_threads"] == 1 for p in blas)   # scratch splits the batch itself
+    assert env["scratch_threads"] == 2 and env["torch_threads"] == 2
+    assert record["settings"]["threads"] == 2
     assert record["data"]["data_dir"] == str(mnist_root.resolve())
     settings = record["settings"]
     for cli_only in ("resume", "no_progress", "out_dir", "data_dir", "from_record"):

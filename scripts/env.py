@@ -23,15 +23,25 @@ _limits = []   # keeps threadpoolctl's limiter alive for the life of the process
 
 
 def apply_threads(n: int) -> dict:
-    """Use ``n`` threads in NumPy's BLAS and OpenMP pools and in torch; returns what was
-    applied: ``{"threads": n, "torch": torch.get_num_threads(), "pools": [...]}``."""
+    """Use ``n`` threads in scratch and in torch; returns what was applied:
+    ``{"threads": n, "scratch": n, "torch": n, "pools": [...]}``.
+
+    Scratch splits each batch over its own ``n`` threads
+    (:func:`scratch.parallel.set_num_threads`), which puts NumPy's BLAS at one
+    thread, so the two never multiply; OpenMP pools get ``n``. torch gets ``n``
+    intra-op threads.
+    """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"threads: expected a whole number >= 1, got {n!r}")
     from threadpoolctl import threadpool_limits
-    _limits.append(threadpool_limits(limits=n))
+
+    from scratch import parallel
+    _limits.append(threadpool_limits(limits=n, user_api="openmp"))
+    parallel.set_num_threads(n)
     import torch
     torch.set_num_threads(n)
-    return {"threads": n, "torch": torch.get_num_threads(), "pools": thread_pools()}
+    return {"threads": n, "scratch": parallel.get_num_threads(),
+            "torch": torch.get_num_threads(), "pools": thread_pools()}
 
 
 def thread_pools() -> list[dict]:
@@ -53,6 +63,8 @@ def record(device: str = "cpu") -> dict:
     the device of the torch side, the time and the command line."""
     import numpy as np
     import torch
+
+    from scratch import parallel
     env = {
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -60,6 +72,7 @@ def record(device: str = "cpu") -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "scratch_threads": parallel.get_num_threads(),
         "torch_threads": torch.get_num_threads(),
         "thread_pools": thread_pools(),
         "device": device,
