@@ -114,11 +114,12 @@ def random_state(module, rng, dtype) -> dict:
 
 @families
 @dtypes
-@given(seed=S.SEEDS, n=st.integers(2, 3), data=st.data())
+@given(seed=S.SEEDS, n=st.integers(1, 3), data=st.data())
 def test_every_argument_reaches_forward_backward_and_buffers(family, seed, n, data, dtype):
     """Two training steps and one eval step on all four paths, from the same state:
     outputs, input gradients, parameter gradients and buffers equal torch's; inputs
-    and upstream gradients are left unchanged; pooling also takes (C, H, W)."""
+    and upstream gradients are left unchanged; pooling also takes (C, H, W). An input
+    torch refuses (batch norm with one value per channel in training) is refused too."""
     spec, in_shape = data.draw(S.SPEC_FAMILIES[family], label="spec")
     note(f"spec {spec!r}, per-sample shape {in_shape}")
     event(f"layer spec: {type(spec).__name__}")
@@ -138,7 +139,14 @@ def test_every_argument_reaches_forward_backward_and_buffers(family, seed, n, da
         for module in (direct, built, t_direct, t_built):
             module.train(training)
         t_x = torch.tensor(x, requires_grad=True)
-        t_out = t_direct(t_x)
+        try:
+            t_out = t_direct(t_x)
+        except ValueError:
+            event("an input torch refuses")
+            for module in (direct, built):
+                with pytest.raises(ValueError):
+                    module.forward(x)
+            return  # torch counts the refused batch; scratch, by design, does not
         dout = random_upstream(seed + step, tuple(t_out.shape), dtype)
         dout_before = dout.copy()
         t_direct.zero_grad()
@@ -172,3 +180,21 @@ def test_every_argument_reaches_forward_backward_and_buffers(family, seed, n, da
             for key, value in module.state_dict().items():
                 if value.dtype.kind == "i":
                     assert int(value) == int(t_direct.state_dict()[key]), (name, key)
+
+
+@dtypes
+@given(case=S.classification_cases(), reduction=st.sampled_from(["mean", "sum", "none"]),
+       seed=S.SEEDS)
+def test_cross_entropy_loss_module_arguments_match_torch(case, reduction, seed, dtype):
+    logits, target, _ = case
+    logits = logits.astype(dtype)
+    loss_fn = nn.CrossEntropyLoss(reduction=reduction)
+    t_logits = torch.tensor(logits, requires_grad=True)
+    t_loss = torch.nn.CrossEntropyLoss(reduction=reduction)(t_logits, torch.from_numpy(target))
+    loss = loss_fn(logits, target)
+    dloss = random_upstream(seed, loss.shape, dtype)
+    dlogits = loss_fn.backward(dloss)
+    t_loss.backward(torch.from_numpy(dloss))
+    k = logits.size
+    assert_parity(dict(loss=loss, dlogits=dlogits), dict(loss=t_loss, dlogits=t_logits.grad),
+                  dtype, reductions=dict(loss=k, dlogits=k))
