@@ -464,7 +464,8 @@ def _all_padding_window(size, k, s, p, d, ceil_mode):
 
 
 @st.composite
-def window_corner(draw, pool=True, max_dilation=2, ceil_mode=None, allow_all_padding=None):
+def window_corner(draw, pool=True, max_dilation=2, ceil_mode=None, allow_all_padding=None,
+                  stride_is_kernel=False):
     """``(size, k, s, p, d, ceil_mode, corners)`` for one axis, aimed at a drawn corner.
 
     A corner is drawn first (each equally likely), then geometry that allows it,
@@ -472,6 +473,7 @@ def window_corner(draw, pool=True, max_dilation=2, ceil_mode=None, allow_all_pad
     ``corners`` is the set :func:`axis_corners` finds in the result. Windows lying
     entirely in the padding are avoided for pooling (scratch refuses them) unless
     ``allow_all_padding``; a convolution may have them (its output there is the bias).
+    ``stride_is_kernel`` gives pooling's default stride (``stride=None``).
     """
     if allow_all_padding is None:
         allow_all_padding = not pool
@@ -482,7 +484,9 @@ def window_corner(draw, pool=True, max_dilation=2, ceil_mode=None, allow_all_pad
     k = draw(st.integers(2 if ceil_corner or want == "all_padding" else 1, 3))
     d = 2 if want == "all_padding" else draw(st.integers(1, max_dilation))
     span = d * (k - 1) + 1
-    if want == "stride_over_kernel":
+    if stride_is_kernel:
+        s = k
+    elif want == "stride_over_kernel":
         s = draw(st.integers(span + 1, span + 2))
     else:
         s = draw(st.integers(2 if ceil_corner else 1, 3))
@@ -538,23 +542,24 @@ def conv_specs(draw):
 
 @st.composite
 def max_pool_specs(draw):
-    ceil_mode = draw(st.booleans())
-    axes = [draw(window_corner(pool=True, ceil_mode=ceil_mode)) for _ in range(2)]
+    ceil_mode, default_stride = draw(st.booleans()), draw(st.booleans())
+    axes = [draw(window_corner(pool=True, ceil_mode=ceil_mode, stride_is_kernel=default_stride))
+            for _ in range(2)]
     size = tuple(a[0] for a in axes)
     k, s, p, d = (tuple(a[i] for a in axes) for i in (1, 2, 3, 4))
-    stride = None if s == k and draw(st.booleans()) else s
+    stride = None if default_stride else s
     spec = A.MaxPool2d(kernel_size=k, stride=stride, padding=p, dilation=d, ceil_mode=ceil_mode)
     return spec, (draw(st.integers(1, 2)), *size)
 
 
 @st.composite
 def avg_pool_specs(draw):
-    ceil_mode = draw(st.booleans())
-    axes = [draw(window_corner(pool=True, max_dilation=1, ceil_mode=ceil_mode))
-            for _ in range(2)]
+    ceil_mode, default_stride = draw(st.booleans()), draw(st.booleans())
+    axes = [draw(window_corner(pool=True, max_dilation=1, ceil_mode=ceil_mode,
+                               stride_is_kernel=default_stride)) for _ in range(2)]
     size = tuple(a[0] for a in axes)
     k, s, p = (tuple(a[i] for a in axes) for i in (1, 2, 3))
-    stride = None if s == k and draw(st.booleans()) else s
+    stride = None if default_stride else s
     spec = A.AvgPool2d(kernel_size=k, stride=stride, padding=p, ceil_mode=ceil_mode,
                        count_include_pad=draw(st.booleans()))
     return spec, (draw(st.integers(1, 2)), *size)
@@ -629,6 +634,7 @@ def deep_architectures(draw, max_blocks=3):
         kind = draw(st.sampled_from(["conv", "max", "avg", "bn", "act"]))
         if kind in ("conv", "max", "avg"):
             ceil_mode = draw(st.booleans())
+            default_stride = kind != "conv" and draw(st.booleans())
             axes = []
             for size in shape[1:]:
                 k = draw(st.integers(1, 3))
@@ -640,6 +646,8 @@ def deep_architectures(draw, max_blocks=3):
                     k, d = 1, 1
                     span = 1
                     p = 0 if kind != "conv" else p
+                if default_stride:
+                    s = k
                 if kind != "conv" and _all_padding_window(size, k, s, p, d, ceil_mode):
                     p = 0
                 axes.append((k, s, p, d))
@@ -647,9 +655,10 @@ def deep_architectures(draw, max_blocks=3):
             if kind == "conv":
                 spec = A.Conv2d(draw(st.integers(1, 3)), k, s, p, d, bias=draw(st.booleans()))
             elif kind == "max":
-                spec = A.MaxPool2d(k, s, p, d, ceil_mode)
+                spec = A.MaxPool2d(k, None if default_stride else s, p, d, ceil_mode)
             else:
-                spec = A.AvgPool2d(k, s, p, ceil_mode, draw(st.booleans()))
+                spec = A.AvgPool2d(k, None if default_stride else s, p, ceil_mode,
+                                   draw(st.booleans()))
         elif kind == "bn":
             spec = A.BatchNorm2d(draw(BN_EPS), draw(BN_MOMENTA), draw(st.booleans()))
         else:

@@ -11,6 +11,7 @@ pooling option, so ceil_mode, dilation and stride corners reach the shape formul
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, note
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from parity_tests import strategies as S
 from parity_tests.helpers import dtypes
 from parity_tests.test_model import batch_for, compare_step, comparison_budget, twins
+from scratch import arch as A
 
 
 def scratch_shapes(model, x):
@@ -53,8 +55,24 @@ def test_computed_shapes_equal_real_forward_shapes_of_both_models(architecture, 
     compare_step(scratch, torch_model, x, y, dtype, k, train=True)
 
 
+@pytest.mark.parametrize("family", ["conv", "max_pool", "avg_pool"])
+@given(data=st.data(), seed=S.SEEDS)
+def test_computed_shape_of_every_window_spec_equals_its_real_output(family, data, seed):
+    """One conv or pooling spec with every field drawn and its geometry aimed at the
+    corners (ceil_mode overhangs and drops, default stride, one output), then a Linear
+    sized from the computed shape: computed shapes equal the real ones on both sides."""
+    spec, in_shape = data.draw(S.SPEC_FAMILIES[family], label="spec")
+    architecture = A.Architecture(in_shape, (("layer", spec), ("flatten", A.Flatten()),
+                                             ("fc", A.Linear(2))))
+    computed = architecture.shapes()
+    note(f"computed shapes {computed}")
+    scratch, torch_model = twins(architecture, np.float64, seed)
+    x, _ = batch_for(architecture, 2, seed, np.float64)
+    assert torch_shapes(torch_model, x) == computed
+    assert [tuple(s) for s in scratch_shapes(scratch, x)] == computed
+
+
 def test_one_pixel_input_through_every_window_layer():
-    from scratch import arch as A
     spec = A.Architecture((1, 1, 1), (("conv", A.Conv2d(2, 1)), ("pool", A.MaxPool2d(1)),
                                       ("avg", A.AvgPool2d(1, ceil_mode=True)),
                                       ("flatten", A.Flatten()), ("fc", A.Linear(3))))
