@@ -13,7 +13,8 @@ optimizer state round trips for every optimizer.
   uninterrupted run, and continues as torch does when loaded into ``torch.optim``.
 
 ``OPTIMIZERS`` is the registry of optimizers these properties run over: an optimizer
-added to ``scratch.optim`` gets every property by adding a row.
+added to ``scratch.optim`` gets every property by adding a row (a test checks that
+every optimizer ``scratch.optim`` exports has one).
 """
 from __future__ import annotations
 
@@ -34,31 +35,52 @@ from scratch import arch as A
 from scratch import model as scratch_model
 from scratch import nn, optim
 from scratch.nn import Parameter
+from scratch.optim.flat import GROUPS_KEY, flatten_state_dict, unflatten_state_dict
 
 LRS = st.floats(1e-3, 0.3)
+DECAYS = st.sampled_from([0.0, 1e-2])
 
 
 @st.composite
 def _sgd(draw):
     nesterov = draw(st.booleans())
-    momentum = draw(st.floats(0.1, 0.95))
-    return dict(lr=draw(LRS), momentum=momentum,
+    return dict(lr=draw(LRS), momentum=draw(st.floats(0.1, 0.95)),
                 dampening=0.0 if nesterov else draw(st.sampled_from([0.0, 0.3])),
-                nesterov=nesterov, weight_decay=draw(st.sampled_from([0.0, 1e-2])))
+                nesterov=nesterov, weight_decay=draw(DECAYS))
 
 
 @st.composite
 def _adam(draw):
     return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.95)), draw(st.floats(0.9, 0.999))),
-                eps=draw(st.sampled_from([1e-8, 1e-3])),
-                weight_decay=draw(st.sampled_from([0.0, 1e-2])), amsgrad=draw(st.booleans()))
+                eps=draw(st.sampled_from([1e-8, 1e-3])), weight_decay=draw(DECAYS),
+                amsgrad=draw(st.booleans()))
+
+
+@st.composite
+def _rmsprop(draw):
+    return dict(lr=draw(st.floats(1e-3, 0.05)), alpha=draw(st.floats(0.8, 0.99)),
+                eps=draw(st.sampled_from([1e-8, 1e-3])), weight_decay=draw(DECAYS),
+                momentum=draw(st.sampled_from([0.0, 0.5])), centered=draw(st.booleans()))
+
+
+@st.composite
+def _adagrad(draw):
+    return dict(lr=draw(LRS), lr_decay=draw(st.sampled_from([0.0, 0.1])),
+                weight_decay=draw(DECAYS),
+                initial_accumulator_value=draw(st.sampled_from([0.0, 0.5])))
+
+
+@st.composite
+def _adadelta(draw):
+    return dict(lr=draw(st.floats(0.1, 1.0)), rho=draw(st.floats(0.5, 0.95)),
+                eps=draw(st.sampled_from([1e-6, 1e-3])), weight_decay=draw(DECAYS))
 
 
 @dataclass(frozen=True)
 class OptimizerRow:
     """One optimizer: scratch class, torch class, and a strategy of keyword arguments
-    that both accept (only settings that keep per-parameter state, so the round trip
-    has something to carry)."""
+    that both accept (settings that keep per-parameter state, so the round trip has
+    something to carry)."""
     scratch: type
     torch: type
     kwargs: st.SearchStrategy
@@ -68,8 +90,17 @@ OPTIMIZERS = {
     "SGD": OptimizerRow(optim.SGD, torch.optim.SGD, _sgd()),
     "Adam": OptimizerRow(optim.Adam, torch.optim.Adam, _adam()),
     "AdamW": OptimizerRow(optim.AdamW, torch.optim.AdamW, _adam()),
+    "RMSprop": OptimizerRow(optim.RMSprop, torch.optim.RMSprop, _rmsprop()),
+    "Adagrad": OptimizerRow(optim.Adagrad, torch.optim.Adagrad, _adagrad()),
+    "Adadelta": OptimizerRow(optim.Adadelta, torch.optim.Adadelta, _adadelta()),
 }
 optimizers = pytest.mark.parametrize("name", OPTIMIZERS)
+
+
+def test_every_optimizer_is_in_the_registry():
+    exported = {n for n in optim.__all__ if isinstance(getattr(optim, n), type)
+                and issubclass(getattr(optim, n), optim.Optimizer) and n != "Optimizer"}
+    assert exported == set(OPTIMIZERS)
 
 
 @st.composite
@@ -92,14 +123,22 @@ def run(opt, params, grads):
         opt.step()
 
 
+def state_arrays(opt) -> dict:
+    """The optimizer's state as flat copies (``"<index>.<key>"``), groups left out."""
+    flat = flatten_state_dict(opt.state_dict())
+    flat.pop(GROUPS_KEY)
+    return flat
+
+
 # --------------------------------------------------------------------------- optimizers
 @optimizers
 @dtypes
 @given(problem=problems(), data=st.data(), split=st.integers(1, 4))
 def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split, dtype):
-    """Save after ``split`` steps, load into a fresh optimizer on copied parameters,
-    continue: parameters and state equal the uninterrupted run bit for bit; the saved
-    dict is a snapshot later steps leave alone and the loaded optimizer does not alias."""
+    """Save after ``split`` steps, load into a fresh optimizer on copied parameters
+    (through an ``.npz``), continue: parameters and state equal the uninterrupted run
+    bit for bit; the saved dict is a snapshot later steps leave alone, and the loaded
+    optimizer does not alias the dict it was given."""
     row = OPTIMIZERS[name]
     kwargs = data.draw(row.kwargs, label="kwargs")
     values, seed = problem
@@ -108,30 +147,32 @@ def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split
     opt = row.scratch(params, **kwargs)
     run(opt, params, grads[:split])
     saved = opt.state_dict()
-    assert saved, "an optimizer with momentum/moments has state after a step"
-    frozen = {k: np.array(v, copy=True) for k, v in saved.items()}
+    assert saved["state"], "an optimizer with buffers has state after a step"
+    frozen = flatten_state_dict(saved)
     buffer = io.BytesIO()
-    np.savez(buffer, **saved)
+    np.savez(buffer, **flatten_state_dict(saved))
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as f:
-        loaded = {k: f[k] for k in f.files}
+        loaded = unflatten_state_dict({k: f[k] for k in f.files})
     copies = [Parameter(p.data.copy()) for p in params]
     resumed = row.scratch(copies, **kwargs)
     resumed.load_state_dict(loaded)
-    for v in loaded.values():                     # the loaded dict must not alias the state
-        v[...] = 1e3 if v.dtype.kind == "f" else v
+    for values_ in loaded["state"].values():      # the loaded dict must not alias the state
+        for v in values_.values():
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                v[...] = 1e3
     run(opt, params, grads[split:])
     run(resumed, copies, grads[split:])
-    for k, v in saved.items():
+    for k, v in flatten_state_dict(saved).items():
         np.testing.assert_array_equal(v, frozen[k], err_msg=f"state_dict()[{k!r}] changed")
     for i, (p, q) in enumerate(zip(params, copies)):
         np.testing.assert_array_equal(q.data, p.data, err_msg=f"param{i} after resuming")
         assert q.data.dtype == np.dtype(dtype)
-    final, final_resumed = opt.state_dict(), resumed.state_dict()
+    final, final_resumed = state_arrays(opt), state_arrays(resumed)
     assert final.keys() == final_resumed.keys()
     for k in final:
         np.testing.assert_array_equal(final_resumed[k], final[k], err_msg=k)
-        assert np.asarray(final_resumed[k]).dtype == np.asarray(final[k]).dtype, k
+        assert final_resumed[k].dtype == final[k].dtype, k
 
 
 @optimizers
@@ -139,7 +180,8 @@ def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split
 @given(problem=problems(), data=st.data(), split=st.integers(1, 4))
 def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split, dtype):
     """Scratch state after ``split`` steps loaded into ``torch.optim`` (through
-    reference.convert) continues as scratch does, and reads back as scratch's state."""
+    reference.convert's flat arrays) continues as scratch does, and reads back as
+    scratch's state."""
     row = OPTIMIZERS[name]
     kwargs = data.draw(row.kwargs, label="kwargs")
     values, seed = problem
@@ -149,13 +191,14 @@ def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split, dty
     run(opt, params, grads[:split])
     t_params = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
     t_opt = row.torch(t_params, **kwargs, foreach=False)
-    convert.load_optimizer_state(t_opt, opt.state_dict())
+    convert.load_optimizer_state(t_opt, flatten_state_dict(opt.state_dict()))
     back = convert.optimizer_state_to_numpy(t_opt)
-    ours = opt.state_dict()
+    back.pop(GROUPS_KEY)
+    ours = state_arrays(opt)
     assert back.keys() == ours.keys()
     for k in ours:
-        np.testing.assert_array_equal(np.asarray(back[k], dtype=np.asarray(ours[k]).dtype),
-                                      ours[k], err_msg=k)
+        np.testing.assert_array_equal(np.asarray(back[k], dtype=ours[k].dtype), ours[k],
+                                      err_msg=k)
     for step in grads[split:]:
         for p, t, g in zip(params, t_params, step):
             p.grad, t.grad = g.copy(), torch.from_numpy(g.copy())
@@ -181,14 +224,14 @@ def test_optimizer_state_shares_no_memory_with_grad_or_parameter(name, problem, 
         for p, g in zip(params, step):
             p.grad = g
         opt.step()
-        before = opt.state_dict()
-        for i, (p, state) in enumerate(zip(params, opt.state)):
-            for key, value in state.items():
+        before = state_arrays(opt)
+        for i, p in enumerate(params):
+            for key, value in opt.state.get(p, {}).items():
                 if isinstance(value, np.ndarray):
                     assert not np.shares_memory(value, p.grad), f"param{i} {key} is .grad"
                     assert not np.shares_memory(value, p.data), f"param{i} {key} is .data"
             p.grad[...] = 7.0
-        for key, value in opt.state_dict().items():
+        for key, value in state_arrays(opt).items():
             np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
