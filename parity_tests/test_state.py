@@ -176,12 +176,13 @@ def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split
 
 
 @optimizers
-@dtypes
 @given(problem=problems(), data=st.data(), split=st.integers(1, 4))
-def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split, dtype):
+def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split):
     """Scratch state after ``split`` steps loaded into ``torch.optim`` (through
     reference.convert's flat arrays) continues as scratch does, and reads back as
-    scratch's state."""
+    scratch's state (float64: the conversion is dtype-blind; the round trip above
+    covers both dtypes)."""
+    dtype = np.float64
     row = OPTIMIZERS[name]
     kwargs = data.draw(row.kwargs, label="kwargs")
     values, seed = problem
@@ -211,8 +212,7 @@ def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split, dty
 
 
 @optimizers
-@dtypes
-@given(problem=problems(), data=st.data())
+@given(problem=problems(), data=st.data(), dtype=st.sampled_from([np.float64, np.float32]))
 def test_optimizer_state_shares_no_memory_with_grad_or_parameter(name, problem, data, dtype):
     """After each step, writing into ``.grad`` (as a training loop reuses its buffers)
     leaves the optimizer state alone, and no state array is a view of the parameter."""
