@@ -586,10 +586,10 @@ def linear_specs(draw):
 
 
 @st.composite
-def activation_specs(draw):
+def activation_specs(draw, kinds=("ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Flatten")):
     c = draw(st.integers(1, 3))
     shape = (c,) + tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
-    kind = draw(st.sampled_from(["ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Flatten"]))
+    kind = draw(st.sampled_from(kinds))
     if kind == "LeakyReLU":
         return A.LeakyReLU(negative_slope=draw(st.sampled_from([0.01, 0.2, -0.5, 1.5, 0.0]))), shape
     if kind == "PReLU":
@@ -619,7 +619,9 @@ DRAWN_FIELDS = {
 }
 SPEC_FAMILIES = {"conv": conv_specs(), "max_pool": max_pool_specs(),
                  "avg_pool": avg_pool_specs(), "batch_norm": batch_norm_specs(),
-                 "linear": linear_specs(), "activation": activation_specs()}
+                 "linear": linear_specs(), "activation": activation_specs(),
+                 "leaky_relu": activation_specs(kinds=("LeakyReLU",)),
+                 "prelu": activation_specs(kinds=("PReLU",))}
 LAYER_SPECS = st.one_of(*SPEC_FAMILIES.values())
 
 
