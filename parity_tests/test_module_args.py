@@ -55,8 +55,13 @@ def scratch_module(spec, in_shape, dtype):
 
 
 def torch_module(spec, in_shape, dtype):
+    """Built in ``dtype`` (not cast afterwards: PReLU(init=-0.3) filled in float32 and then
+    cast to float64 is not float64's -0.3)."""
     cls = getattr(torch.nn, type(spec).__name__)
-    return cls(**constructor_kwargs(spec, in_shape)).to(TORCH_DTYPE[np.dtype(dtype)])
+    kwargs = constructor_kwargs(spec, in_shape)
+    if "dtype" in inspect.signature(cls).parameters:
+        kwargs["dtype"] = TORCH_DTYPE[np.dtype(dtype)]
+    return cls(**kwargs).to(TORCH_DTYPE[np.dtype(dtype)])
 
 
 def four_paths(spec, in_shape, dtype, seed):
