@@ -98,7 +98,7 @@ def test_max_pool2d_refuses_exactly_the_windows_torch_fills_with_minus_inf(data,
     event(f"window entirely in padding: {torch_minus_inf}")
     if torch_minus_inf:
         with np.testing.assert_raises_regex(ValueError, "entirely in the padding"):
-            nn.MaxPool2d(k, s, p, d, ceil_mode).forward(x)
+            nn.MaxPool2d(k, s, p, d, ceil_mode=ceil_mode).forward(x)
     else:
-        np.testing.assert_array_equal(nn.MaxPool2d(k, s, p, d, ceil_mode).forward(x),
+        np.testing.assert_array_equal(nn.MaxPool2d(k, s, p, d, ceil_mode=ceil_mode).forward(x),
                                       t_out.numpy())
