@@ -398,3 +398,280 @@ def option_architectures(draw):
         layers.append(("flatten2", A.Flatten(-2)))
     layers.append(("fc2", A.Linear(draw(st.integers(2, 4)))))
     return A.Architecture(input_shape=(c_in, size, size), layers=tuple(layers))
+
+
+# --------------------------------------------------------------------------- hardening
+# Strategies added for the suite-hardening properties (test_module_args, test_state,
+# test_arch_shapes, test_corners, test_numerics) and the bug catalogue.
+
+# Values with a per-channel offset and spread: arbitrary float32s, near-constant
+# channels (spread 1e-3 against an offset of 1e4) and large offsets, where a one-pass
+# variance E[x^2] - E[x]^2 cancels catastrophically.
+OFFSETS = st.sampled_from([0.0, 0.0, 3.0, -250.0, 1e4, -6e4])
+SPREADS = st.sampled_from([1.0, 1.0, 1e-2, 1e-3])
+
+
+@st.composite
+def offset_channels(draw, shape):
+    """float64 array (N, C, ...) exactly representable in float32: channel c holds
+    ``offset_c + spread_c * z`` with z arbitrary float32s in [-1, 1]."""
+    c = shape[1]
+    offsets = np.array([draw(OFFSETS) for _ in range(c)])
+    spreads = np.array([draw(SPREADS) for _ in range(c)])
+    z = draw(array(shape, st.floats(-1, 1, width=32)))
+    view = (1, c) + (1,) * (len(shape) - 2)
+    x = offsets.reshape(view) + spreads.reshape(view) * z
+    return x.astype(np.float32).astype(np.float64)
+
+
+# Special cases of torch's sliding-window geometry along one axis, each aimed at on
+# purpose (see window_corner): the tests record which occurred with hypothesis.event().
+WINDOW_CORNERS = ("plain", "one_output", "overhang", "ceil_dropped", "stride_over_kernel",
+                  "full_padding")
+
+
+def axis_corners(size, k, s, p, d, ceil_mode):
+    """The corner cases a valid one-axis geometry realises (a set of WINDOW_CORNERS names)."""
+    span = d * (k - 1) + 1
+    total = size + 2 * p - span
+    floor_out = total // s + 1
+    ceil_out = -(-total // s) + 1
+    found = set()
+    out = ceil_out if ceil_mode else floor_out
+    if ceil_mode and (ceil_out - 1) * s >= size + p:
+        found.add("ceil_dropped")
+        out -= 1
+    if ceil_mode and (out - 1) * s + span > size + 2 * p:
+        found.add("overhang")
+    if out == 1:
+        found.add("one_output")
+    if s > span:
+        found.add("stride_over_kernel")
+    if p and p == k // 2:
+        found.add("full_padding")
+    return found
+
+
+def _all_padding_window(size, k, s, p, d, ceil_mode):
+    """Whether some window reads only padding (torch: -inf for max pooling)."""
+    span = d * (k - 1) + 1
+    total = size + 2 * p - span
+    out = (-(-total // s) if ceil_mode else total // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    index = np.arange(out)[:, None] * s + np.arange(k) * d - p
+    return not ((index >= 0) & (index < size)).any(axis=1).all()
+
+
+@st.composite
+def window_corner(draw, pool=True, max_dilation=2, ceil_mode=None, allow_all_padding=None,
+                  stride_is_kernel=False):
+    """``(size, k, s, p, d, ceil_mode, corners)`` for one axis, aimed at a drawn corner.
+
+    A corner is drawn first (each equally likely), then geometry that allows it,
+    then an input size among those that realise it (computed, never rejected).
+    ``corners`` is the set :func:`axis_corners` finds in the result. Windows lying
+    entirely in the padding are avoided for pooling (scratch refuses them) unless
+    ``allow_all_padding``; a convolution may have them (its output there is the bias).
+    ``stride_is_kernel`` gives pooling's default stride (``stride=None``).
+    """
+    if allow_all_padding is None:
+        allow_all_padding = not pool
+    corners = WINDOW_CORNERS[1:] + (("all_padding",) if allow_all_padding and pool
+                                    and max_dilation > 1 else ())
+    want = draw(st.sampled_from(corners))
+    ceil_corner = want in ("overhang", "ceil_dropped")
+    k = draw(st.integers(2 if ceil_corner or want == "all_padding" else 1, 3))
+    d = 2 if want == "all_padding" else draw(st.integers(1, max_dilation))
+    span = d * (k - 1) + 1
+    if stride_is_kernel:
+        s = k
+    elif want == "stride_over_kernel":
+        s = draw(st.integers(span + 1, span + 2))
+    else:
+        s = draw(st.integers(2 if ceil_corner else 1, 3))
+    max_p = k // 2 if pool else 2
+    p = max_p if want in ("full_padding", "all_padding") else draw(st.integers(0, max_p))
+    if ceil_mode is None:
+        ceil_mode = True if ceil_corner else draw(st.booleans())
+    smallest = max(1, span - 2 * p)
+    sizes = [n for n in range(smallest, smallest + 2 * s + 4)
+             if allow_all_padding or not _all_padding_window(n, k, s, p, d, ceil_mode)]
+    hits = [n for n in sizes if want in axis_corners(n, k, s, p, d, ceil_mode)
+            or want == "all_padding" and _all_padding_window(n, k, s, p, d, ceil_mode)]
+    size = draw(st.sampled_from(hits or sizes))
+    return size, k, s, p, d, ceil_mode, axis_corners(size, k, s, p, d, ceil_mode)
+
+
+@st.composite
+def corner_pool_cases(draw, max_dilation=2):
+    """A PoolCase whose height axis aims at a drawn corner (width: another drawn corner);
+    ``case.corners`` names those realised on either axis."""
+    h, kh, sh, ph, dh, ceil_mode, c1 = draw(window_corner(max_dilation=max_dilation))
+    w, kw, sw, pw, dw, _, c2 = draw(window_corner(max_dilation=max_dilation,
+                                                  ceil_mode=ceil_mode))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    case = PoolCase(kernel_size=(kh, kw), stride=(sh, sw), padding=(ph, pw),
+                    dilation=(dh, dw), ceil_mode=ceil_mode, x=draw(array((n, c, h, w))),
+                    seed=draw(SEEDS))
+    case.corners = c1 | c2
+    return case
+
+
+# Layer specs with every field drawn, each with a per-sample input shape that fits.
+def _geometry_pair(draw, pool):
+    """Kernel, stride, padding, dilation drawn as an int or a pair, with a fitting (H, W)."""
+    axes = [draw(window_corner(pool=pool, ceil_mode=False)) for _ in range(2)]
+    size = tuple(a[0] for a in axes)
+    k, s, p, d = (tuple(a[i] for a in axes) for i in (1, 2, 3, 4))
+
+    def maybe_int(v):
+        return v[0] if v[0] == v[1] and draw(st.booleans()) else v
+    return size, maybe_int(k), maybe_int(s), maybe_int(p), maybe_int(d)
+
+
+@st.composite
+def conv_specs(draw):
+    size, k, s, p, d = _geometry_pair(draw, pool=False)
+    groups = draw(st.integers(1, 3))
+    c_in = groups * draw(st.integers(1, 2))
+    spec = A.Conv2d(out_channels=groups * draw(st.integers(1, 2)), kernel_size=k, stride=s,
+                    padding=p, dilation=d, groups=groups, bias=draw(st.booleans()))
+    return spec, (c_in, *size)
+
+
+@st.composite
+def max_pool_specs(draw):
+    ceil_mode, default_stride = draw(st.booleans()), draw(st.booleans())
+    axes = [draw(window_corner(pool=True, ceil_mode=ceil_mode, stride_is_kernel=default_stride))
+            for _ in range(2)]
+    size = tuple(a[0] for a in axes)
+    k, s, p, d = (tuple(a[i] for a in axes) for i in (1, 2, 3, 4))
+    stride = None if default_stride else s
+    spec = A.MaxPool2d(kernel_size=k, stride=stride, padding=p, dilation=d, ceil_mode=ceil_mode)
+    return spec, (draw(st.integers(1, 2)), *size)
+
+
+@st.composite
+def avg_pool_specs(draw):
+    ceil_mode, default_stride = draw(st.booleans()), draw(st.booleans())
+    axes = [draw(window_corner(pool=True, max_dilation=1, ceil_mode=ceil_mode,
+                               stride_is_kernel=default_stride)) for _ in range(2)]
+    size = tuple(a[0] for a in axes)
+    k, s, p = (tuple(a[i] for a in axes) for i in (1, 2, 3))
+    stride = None if default_stride else s
+    spec = A.AvgPool2d(kernel_size=k, stride=stride, padding=p, ceil_mode=ceil_mode,
+                       count_include_pad=draw(st.booleans()))
+    return spec, (draw(st.integers(1, 2)), *size)
+
+
+BN_MOMENTA = st.sampled_from([0.1, 0.5, 1.0, None])
+BN_EPS = st.sampled_from([1e-5, 1e-3, 0.5])
+
+
+@st.composite
+def batch_norm_specs(draw):
+    fields = dict(eps=draw(BN_EPS), momentum=draw(BN_MOMENTA), affine=draw(st.booleans()))
+    c = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        return A.BatchNorm2d(**fields), (c, draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    shape = (c,) if draw(st.booleans()) else (c, draw(st.integers(1, 3)))
+    return A.BatchNorm1d(**fields), shape
+
+
+@st.composite
+def linear_specs(draw):
+    return (A.Linear(out_features=draw(st.integers(1, 5)), bias=draw(st.booleans())),
+            (draw(st.integers(1, 5)),))
+
+
+@st.composite
+def activation_specs(draw, kinds=("ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Flatten")):
+    c = draw(st.integers(1, 3))
+    shape = (c,) + tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    kind = draw(st.sampled_from(kinds))
+    if kind == "LeakyReLU":
+        return A.LeakyReLU(negative_slope=draw(st.sampled_from([0.01, 0.2, -0.5, 1.5, 0.0]))), shape
+    if kind == "PReLU":
+        num = draw(st.sampled_from([1, c]))
+        init = draw(st.sampled_from([0.25, -0.3, 0.0, 1.5]))
+        return A.PReLU(num_parameters=num, init=init), shape
+    return getattr(A, kind)(), shape
+
+
+# Every spec class and the fields its strategy draws (test_module_args checks this list
+# against the dataclass fields, so a new field must be drawn here to pass).
+SPEC_STRATEGIES = {
+    A.Conv2d: conv_specs(), A.MaxPool2d: max_pool_specs(), A.AvgPool2d: avg_pool_specs(),
+    A.BatchNorm1d: batch_norm_specs(), A.BatchNorm2d: batch_norm_specs(),
+    A.Linear: linear_specs(), A.ReLU: activation_specs(), A.LeakyReLU: activation_specs(),
+    A.PReLU: activation_specs(), A.Sigmoid: activation_specs(), A.Tanh: activation_specs(),
+    A.Flatten: activation_specs(),
+}
+DRAWN_FIELDS = {
+    A.Conv2d: {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"},
+    A.MaxPool2d: {"kernel_size", "stride", "padding", "dilation", "ceil_mode"},
+    A.AvgPool2d: {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
+    A.BatchNorm1d: {"eps", "momentum", "affine"}, A.BatchNorm2d: {"eps", "momentum", "affine"},
+    A.Linear: {"out_features", "bias"}, A.LeakyReLU: {"negative_slope"},
+    A.PReLU: {"num_parameters", "init"}, A.ReLU: set(), A.Sigmoid: set(), A.Tanh: set(),
+    A.Flatten: set(),
+}
+SPEC_FAMILIES = {"conv": conv_specs(), "max_pool": max_pool_specs(),
+                 "avg_pool": avg_pool_specs(), "batch_norm": batch_norm_specs(),
+                 "linear": linear_specs(), "activation": activation_specs(),
+                 "leaky_relu": activation_specs(kinds=("LeakyReLU",)),
+                 "prelu": activation_specs(kinds=("PReLU",))}
+LAYER_SPECS = st.one_of(*SPEC_FAMILIES.values())
+
+
+@st.composite
+def deep_architectures(draw, max_blocks=3):
+    """A valid CNN of 1-3 drawn blocks (conv, pool, batch norm, activation, any order and
+    fields), then flatten and 1-2 linear layers: built by walking the shape, so it is
+    valid by construction. The input may be as small as one pixel a side."""
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    layers, shape = [], (c, h, w)
+    for i in range(draw(st.integers(1, max_blocks))):
+        kind = draw(st.sampled_from(["conv", "max", "avg", "bn", "act"]))
+        if kind in ("conv", "max", "avg"):
+            ceil_mode = draw(st.booleans())
+            default_stride = kind != "conv" and draw(st.booleans())
+            axes = []
+            for size in shape[1:]:
+                k = draw(st.integers(1, 3))
+                d = draw(st.integers(1, 2)) if kind != "avg" else 1
+                p = draw(st.integers(0, k // 2 if kind != "conv" else 2))
+                s = draw(st.integers(1, 3))
+                span = d * (k - 1) + 1
+                if size + 2 * p < span:                  # shrink the window to fit
+                    k, d = 1, 1
+                    span = 1
+                    p = 0 if kind != "conv" else p
+                if default_stride:
+                    s = k
+                if kind != "conv" and _all_padding_window(size, k, s, p, d, ceil_mode):
+                    p = 0
+                axes.append((k, s, p, d))
+            k, s, p, d = (tuple(a[j] for a in axes) for j in range(4))
+            if kind == "conv":
+                spec = A.Conv2d(draw(st.integers(1, 3)), k, s, p, d, bias=draw(st.booleans()))
+            elif kind == "max":
+                spec = A.MaxPool2d(k, None if default_stride else s, p, d, ceil_mode)
+            else:
+                spec = A.AvgPool2d(k, None if default_stride else s, p, ceil_mode,
+                                   draw(st.booleans()))
+        elif kind == "bn":
+            spec = A.BatchNorm2d(draw(BN_EPS), draw(BN_MOMENTA), draw(st.booleans()))
+        else:
+            spec, _ = draw(activation_specs())
+            if isinstance(spec, A.Flatten):
+                spec = A.ReLU()
+            if isinstance(spec, A.PReLU):
+                spec = A.PReLU(draw(st.sampled_from([1, shape[0]])), spec.init)
+        layers.append((f"{kind}{i}", spec))
+        shape = spec.output_shape(shape)
+    layers.append(("flatten", A.Flatten()))
+    for j in range(draw(st.integers(1, 2))):
+        layers.append((f"fc{j}", A.Linear(draw(st.integers(1, 4)), draw(st.booleans()))))
+    return A.Architecture(input_shape=(c, h, w), layers=tuple(layers))
