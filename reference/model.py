@@ -1,6 +1,7 @@
 """The torch mirror of a scratch model, built from the same Architecture."""
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 
 import torch
@@ -9,6 +10,9 @@ from torch import nn
 from reference import dropout
 from scratch import arch as A
 from scratch.windows import pair
+
+BATCH_NORM_HAS_BIAS = "bias" in inspect.signature(nn.BatchNorm2d.__init__).parameters
+"""Whether this torch's batch norm takes ``bias=`` (a shift-free scale; newer torch)."""
 
 
 def _layer(spec, in_shape) -> nn.Module:
@@ -34,8 +38,14 @@ def _layer(spec, in_shape) -> nn.Module:
         return nn.AdaptiveMaxPool2d(spec.output_size)
     if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
         cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
+        if spec.bias:   # torch's default; older torch (2.11) has no bias= keyword
+            return cls(in_shape[0], spec.eps, spec.momentum, spec.affine,
+                       spec.track_running_stats)
+        if not BATCH_NORM_HAS_BIAS:
+            raise ValueError(f"BatchNorm with bias=False needs torch's bias= keyword, which "
+                             f"torch {torch.__version__} lacks; use a newer torch")
         return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, spec.track_running_stats,
-                   bias=spec.bias)
+                   bias=False)
     if isinstance(spec, A.LeakyReLU):
         return nn.LeakyReLU(spec.negative_slope)
     if isinstance(spec, A.PReLU):
