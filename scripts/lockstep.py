@@ -33,7 +33,8 @@ from scripts.twins import NonFiniteError, make_twins, resolve_device
 PROG = "python -m scripts.lockstep"
 RUNS_BASE = Path("runs/lockstep")
 SETTINGS = ("arch", "steps", "optimizer", "lr", "hyperparameters", "schedule", "l2",
-            "batch_size", "seed", "threads", "device", "dtype", "limit_train")
+            "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
+            "dtype", "limit_train")
 
 
 def build_parser() -> Parser:
@@ -79,7 +80,22 @@ def run_lockstep(twins: dict, train_x, train_y, *, steps: int | None, batch_size
         drift, name = parameter_drift(scratch.state_dict(), torch_twin.state_dict())
         rows.append(dict(step=step + 1, scratch_loss=s_loss, torch_loss=t_loss,
                          max_rel_param_diff=drift, worst_param=name))
+        if scratch.last_grad_norm is not None:
+            rows[-1].update(scratch_grad_norm=scratch.last_grad_norm,
+                            torch_grad_norm=torch_twin.last_grad_norm)
     return rows
+
+
+def grad_norm_summary(rows: list[dict]) -> dict:
+    """With clipping: mean and largest total gradient norm per side, and the steps clipped."""
+    if "scratch_grad_norm" not in rows[0]:
+        return {}
+    out = {}
+    for side in ("scratch", "torch"):
+        norms = [r[f"{side}_grad_norm"] for r in rows]
+        out[f"{side}_grad_norm_mean"] = sum(norms) / len(norms)
+        out[f"{side}_grad_norm_max"] = max(norms)
+    return out
 
 
 def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
@@ -92,7 +108,9 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
     (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings["dtype"],
                                                          settings["limit_train"], 1)
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
-                       settings["optimizer"], settings["hyperparameters"], settings["l2"])
+                       settings["optimizer"], settings["hyperparameters"], settings["l2"],
+                       clip_grad_norm=settings["clip_grad_norm"],
+                       clip_grad_norm_type=settings["clip_grad_norm_type"])
     rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
                         batch_size=settings["batch_size"], seed=settings["seed"],
                         schedule=settings["schedule"], lr=settings["lr"],
@@ -106,7 +124,7 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
         summary=dict(steps=len(rows), final_max_rel_param_diff=rows[-1]["max_rel_param_diff"],
                      final_worst_param=rows[-1]["worst_param"],
                      max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
-                                           for r in rows)),
+                                           for r in rows), **grad_norm_summary(rows)),
         steps=rows, caption=caption(settings, f"{len(rows)} steps"),
         definitions=records.LOCKSTEP_DEFINITIONS)
     write_json(Path(out_dir) / "lockstep.json", record)
