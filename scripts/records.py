@@ -49,11 +49,14 @@ LOCKSTEP_DEFINITIONS = {
     "steps[].max_rel_param_diff": "after the step: max over parameters and buffers p of "
                                   "max|scratch_p - torch_p| / max|torch_p| (0 when "
                                   "identical)",
+    "settings.resync": "when true, torch's weights were copied into scratch after every "
+                       "step: each max_rel_param_diff is what that one step added",
     "steps[].worst_param": "the parameter or buffer where that maximum is reached",
     "steps[].scratch_loss, torch_loss": "each side's training objective (cross-entropy + "
                                         "L2 term) on the step's batch, before its update",
     "steps[].scratch_grad_norm, torch_grad_norm": "with --clip-grad-norm: each side's total "
                                                   "gradient norm before clipping",
+    "summary.largest_max_rel_param_diff": "largest max_rel_param_diff over all steps",
     "summary.max_abs_loss_diff": "largest |scratch_loss - torch_loss| over all steps",
     "environment.wall_seconds": "wall time of this command",
 }

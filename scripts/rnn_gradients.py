@@ -70,7 +70,7 @@ def scratch_hidden_grad_norms(model, cell, images, labels) -> list[float]:
     fc_b = fc._params.get("bias")
     logits, fc_cache = F.linear_forward(h, fc._params["weight"].data,
                                         fc_b.data if fc_b else None)
-    _, ce_cache = F.cross_entropy_forward(logits, labels, "mean")
+    _, ce_cache = F.cross_entropy_forward(logits, labels, reduction="mean")
     dh, _, _ = F.linear_backward(F.cross_entropy_backward(np.asarray(1.0, x.dtype), ce_cache),
                                  fc_cache)
     dc, norms = np.zeros_like(dh), []
@@ -177,6 +177,8 @@ def build_parser() -> Parser:
                    help="seed of the initial weights and the batch order (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="floating type of both models (default float32)")
+    p.add_argument("--limit-train", type=positive_int, default=None,
+                   help="train on only the first N training images (default: all 60000)")
     p.add_argument("--data-dir", type=data_dir_flag, default=None,
                    help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
     p.add_argument("--out-dir", type=out_dir_flag, default=None,
@@ -197,7 +199,8 @@ def main(argv=None) -> int:
         return 1
     print(f"run folder: {out}", flush=True)
     torch.manual_seed(args.seed)
-    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, None, args.probe)
+    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, args.limit_train,
+                                                 args.probe)
     results = {}
     for cell in args.cells:
         twins = make_twins(mnist_rnn(cell, args.hidden), args.seed, args.dtype, "cpu", "sgd",
