@@ -322,6 +322,12 @@ def mnist_rnn(cell: str = "rnn", hidden: int = 128, num_classes: int = 10) -> Ar
                         layers=(("rows", Rows()), (cell, layer), ("fc", Linear(num_classes))))
 
 
+def mnist_lstm(hidden: int = 128, num_classes: int = 10) -> Architecture:
+    """:func:`mnist_rnn` with an LSTM: MNIST row by row, LSTM(hidden), Linear on the last
+    hidden state."""
+    return mnist_rnn("lstm", hidden, num_classes)
+
+
 def mnist_cnn_bn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
                  num_classes: int = 10) -> Architecture:
     """The default network with batch norm after every conv and hidden linear layer and
@@ -386,6 +392,8 @@ ARCHITECTURES = {
     "mnist_cnn_bn": mnist_cnn_bn,
     "mnist_cnn_avgpool": mnist_cnn_avgpool,
     "lenet5": lenet5,
+    "mnist_rnn": mnist_rnn,
+    "mnist_lstm": mnist_lstm,
 }
 """Named architectures (name -> function building it with its defaults)."""
 

@@ -85,15 +85,3 @@ def save_weights(out_dir: Path, name: str, twin) -> Path:
         path = Path(out_dir) / "torch_state_dict.pt"
         save_torch(path, {k: v.detach().cpu() for k, v in twin.model.state_dict().items()})
     return path
-
-
-def plot_curves(metrics: dict, path: Path) -> None:
-    """``curves.png`` for a record with per-epoch results only (as scripts.rnn_mnist writes):
-    each epoch's mean loss stands for its steps. Records with ``step_loss`` go straight to
-    :func:`scripts.plots.plot_curves`."""
-    from scripts import plots
-    if "step_loss" not in metrics:
-        names = [n for n in ("scratch", "torch") if n in metrics["epochs"][0]]
-        metrics = {**metrics, "steps_per_epoch": 1,
-                   "step_loss": {n: [e[n]["loss"] for e in metrics["epochs"]] for n in names}}
-    plots.plot_curves(metrics, path)

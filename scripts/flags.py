@@ -122,6 +122,7 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="
     p.add_argument("--l2", type=non_negative_float, default=1e-4,
                    help="L2 penalty in the loss: adds 0.5*l2*sum(w**2) over conv and linear "
                         "weights (default 1e-4)")
+    add_clip_flags(p)
     p.add_argument("--batch-size", type=positive_int, default=64,
                    help="training batch size (default 64)")
     p.add_argument("--seed", type=non_negative_int, default=0,
@@ -176,3 +177,32 @@ def command_line(prog: str, settings: dict) -> list[str]:
         else:
             argv += [flag, repr(value) if isinstance(value, float) else str(value)]
     return argv
+
+
+def _positive_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError("expected a finite number > 0")
+    return value
+
+
+def _norm_type(text):
+    value = float(text)   # 'inf' and '-inf' included, as torch's norm_type
+    if math.isnan(value):
+        raise ValueError("expected a number, inf or -inf")
+    return value
+
+
+positive_float = _typed(_positive_float, "expected a finite number > 0")
+
+
+def add_clip_flags(p: argparse.ArgumentParser) -> None:
+    """Gradient clipping by total norm, the same on both sides (train and lockstep)."""
+    p.add_argument("--clip-grad-norm", type=positive_float, default=None, metavar="MAX",
+                   help="clip the gradients to a total norm of MAX after backward (and the L2 "
+                        "term) and before each optimizer step: scratch.nn.utils."
+                        "clip_grad_norm_ / torch.nn.utils.clip_grad_norm_ (default off)")
+    p.add_argument("--clip-grad-norm-type", type=_typed(_norm_type, "expected a number, inf "
+                                                                    "or -inf"),
+                   default=2.0, metavar="P",
+                   help="the norm --clip-grad-norm measures: any p, inf or -inf (default 2)")

@@ -33,7 +33,8 @@ from scripts.twins import NonFiniteError, make_twins, resolve_device
 PROG = "python -m scripts.lockstep"
 RUNS_BASE = Path("runs/lockstep")
 SETTINGS = ("arch", "steps", "optimizer", "lr", "hyperparameters", "schedule", "l2",
-            "batch_size", "seed", "threads", "device", "dtype", "limit_train")
+            "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
+            "dtype", "limit_train", "resync")
 
 
 def build_parser() -> Parser:
@@ -41,6 +42,10 @@ def build_parser() -> Parser:
     p.add_argument("--steps", type=positive_int, default=None,
                    help="steps to take (default: one epoch of the training set)")
     add_step_flags(p, dtype="float64", device_default="cpu")
+    p.add_argument("--resync", action="store_true",
+                   help="copy torch's weights into scratch after every step (each side "
+                        "keeps its optimizer state), so each recorded difference is what "
+                        "one step adds, not rounding amplified over many (default off)")
     p.add_argument("--out-dir", type=out_dir_flag, default=None,
                    help=f"folder for lockstep.json and drift.png; it must be new or empty "
                         f"(default: a fresh folder {RUNS_BASE}/<UTC time>, printed)")
@@ -64,8 +69,10 @@ def parameter_drift(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple
 
 
 def run_lockstep(twins: dict, train_x, train_y, *, steps: int | None, batch_size: int,
-                 seed: int, schedule: str, lr: float, show_progress: bool) -> list[dict]:
-    """Step both twins on the same batches; one record per step."""
+                 seed: int, schedule: str, lr: float, show_progress: bool,
+                 resync: bool = False) -> list[dict]:
+    """Step both twins on the same batches; one record per step (``resync``: then copy
+    torch's weights into scratch)."""
     scratch, torch_twin = twins["scratch"], twins["torch"]
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     total = steps or steps_per_epoch
@@ -79,7 +86,24 @@ def run_lockstep(twins: dict, train_x, train_y, *, steps: int | None, batch_size
         drift, name = parameter_drift(scratch.state_dict(), torch_twin.state_dict())
         rows.append(dict(step=step + 1, scratch_loss=s_loss, torch_loss=t_loss,
                          max_rel_param_diff=drift, worst_param=name))
+        if scratch.last_grad_norm is not None:
+            rows[-1].update(scratch_grad_norm=scratch.last_grad_norm,
+                            torch_grad_norm=torch_twin.last_grad_norm)
+        if resync:
+            scratch.load_state_dict(torch_twin.state_dict())
     return rows
+
+
+def grad_norm_summary(rows: list[dict]) -> dict:
+    """With clipping: mean and largest total gradient norm per side, and the steps clipped."""
+    if "scratch_grad_norm" not in rows[0]:
+        return {}
+    out = {}
+    for side in ("scratch", "torch"):
+        norms = [r[f"{side}_grad_norm"] for r in rows]
+        out[f"{side}_grad_norm_mean"] = sum(norms) / len(norms)
+        out[f"{side}_grad_norm_max"] = max(norms)
+    return out
 
 
 def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
@@ -92,11 +116,13 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
     (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings["dtype"],
                                                          settings["limit_train"], 1)
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
-                       settings["optimizer"], settings["hyperparameters"], settings["l2"])
+                       settings["optimizer"], settings["hyperparameters"], settings["l2"],
+                       clip_grad_norm=settings["clip_grad_norm"],
+                       clip_grad_norm_type=settings["clip_grad_norm_type"])
     rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
                         batch_size=settings["batch_size"], seed=settings["seed"],
                         schedule=settings["schedule"], lr=settings["lr"],
-                        show_progress=show_progress)
+                        show_progress=show_progress, resync=settings["resync"])
     environment["wall_seconds"] = time.perf_counter() - started
     record = dict(
         settings=settings, command=records.command(PROG, settings),
@@ -105,8 +131,9 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
         environment=environment,
         summary=dict(steps=len(rows), final_max_rel_param_diff=rows[-1]["max_rel_param_diff"],
                      final_worst_param=rows[-1]["worst_param"],
+                     largest_max_rel_param_diff=max(r["max_rel_param_diff"] for r in rows),
                      max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
-                                           for r in rows)),
+                                           for r in rows), **grad_norm_summary(rows)),
         steps=rows, caption=caption(settings, f"{len(rows)} steps"),
         definitions=records.LOCKSTEP_DEFINITIONS)
     write_json(Path(out_dir) / "lockstep.json", record)

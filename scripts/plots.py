@@ -215,6 +215,11 @@ def caption(settings: dict, extra: str = "") -> str:
              f"L2 {settings['l2']:g}", f"batch {settings['batch_size']}", settings["dtype"],
              f"seed {settings['seed']}", f"{settings['threads']} thread(s)",
              f"device {settings['device']}"]
+    if settings.get("clip_grad_norm"):
+        parts.append(f"clip grad norm {settings['clip_grad_norm']:g} "
+                     f"(type {settings['clip_grad_norm_type']:g})")
+    if settings.get("resync"):
+        parts.append("scratch resynced to torch after every step")
     if settings.get("limit_train"):
         parts.append(f"first {settings['limit_train']} training images")
     return "; ".join(parts) + (f"; {extra}" if extra else "")

@@ -29,6 +29,13 @@ TRAIN_DEFINITIONS = {
     "epochs[].<impl>.seconds": "time spent in that implementation's training steps during "
                                "the epoch (forward, backward, update); excludes evaluation, "
                                "data loading and files",
+    "epochs[].<impl>.grad_norm_mean, grad_norm_max": "with --clip-grad-norm: mean and "
+                                                      "largest over the epoch's steps of the "
+                                                      "total gradient norm (of "
+                                                      "--clip-grad-norm-type) before clipping, "
+                                                      "as clip_grad_norm_ returns it",
+    "epochs[].<impl>.clipped_steps": "with --clip-grad-norm: the epoch's steps whose norm "
+                                     "exceeded MAX (so the gradients were scaled down)",
     "epochs[].lr_end": "learning rate the schedule gives after the epoch's last step",
     "step_loss.<impl>": "the training objective of each step, in order",
     "cross_evaluation": "each model's final weights loaded into the other implementation: "
@@ -42,9 +49,14 @@ LOCKSTEP_DEFINITIONS = {
     "steps[].max_rel_param_diff": "after the step: max over parameters and buffers p of "
                                   "max|scratch_p - torch_p| / max|torch_p| (0 when "
                                   "identical)",
+    "settings.resync": "when true, torch's weights were copied into scratch after every "
+                       "step: each max_rel_param_diff is what that one step added",
     "steps[].worst_param": "the parameter or buffer where that maximum is reached",
     "steps[].scratch_loss, torch_loss": "each side's training objective (cross-entropy + "
                                         "L2 term) on the step's batch, before its update",
+    "steps[].scratch_grad_norm, torch_grad_norm": "with --clip-grad-norm: each side's total "
+                                                  "gradient norm before clipping",
+    "summary.largest_max_rel_param_diff": "largest max_rel_param_diff over all steps",
     "summary.max_abs_loss_diff": "largest |scratch_loss - torch_loss| over all steps",
     "environment.wall_seconds": "wall time of this command",
 }

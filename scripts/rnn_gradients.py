@@ -13,38 +13,43 @@ later step) at each step ``t``:
 - torch: ``torch.nn.RNNCell`` / ``LSTMCell`` with the same weights, unrolled,
   ``h_t.retain_grad()``, autograd.
 
-It does this at initialisation and after ``--train-steps`` clipped SGD steps
-(both twins trained side by side on the same batches, as ``scripts.rnn_mnist``;
-since their weights drift apart, the trained measurement loads scratch's
-weights into torch first, so both measure the same network), and writes
-``gradients.json`` and ``gradients.png`` into a fresh run folder.
+It does this at initialisation and after ``--train-steps`` SGD steps with the
+gradients clipped by ``scratch.nn.utils.clip_grad_norm_`` / ``torch.nn.utils.
+clip_grad_norm_`` (both twins of :func:`scripts.twins.make_twins` trained side
+by side on the same batches, as ``scripts.train --clip-grad-norm`` does; since
+their weights drift apart, the trained measurement loads scratch's weights into
+torch first, so both measure the same network), and writes ``gradients.json``
+(with the environment, as ``scripts.env.record``) and ``gradients.png`` into a
+fresh run folder ``runs/rnn_gradients/<UTC time>`` (or ``--out-dir``).
 
     python -m scripts.rnn_gradients
     python -m scripts.rnn_gradients --train-steps 200 --probe 256 --seed 1
-
-Threads: no ``--threads`` flag (the shared helper is not on main yet); set
-``OMP_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` to choose.
 """
 from __future__ import annotations
 
-import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from scratch import functional as F
+from scratch.arch import mnist_rnn
+from scripts import env
 from scripts.artifacts import atomic_path, write_json
+from scripts.env import DEFAULT_THREADS
+from scripts.flags import Parser, non_negative_int, positive_float, positive_int
+from scripts.flags import data_dir as data_dir_flag
+from scripts.flags import out_dir as out_dir_flag
 from scripts.lockstep import parameter_drift
-from scripts.rnn_mnist import fresh_folder, make_clipped_twins
-from scripts.train import (
-    batch_order,
-    learning_rate,
-    load_data,
-    non_negative_int,
-    positive_int,
-)
+from scripts.runs import RunDirError, claim_run_dir
+from scripts.train import batch_order, learning_rate, load_data
+from scripts.twins import make_twins
+
+PROG = "python -m scripts.rnn_gradients"
+RUNS_BASE = Path("runs/rnn_gradients")
+SGD = dict(momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -65,7 +70,7 @@ def scratch_hidden_grad_norms(model, cell, images, labels) -> list[float]:
     fc_b = fc._params.get("bias")
     logits, fc_cache = F.linear_forward(h, fc._params["weight"].data,
                                         fc_b.data if fc_b else None)
-    _, ce_cache = F.cross_entropy_forward(logits, labels, "mean")
+    _, ce_cache = F.cross_entropy_forward(logits, labels, reduction="mean")
     dh, _, _ = F.linear_backward(F.cross_entropy_backward(np.asarray(1.0, x.dtype), ce_cache),
                                  fc_cache)
     dc, norms = np.zeros_like(dh), []
@@ -146,9 +151,8 @@ def plot(results: dict, path: Path, train_steps: int) -> None:
     plt.close(fig)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m scripts.rnn_gradients",
-                                description=__doc__.split("\n\n")[0])
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--cells", nargs="+", choices=["rnn", "lstm"], default=["rnn", "lstm"],
                    help="recurrent layers to measure (default: rnn lstm)")
     p.add_argument("--hidden", type=positive_int, default=128,
@@ -160,31 +164,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clipped SGD steps between the two measurements (default 600)")
     p.add_argument("--batch-size", type=positive_int, default=64,
                    help="training batch size (default 64)")
-    p.add_argument("--lr-rnn", type=float, default=0.1,
+    p.add_argument("--lr-rnn", type=positive_float, default=0.1,
                    help="peak learning rate of the RNN, cosine schedule (default 0.1)")
-    p.add_argument("--lr-lstm", type=float, default=0.5,
+    p.add_argument("--lr-lstm", type=positive_float, default=0.5,
                    help="peak learning rate of the LSTM, cosine schedule (default 0.5)")
-    p.add_argument("--clip", type=float, default=1.0,
-                   help="gradient 2-norm clipping threshold (default 1.0)")
+    p.add_argument("--clip-grad-norm", type=positive_float, default=1.0, metavar="MAX",
+                   help="clip the gradients' total 2-norm to MAX before every step "
+                        "(default 1.0)")
+    p.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
+                   help=f"threads for NumPy's BLAS and for torch (default {DEFAULT_THREADS})")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the initial weights and the batch order (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="floating type of both models (default float32)")
-    p.add_argument("--data-dir", type=Path, default=None,
+    p.add_argument("--limit-train", type=positive_int, default=None,
+                   help="train on only the first N training images (default: all 60000)")
+    p.add_argument("--data-dir", type=data_dir_flag, default=None,
                    help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
-    p.add_argument("--out-dir", type=Path, default=Path("runs/rnn_gradients"),
-                   help="parent of the fresh run folder run-NNN (default runs/rnn_gradients)")
+    p.add_argument("--out-dir", type=out_dir_flag, default=None,
+                   help=f"folder for gradients.json and gradients.png; it must be new or "
+                        f"empty (default: a fresh folder {RUNS_BASE}/<UTC time>, printed)")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    env.apply_threads(args.threads)
+    environment = env.record("cpu")
+    try:
+        out = claim_run_dir(args.out_dir, RUNS_BASE)
+    except RunDirError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    print(f"run folder: {out}", flush=True)
     torch.manual_seed(args.seed)
-    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, None, args.probe)
+    train_x, train_y, test_x, test_y = load_data(args.data_dir, args.dtype, args.limit_train,
+                                                 args.probe)
     results = {}
     for cell in args.cells:
-        twins = make_clipped_twins(cell, args.hidden, args.seed, args.dtype, "cpu", 0.9, 0.0,
-                                   args.clip)
+        twins = make_twins(mnist_rnn(cell, args.hidden), args.seed, args.dtype, "cpu", "sgd",
+                           SGD, 0.0, clip_grad_norm=args.clip_grad_norm)
         results[cell] = dict(init=measure(twins, cell, test_x, test_y))
         losses = train_steps(twins, train_x, train_y, args.train_steps, args.batch_size,
                              getattr(args, f"lr_{cell}"), args.seed)
@@ -202,10 +222,10 @@ def main(argv=None) -> int:
             print(f"{cell} {when:7s}: ||dL/dh_1|| = {s[0]:.3e}, ||dL/dh_28|| = {s[-1]:.3e} "
                   f"(ratio {s[-1] / s[0]:.3g}); scratch vs torch max rel. diff "
                   f"{results[cell][when]['max_rel_diff']:.1e}")
-    out = fresh_folder(args.out_dir, "run")
-    write_json(out / "gradients.json", dict(config={**vars(args), "out_dir": str(out),
-                                                    "data_dir": str(args.data_dir)
-                                                    if args.data_dir else None},
+    environment["wall_seconds"] = time.perf_counter() - started
+    config = {**vars(args), "out_dir": str(out), "optimizer": "sgd", **SGD, "l2": 0.0,
+              "data_dir": str(args.data_dir) if args.data_dir else None}
+    write_json(out / "gradients.json", dict(config=config, environment=environment,
                                             norm="Frobenius norm over the probe batch of "
                                                  "dLoss/dh_t, loss = mean cross-entropy",
                                             results=results))

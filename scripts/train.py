@@ -29,13 +29,9 @@ from scripts.checkpoint import CheckpointError, Checkpoints
 from scripts.flags import (
     Parser,
     add_step_flags,
-    non_negative_float,
-    non_negative_int,
     optimizer_settings,
     positive_int,
 )
-from scripts.flags import data_dir as data_dir_flag
-from scripts.flags import device as device_flag
 from scripts.flags import (
     out_dir as out_dir_flag,
 )
@@ -72,8 +68,8 @@ def build_parser() -> Parser:
 
 
 SETTINGS = ("impl", "arch", "epochs", "optimizer", "lr", "hyperparameters", "schedule", "l2",
-            "batch_size", "seed", "threads", "device", "dtype", "limit_train", "limit_test",
-            "dry_run")
+            "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
+            "dtype", "limit_train", "limit_test", "dry_run")
 """The flags that define a run (a resumed run must repeat them); CLI-only ones are not."""
 
 
@@ -97,33 +93,6 @@ def load_data_with_root(data_dir, dtype, limit_train, limit_test):
     train_x, train_y = train_x[:limit_train], train_y[:limit_train]
     test_x, test_y = test_x[:limit_test], test_y[:limit_test]
     return (normalize(train_x, dtype), train_y, normalize(test_x, dtype), test_y), root
-
-
-def add_sgd_step_flags(p, dtype="float32", device="auto") -> None:
-    """The SGD-only step flags of earlier versions, kept for scripts built on them
-    (scripts.rnn_mnist, scripts.rnn_gradients); train and lockstep use
-    :func:`scripts.flags.add_step_flags`."""
-    p.add_argument("--batch-size", type=positive_int, default=64,
-                   help="training batch size (default 64)")
-    p.add_argument("--lr", type=non_negative_float, default=0.05,
-                   help="peak learning rate (default 0.05)")
-    p.add_argument("--momentum", type=non_negative_float, default=0.9,
-                   help="SGD momentum (default 0.9)")
-    p.add_argument("--l2", type=non_negative_float, default=1e-4,
-                   help="L2 strength: adds 0.5*l2*sum(w**2) over weights (default 1e-4)")
-    p.add_argument("--schedule", choices=list(SCHEDULES), default="cosine",
-                   help="learning-rate schedule over all steps (default cosine)")
-    p.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seed for the initial weights and the batch order (default 0)")
-    p.add_argument("--device", type=device_flag, default=device,
-                   help=f"auto, cpu or cuda: device of the torch side; scratch always runs "
-                        f"on the CPU (default {device}; auto: cuda when available)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=dtype,
-                   help=f"floating type of both models (default {dtype})")
-    p.add_argument("--limit-train", type=positive_int, default=None,
-                   help="use only the first N training images (default: all 60000)")
-    p.add_argument("--data-dir", type=data_dir_flag, default=None,
-                   help="MNIST root (default $CNN_PARITY_DATA or the user cache directory)")
 
 
 def learning_rate(schedule: str, base_lr: float, step: int, total_steps: int) -> float:
@@ -193,6 +162,13 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
                     t["loss"] += loss * len(idx)
                     t["correct"] += correct
                     t["seen"] += len(idx)
+                    if twin.last_grad_norm is not None:   # clipping: the norm before it
+                        t["grad_norm_sum"] = t.get("grad_norm_sum", 0.0) + twin.last_grad_norm
+                        t["grad_norm_max"] = max(t.get("grad_norm_max", 0.0),
+                                                 twin.last_grad_norm)
+                        t["clipped"] = t.get("clipped", 0) + (twin.last_grad_norm
+                                                              > twin.clip[0])
+                        t["steps"] = t.get("steps", 0) + 1
                     progress["step_loss"][name].append(loss)
                 progress["step"] += 1
                 bar.set_postfix({f"{n} loss": f"{t['loss'] / t['seen']:.4f}"
@@ -215,6 +191,10 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
                                     train_acc=t["correct"] / t["seen"],
                                     test_acc=float((twin.predict(test_x) == test_y).mean()),
                                     seconds=t["seconds"])
+                if "steps" in t:
+                    record[name].update(grad_norm_mean=t["grad_norm_sum"] / t["steps"],
+                                        grad_norm_max=t["grad_norm_max"],
+                                        clipped_steps=t["clipped"])
             progress["epochs"].append(record)
             checkpoints.save(progress, twins, epoch=epoch + 1, batch=0,
                              totals=fresh_totals(twins))
@@ -276,7 +256,8 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
     data, root = load_data_with_root(data_dir, settings["dtype"], settings["limit_train"],
                                      settings["limit_test"])
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
-                       settings["optimizer"], settings["hyperparameters"], settings["l2"], impls)
+                       settings["optimizer"], settings["hyperparameters"], settings["l2"], impls,
+                       settings["clip_grad_norm"], settings["clip_grad_norm_type"])
     checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings)
     progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
     train_epochs(twins, data, progress, checkpoints, epochs=settings["epochs"],

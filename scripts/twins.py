@@ -8,7 +8,10 @@ loss, so training scripts never branch on the implementation.
 The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
 over the weights (not the biases) of conv and linear layers; the optimizer is
 any entry of :data:`scripts.optimizers.OPTIMIZERS`, with the same
-hyperparameters on both sides.
+hyperparameters on both sides. With ``clip_grad_norm`` set, both clip the gradients
+(scratch: ``scratch.nn.utils.clip_grad_norm_``, torch: ``torch.nn.utils.clip_grad_norm_``)
+after backward and the L2 term and before the optimizer step; ``last_grad_norm`` then
+holds the total norm before clipping of the last step.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from scratch import arch as A
 from scratch import functional as F
 from scratch import model as scratch_model
 from scratch import nn
+from scratch.nn.utils import clip_grad_norm_
 from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
 from scripts.optimizers import OPTIMIZERS, set_lr
 
@@ -46,8 +50,10 @@ def penalised_names(model: nn.Sequential) -> list[str]:
 
 
 class ScratchTwin:
-    def __init__(self, model: nn.Sequential, optimizer: str, hyper: dict, l2: float):
+    def __init__(self, model: nn.Sequential, optimizer: str, hyper: dict, l2: float,
+                 clip: tuple[float, float] | None = None):
         self.model, self.l2 = model, l2
+        self.clip, self.last_grad_norm = clip, None
         self.opt = OPTIMIZERS[optimizer].scratch(model.parameters(), lr=0.0, **hyper)
         self.loss_fn = nn.CrossEntropyLoss()
         names = set(penalised_names(model))
@@ -68,6 +74,8 @@ class ScratchTwin:
                 loss += float(F.l2_penalty(weights, self.l2))
                 for p, g in zip(self.penalised, F.l2_penalty_backward(weights, self.l2)):
                     p.grad += g
+            if self.clip:
+                self.last_grad_norm = float(clip_grad_norm_(self.model.parameters(), *self.clip))
         check_finite(loss, ((n, p.grad) for n, p in self.model.named_parameters()))
         set_lr(self.opt, lr)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -99,8 +107,9 @@ class ScratchTwin:
 
 class TorchTwin:
     def __init__(self, model: torch.nn.Module, optimizer: str, hyper: dict, l2: float, device,
-                 penalised: list[str]):
+                 penalised: list[str], clip: tuple[float, float] | None = None):
         self.model, self.l2, self.device = model, l2, torch.device(device)
+        self.clip, self.last_grad_norm = clip, None
         self.opt = OPTIMIZERS[optimizer].torch(model.parameters(), lr=0.0, **hyper)
         self.penalised = [p for n, p in model.named_parameters() if n in set(penalised)]
 
@@ -116,6 +125,9 @@ class TorchTwin:
             loss = loss + 0.5 * self.l2 * sum((p * p).sum() for p in self.penalised)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.clip:
+            self.last_grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                                       *self.clip))
         value = loss.item()
         check_finite(value, ((n, p.grad) for n, p in self.model.named_parameters()))
         set_lr(self.opt, lr)
@@ -160,20 +172,22 @@ def check_finite(loss: float, named_grads) -> None:
 
 def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
                optimizer: str, hyper: dict, l2: float | None = None,
-               impls=("scratch", "torch")):
+               impls=("scratch", "torch"), clip_grad_norm: float | None = None,
+               clip_grad_norm_type: float = 2.0):
     """The requested twins, all holding the weights scratch draws from ``seed`` and each
-    with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper``."""
-    if isinstance(optimizer, (int, float)):   # make_twins(..., momentum, l2): SGD, as before
-        optimizer, hyper, l2 = "sgd", dict(momentum=optimizer, dampening=0.0, nesterov=False,
-                                           weight_decay=0.0), hyper
+    with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper``; each clips its
+    gradients to a total ``clip_grad_norm_type`` norm of ``clip_grad_norm`` when that is
+    given."""
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
+    clip = None if clip_grad_norm is None else (clip_grad_norm, clip_grad_norm_type)
     twins = {}
     if "scratch" in impls:
-        twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2)
+        twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2, clip)
     if "torch" in impls:
         net = reference_model.build(architecture, dtype=TORCH_DTYPES[dtype], device=device)
         convert.load_numpy_state(net, scratch.state_dict())
-        twins["torch"] = TorchTwin(net, optimizer, hyper, l2, device, penalised_names(scratch))
+        twins["torch"] = TorchTwin(net, optimizer, hyper, l2, device, penalised_names(scratch),
+                                   clip)
     return twins
 
 
