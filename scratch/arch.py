@@ -387,6 +387,29 @@ def lenet5(num_classes: int = 10) -> Architecture:
     )
 
 
+def pytorch_examples_mnist(num_classes: int = 10) -> Architecture:
+    """The network of pytorch/examples' ``mnist/main.py``: conv3x3(32)-ReLU-conv3x3(64)-ReLU
+    -maxpool2-dropout(0.25)-flatten-Linear(9216, 128)-ReLU-dropout(0.5)-Linear(128, 10)
+    -LogSoftmax(dim=1) (trained with NLL loss)."""
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("conv1", Conv2d(32, 3)),
+            ("relu1", ReLU()),
+            ("conv2", Conv2d(64, 3)),
+            ("relu2", ReLU()),
+            ("pool", MaxPool2d(2)),
+            ("dropout1", Dropout(0.25)),
+            ("flatten", Flatten()),
+            ("fc1", Linear(128)),
+            ("relu3", ReLU()),
+            ("dropout2", Dropout(0.5)),
+            ("fc2", Linear(num_classes)),
+            ("log_softmax", LogSoftmax(dim=1)),
+        ),
+    )
+
+
 ARCHITECTURES = {
     "mnist_cnn": mnist_cnn,
     "mnist_cnn_bn": mnist_cnn_bn,
@@ -394,6 +417,7 @@ ARCHITECTURES = {
     "lenet5": lenet5,
     "mnist_rnn": mnist_rnn,
     "mnist_lstm": mnist_lstm,
+    "pytorch_examples_mnist": pytorch_examples_mnist,
 }
 """Named architectures (name -> function building it with its defaults)."""
 

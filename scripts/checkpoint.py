@@ -8,6 +8,9 @@ Layout of the archive:
   ``<impl>/model/<key>``     each implementation's state_dict;
   ``<impl>/optim/<i>.<key>`` its optimizer state (momentum buffers...);
   ``torch_rng``              torch's CPU random-number state.
+Each twin's learning-rate scheduler (when it has one) is in ``meta["schedulers"]``: its
+``state_dict()`` as JSON (floats written exactly, so a resumed scheduler continues bit
+for bit).
 The batch order needs no saved state: it is a pure function of (seed, epoch).
 """
 from __future__ import annotations
@@ -29,6 +32,9 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: Path, meta: dict, twins: dict) -> None:
+    schedulers = {name: twin.scheduler.state_dict() for name, twin in twins.items()
+                  if getattr(twin, "scheduler", None) is not None}
+    meta = {**meta, "schedulers": schedulers} if schedulers else meta
     arrays = {"meta": np.frombuffer(json.dumps({**meta, "version": FORMAT_VERSION}).encode(),
                                     dtype=np.uint8),
               "torch_rng": torch.get_rng_state().numpy()}
@@ -94,6 +100,8 @@ class Checkpoints:
             for name, twin in twins.items():
                 twin.load_state_dict(states[name]["model"])
                 twin.load_optimizer_state(states[name]["optim"])
+                if getattr(twin, "scheduler", None) is not None:
+                    twin.scheduler.load_state_dict(meta["schedulers"][name])
             torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
         except (KeyError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"checkpoint {self.path} does not fit this model "

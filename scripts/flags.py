@@ -13,6 +13,8 @@ from pathlib import Path
 from scratch.arch import ARCHITECTURES
 from scripts.env import DEFAULT_THREADS
 from scripts.optimizers import HYPERPARAMETERS, OPTIMIZERS, SCHEDULES
+from scripts.recipes import RECIPES
+from scripts.schedulers import SCHEDULERS
 
 
 class Parser(argparse.ArgumentParser):
@@ -107,8 +109,10 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="
     p.add_argument("--lr", type=non_negative_float, default=None,
                    help="peak learning rate (default: " + ", ".join(
                        f"{n} {c.lr:g}" for n, c in OPTIMIZERS.items()) + ")")
-    p.add_argument("--schedule", choices=list(SCHEDULES), default="cosine",
-                   help="learning rate over all steps, from --lr (default cosine, to 0)")
+    p.add_argument("--schedule", choices=list(SCHEDULES), default=None,
+                   help="learning rate over all steps, from --lr, set by the script before "
+                        "each step (default cosine, to 0; constant with --scheduler)")
+    add_scheduler_flags(p)
     for name, hyper in HYPERPARAMETERS.items():
         defaults = ", ".join(f"{n} {c.defaults[name]}" for n, c in OPTIMIZERS.items()
                              if name in c.defaults)
@@ -144,6 +148,60 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="
     p.add_argument("--no-progress", action="store_true",
                    help="hide the progress bar (it is hidden anyway when stderr is not a "
                         "terminal)")
+
+
+def add_scheduler_flags(p: argparse.ArgumentParser) -> None:
+    """--scheduler, --scheduler-args, --scheduler-interval, --no-decay-bias-norm, --recipe."""
+    p.add_argument("--scheduler", choices=["none", *SCHEDULERS], default="none",
+                   help="a torch.optim.lr_scheduler object on each side's own optimizer, "
+                        "starting from --lr (default none: --schedule sets the lr)")
+    p.add_argument("--scheduler-args", default="", metavar="K=V,...",
+                   help="the scheduler's arguments, as step_size=1,gamma=0.7 (lists with ':', "
+                        "as milestones=3:6); T_max, total_iters and total_steps default to the "
+                        "number of scheduler steps in the run")
+    p.add_argument("--scheduler-interval", choices=["step", "epoch"], default=None,
+                   help="step the scheduler after every optimizer step or after every epoch "
+                        "(default: epoch; step for onecyclelr)")
+    p.add_argument("--no-decay-bias-norm", action="store_true",
+                   help="put biases and batch-norm/PReLU parameters in a parameter group with "
+                        "weight_decay 0 (the optimizer's --weight-decay; --l2 never applies "
+                        "to them)")
+    p.add_argument("--recipe", choices=list(RECIPES), default=None,
+                   help="a named set of settings (flags given as well override it): " + "; ".join(
+                       f"{n}: {r['source']}" for n, r in RECIPES.items()))
+
+
+def apply_recipe(parser: argparse.ArgumentParser, argv):
+    """Parse ``argv``; when it names a --recipe, parse again with the recipe's settings as
+    the defaults (so flags given still win)."""
+    args = parser.parse_args(argv)
+    if args.recipe:
+        known = {a.dest for a in parser._actions}
+        parser.set_defaults(**{k: v for k, v in RECIPES[args.recipe]["settings"].items()
+                               if k in known})
+        args = parser.parse_args(argv)
+    return args
+
+
+def scheduler_settings(args) -> dict:
+    """schedule, scheduler, scheduler_args (canonical text), scheduler_interval and
+    no_decay_bias_norm from flags; ValueError naming the flag that is wrong."""
+    from scripts.schedulers import canonical, resolve_arguments
+    scheduler = args.scheduler or "none"
+    if scheduler == "none":
+        if args.scheduler_args or args.scheduler_interval:
+            raise ValueError("--scheduler-args and --scheduler-interval need a --scheduler")
+        return dict(schedule=args.schedule or "cosine", scheduler="none", scheduler_args="",
+                    scheduler_interval=None, no_decay_bias_norm=args.no_decay_bias_norm,
+                    recipe=args.recipe)
+    if args.schedule not in (None, "constant"):
+        raise ValueError(f"--schedule {args.schedule} and --scheduler {scheduler} both set the "
+                         f"learning rate: leave out --schedule (or give --schedule constant)")
+    resolve_arguments(scheduler, args.scheduler_args, 1)   # unknown or missing arguments
+    return dict(schedule="constant", scheduler=scheduler,
+                scheduler_args=canonical(scheduler, args.scheduler_args),
+                scheduler_interval=args.scheduler_interval or SCHEDULERS[scheduler].interval,
+                no_decay_bias_norm=args.no_decay_bias_norm, recipe=args.recipe)
 
 
 def optimizer_settings(args) -> dict:

@@ -23,18 +23,27 @@ from tqdm import tqdm
 from scratch import arch as A
 from scripts import env, mnist, records
 from scripts.artifacts import write_json
-from scripts.flags import Parser, add_step_flags, optimizer_settings, positive_int
+from scripts.flags import (
+    Parser,
+    add_step_flags,
+    apply_recipe,
+    optimizer_settings,
+    positive_int,
+    scheduler_settings,
+)
 from scripts.flags import out_dir as out_dir_flag
 from scripts.plots import caption, plot_drift
 from scripts.runs import RunDirError, claim_run_dir
-from scripts.train import batch_order, learning_rate, load_data_with_root
-from scripts.twins import NonFiniteError, make_twins, resolve_device
+from scripts.schedulers import SCHEDULERS
+from scripts.train import attach_schedulers, batch_order, learning_rate, load_data_with_root
+from scripts.twins import NonFiniteError, loss_name, make_twins, resolve_device
 
 PROG = "python -m scripts.lockstep"
 RUNS_BASE = Path("runs/lockstep")
 SETTINGS = ("arch", "steps", "optimizer", "lr", "hyperparameters", "schedule", "l2",
             "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
-            "dtype", "limit_train", "resync")
+            "dtype", "limit_train", "resync", "scheduler", "scheduler_args", "scheduler_interval",
+            "no_decay_bias_norm", "recipe")
 
 
 def build_parser() -> Parser:
@@ -70,22 +79,38 @@ def parameter_drift(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple
 
 def run_lockstep(twins: dict, train_x, train_y, *, steps: int | None, batch_size: int,
                  seed: int, schedule: str, lr: float, show_progress: bool,
-                 resync: bool = False) -> list[dict]:
-    """Step both twins on the same batches; one record per step (``resync``: then copy
-    torch's weights into scratch)."""
+                 resync: bool = False, scheduler_interval: str | None = None) -> list[dict]:
+    """Step both twins on the same batches (torch first: it draws the dropout masks);
+    one record per step (``resync``: then copy torch's weights into scratch). With
+    schedulers attached, each steps its own after every step or at the end of every epoch
+    (``plateau`` on the twin's mean training loss of the epoch)."""
     scratch, torch_twin = twins["scratch"], twins["torch"]
     steps_per_epoch = math.ceil(len(train_x) / batch_size)
     total = steps or steps_per_epoch
+    scheduled = scheduler_interval is not None and scratch.scheduler is not None
+    epoch_losses = {"scratch": [], "torch": []}
     rows = []
     for step in tqdm(range(total), disable=None if show_progress else True, desc="lockstep"):
         epoch, b = divmod(step, steps_per_epoch)
         idx = batch_order(seed, epoch, len(train_x))[b * batch_size:(b + 1) * batch_size]
-        step_lr = learning_rate(schedule, lr, step, total)
-        s_loss, _ = scratch.step(train_x[idx], train_y[idx], step_lr)
+        step_lr = None if scheduled else learning_rate(schedule, lr, step, total)
         t_loss, _ = torch_twin.step(train_x[idx], train_y[idx], step_lr)
+        s_loss, _ = scratch.step(train_x[idx], train_y[idx], step_lr)
+        row_lr = {"scratch": scratch.current_lr(), "torch": torch_twin.current_lr()}
+        if scheduled:
+            epoch_losses["scratch"].append(s_loss)
+            epoch_losses["torch"].append(t_loss)
+            if scheduler_interval == "step" or b == steps_per_epoch - 1:
+                plateau = SCHEDULERS[scratch.scheduler_name].needs_metric
+                for name, twin in (("scratch", scratch), ("torch", torch_twin)):
+                    twin.scheduler_step(float(np.mean(epoch_losses[name])) if plateau
+                                        else None)
+                if b == steps_per_epoch - 1:
+                    epoch_losses = {"scratch": [], "torch": []}
         drift, name = parameter_drift(scratch.state_dict(), torch_twin.state_dict())
         rows.append(dict(step=step + 1, scratch_loss=s_loss, torch_loss=t_loss,
-                         max_rel_param_diff=drift, worst_param=name))
+                         max_rel_param_diff=drift, worst_param=name,
+                         scratch_lr=row_lr["scratch"], torch_lr=row_lr["torch"]))
         if scratch.last_grad_norm is not None:
             rows[-1].update(scratch_grad_norm=scratch.last_grad_norm,
                             torch_grad_norm=torch_twin.last_grad_norm)
@@ -118,15 +143,21 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
                        settings["optimizer"], settings["hyperparameters"], settings["l2"],
                        clip_grad_norm=settings["clip_grad_norm"],
-                       clip_grad_norm_type=settings["clip_grad_norm_type"])
+                       clip_grad_norm_type=settings["clip_grad_norm_type"],
+                       lr=settings["lr"],
+                       no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+    steps_per_epoch = math.ceil(len(train_x) / settings["batch_size"])
+    total = settings["steps"] or steps_per_epoch
+    attach_schedulers(twins, settings, total, math.ceil(total / steps_per_epoch))
     rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
                         batch_size=settings["batch_size"], seed=settings["seed"],
                         schedule=settings["schedule"], lr=settings["lr"],
-                        show_progress=show_progress, resync=settings["resync"])
+                        show_progress=show_progress, resync=settings["resync"],
+                        scheduler_interval=settings.get("scheduler_interval"))
     environment["wall_seconds"] = time.perf_counter() - started
     record = dict(
         settings=settings, command=records.command(PROG, settings),
-        architecture=A.to_dict(architecture),
+        architecture=A.to_dict(architecture), loss=loss_name(architecture),
         data=dict(data_dir=str(Path(root).resolve()), train_examples=len(train_x)),
         environment=environment,
         summary=dict(steps=len(rows), final_max_rel_param_diff=rows[-1]["max_rel_param_diff"],
@@ -143,7 +174,7 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
 
 def parse(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = apply_recipe(parser, argv)
     architecture = None
     if args.from_record is not None:
         try:
@@ -157,7 +188,12 @@ def parse(argv=None):
         opt = optimizer_settings(args)
     except ValueError as err:
         parser.error(str(err))
-    values = {**vars(args), "lr": opt.pop("lr"), "hyperparameters": opt, "arch": str(args.arch),
+    try:
+        sched = scheduler_settings(args)
+    except ValueError as err:
+        parser.error(str(err))
+    values = {**vars(args), **sched, "lr": opt.pop("lr"), "hyperparameters": opt,
+              "arch": str(args.arch),
               "device": resolve_device(args.device)}
     return args, {k: values[k] for k in SETTINGS}, architecture
 

@@ -29,8 +29,10 @@ from scripts.checkpoint import CheckpointError, Checkpoints
 from scripts.flags import (
     Parser,
     add_step_flags,
+    apply_recipe,
     optimizer_settings,
     positive_int,
+    scheduler_settings,
 )
 from scripts.flags import (
     out_dir as out_dir_flag,
@@ -38,7 +40,15 @@ from scripts.flags import (
 from scripts.optimizers import SCHEDULES
 from scripts.plots import caption, plot_curves
 from scripts.runs import RunDirError, claim_run_dir
-from scripts.twins import NonFiniteError, make_twins, normalize, resolve_device
+from scripts.schedulers import SCHEDULERS, resolve_arguments
+from scripts.twins import (
+    NonFiniteError,
+    loss_name,
+    make_twins,
+    normalize,
+    resolve_device,
+    step_order,
+)
 
 PROG = "python -m scripts.train"
 RUNS_BASE = Path("runs/train")
@@ -69,13 +79,15 @@ def build_parser() -> Parser:
 
 SETTINGS = ("impl", "arch", "epochs", "optimizer", "lr", "hyperparameters", "schedule", "l2",
             "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
-            "dtype", "limit_train", "limit_test", "dry_run")
+            "dtype", "limit_train", "limit_test", "dry_run", "scheduler", "scheduler_args",
+            "scheduler_interval", "no_decay_bias_norm", "recipe")
 """The flags that define a run (a resumed run must repeat them); CLI-only ones are not."""
 
 
 def settings_from_args(args) -> dict:
     opt = optimizer_settings(args)
-    values = {**vars(args), "lr": opt.pop("lr"), "hyperparameters": opt,
+    values = {**vars(args), **scheduler_settings(args), "lr": opt.pop("lr"),
+              "hyperparameters": opt,
               "arch": str(args.arch), "device": resolve_device(args.device)}
     return {k: values[k] for k in SETTINGS}
 
@@ -136,27 +148,51 @@ def fresh_totals(names):
 
 # ------------------------------------------------------------------------------- the loop
 
+def attach_schedulers(twins: dict, settings: dict, steps: int, epochs: int) -> None:
+    """Give each twin its own scheduler (``settings["scheduler"]``, unless "none"), the
+    run's length (``steps`` or ``epochs``, as the scheduler is stepped) filling
+    T_max/total_iters/total_steps when not given."""
+    name = settings.get("scheduler", "none")
+    if name == "none":
+        return
+    per_step = settings["scheduler_interval"] == "step"
+    arguments = resolve_arguments(name, settings["scheduler_args"],
+                                  steps if per_step else epochs)
+    for twin in twins.values():
+        twin.attach_scheduler(name, arguments)
+
+
 def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoints, *,
                  epochs: int, batch_size: int, seed: int, schedule: str, lr: float,
-                 dry_run: bool, show_progress: bool) -> None:
+                 dry_run: bool, show_progress: bool, scheduler_interval: str | None = None
+                 ) -> None:
     """Train from ``progress`` (updated in place) to the end of epoch ``epochs``, writing a
-    checkpoint after every epoch and when SIGINT/SIGTERM arrives (then TrainingStopped)."""
+    checkpoint after every epoch and when SIGINT/SIGTERM arrives (then TrainingStopped).
+
+    With schedulers attached (:func:`attach_schedulers`), each twin's scheduler sets its
+    lr, stepped after each step or each epoch (``scheduler_interval``)."""
     train_x, train_y, test_x, test_y = data
     steps_per_epoch = 1 if dry_run else math.ceil(len(train_x) / batch_size)
     total_steps = steps_per_epoch * epochs
+    scheduled = scheduler_interval is not None and any(t.scheduler for t in twins.values())
+    order = step_order(twins)
     with stop_requests() as signals:
         for epoch in range(progress["epoch"], epochs):
-            order = batch_order(seed, epoch, len(train_x))
+            batches = batch_order(seed, epoch, len(train_x))
             totals = progress["totals"]
             bar = tqdm(range(progress["batch"], steps_per_epoch), initial=progress["batch"],
                        total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}",
                        disable=None if show_progress else True)
             for b in bar:
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                step_lr = learning_rate(schedule, lr, progress["step"], total_steps)
-                for name, twin in twins.items():
+                idx = batches[b * batch_size:(b + 1) * batch_size]
+                step_lr = (None if scheduled
+                           else learning_rate(schedule, lr, progress["step"], total_steps))
+                for name in order:
+                    twin = twins[name]
                     loss, correct, seconds = _timed_step(twin, name, train_x[idx], train_y[idx],
                                                          step_lr, progress, checkpoints)
+                    if scheduled and scheduler_interval == "step":
+                        twin.scheduler_step()
                     t = totals[name]
                     t["seconds"] += seconds
                     t["loss"] += loss * len(idx)
@@ -185,8 +221,8 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
             bar.close()
             record = dict(epoch=epoch + 1, lr_end=learning_rate(schedule, lr, progress["step"],
                                                                 total_steps))
-            for name, twin in twins.items():
-                t = totals[name]
+            for name in order:
+                twin, t = twins[name], totals[name]
                 record[name] = dict(loss=t["loss"] / t["seen"],
                                     train_acc=t["correct"] / t["seen"],
                                     test_acc=float((twin.predict(test_x) == test_y).mean()),
@@ -195,6 +231,13 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
                     record[name].update(grad_norm_mean=t["grad_norm_sum"] / t["steps"],
                                         grad_norm_max=t["grad_norm_max"],
                                         clipped_steps=t["clipped"])
+                if scheduled:
+                    metric = None
+                    if SCHEDULERS[twin.scheduler_name].needs_metric:
+                        metric = record[name]["test_loss"] = twin.evaluate(test_x, test_y)
+                    if scheduler_interval == "epoch":
+                        twin.scheduler_step(metric)
+                    record[name]["lr_end"] = record["lr_end"] = twin.current_lr()
             progress["epochs"].append(record)
             checkpoints.save(progress, twins, epoch=epoch + 1, batch=0,
                              totals=fresh_totals(twins))
@@ -257,13 +300,20 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
                                      settings["limit_test"])
     twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
                        settings["optimizer"], settings["hyperparameters"], settings["l2"], impls,
-                       settings["clip_grad_norm"], settings["clip_grad_norm_type"])
+                       settings["clip_grad_norm"], settings["clip_grad_norm_type"],
+                       lr=settings["lr"],
+                       no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+    steps_per_epoch = 1 if settings["dry_run"] else math.ceil(len(data[0])
+                                                              / settings["batch_size"])
+    attach_schedulers(twins, settings, steps_per_epoch * settings["epochs"],
+                      settings["epochs"])
     checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings)
     progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
     train_epochs(twins, data, progress, checkpoints, epochs=settings["epochs"],
                  batch_size=settings["batch_size"], seed=settings["seed"],
                  schedule=settings["schedule"], lr=settings["lr"], dry_run=settings["dry_run"],
-                 show_progress=show_progress)
+                 show_progress=show_progress,
+                 scheduler_interval=settings.get("scheduler_interval"))
     cross = cross_evaluate(twins, data[2], data[3]) if len(twins) == 2 else None
     environment["wall_seconds"] = time.perf_counter() - started
     record = make_record(settings, architecture, root, data, progress, cross, environment)
@@ -278,6 +328,7 @@ def make_record(settings, architecture, root, data, progress, cross, environment
         settings=settings,
         command=records.command(PROG, settings),
         architecture=A.to_dict(architecture),
+        loss=loss_name(architecture),
         data=dict(data_dir=str(Path(root).resolve()), train_examples=len(data[0]),
                   test_examples=len(data[2])),
         environment=environment,
@@ -304,7 +355,7 @@ def save_run(out_dir: Path, record: dict, twins: dict) -> None:
 def parse(argv=None):
     """``(args, settings, architecture or None)``; exits with status 2 on a bad flag."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = apply_recipe(parser, argv)
     architecture = None
     if args.from_record is not None:
         try:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from reference import convert
+from reference import dropout as reference_dropout
 from reference import model as reference_model
 from scratch import arch as A
 from scratch import functional as F
@@ -26,6 +27,7 @@ from scratch import model as scratch_model
 from scratch import nn
 from scratch.nn.utils import clip_grad_norm_
 from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
+from scripts import schedulers
 from scripts.optimizers import OPTIMIZERS, set_lr
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -49,13 +51,55 @@ def penalised_names(model: nn.Sequential) -> list[str]:
             if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
 
-class ScratchTwin:
+def loss_name(architecture: A.Architecture) -> str:
+    """``"nll_loss"`` when the network ends with LogSoftmax (it gives log-probabilities),
+    else ``"cross_entropy"`` (on logits)."""
+    last = architecture.layers[-1][1] if architecture.layers else None
+    return "nll_loss" if isinstance(last, A.LogSoftmax) else "cross_entropy"
+
+
+def parameter_groups(named_parameters, no_decay: set[str] | None) -> list:
+    """The optimizer's ``params``: one list, or (``no_decay`` given) torch-style groups
+    ``[{"params": decayed}, {"params": named in no_decay, "weight_decay": 0.0}]``."""
+    named = list(named_parameters)
+    if no_decay is None:
+        return [p for _, p in named]
+    groups = [{"params": [p for n, p in named if n not in no_decay]},
+              {"params": [p for n, p in named if n in no_decay], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+class _Scheduled:
+    """What both twins share: their own scheduler on their own optimizer."""
+    scheduler = None
+    side = ""
+
+    def attach_scheduler(self, name: str, arguments: dict) -> None:
+        self.scheduler_name = name
+        self.scheduler = schedulers.build(name, self.side, self.opt, arguments)
+
+    def scheduler_step(self, metric: float | None = None) -> None:
+        if schedulers.SCHEDULERS[self.scheduler_name].needs_metric:
+            self.scheduler.step(metric)
+        else:
+            self.scheduler.step()
+
+    def current_lr(self) -> float:
+        """The learning rate of the first parameter group."""
+        return float(self.opt.param_groups[0]["lr"])
+
+
+class ScratchTwin(_Scheduled):
+    side = "scratch"
+
     def __init__(self, model: nn.Sequential, optimizer: str, hyper: dict, l2: float,
-                 clip: tuple[float, float] | None = None):
+                 clip: tuple[float, float] | None = None, *, lr: float = 0.0,
+                 no_decay: set[str] | None = None, loss: str = "cross_entropy"):
         self.model, self.l2 = model, l2
         self.clip, self.last_grad_norm = clip, None
-        self.opt = OPTIMIZERS[optimizer].scratch(model.parameters(), lr=0.0, **hyper)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.opt = OPTIMIZERS[optimizer].scratch(
+            parameter_groups(model.named_parameters(), no_decay), lr=lr, **hyper)
+        self.loss_fn = nn.NLLLoss() if loss == "nll_loss" else nn.CrossEntropyLoss()
         names = set(penalised_names(model))
         self.penalised = [p for n, p in model.named_parameters() if n in names]
 
@@ -77,7 +121,8 @@ class ScratchTwin:
             if self.clip:
                 self.last_grad_norm = float(clip_grad_norm_(self.model.parameters(), *self.clip))
         check_finite(loss, ((n, p.grad) for n, p in self.model.named_parameters()))
-        set_lr(self.opt, lr)
+        if lr is not None:   # None: the scheduler sets it
+            set_lr(self.opt, lr)
         with np.errstate(over="ignore", invalid="ignore"):
             self.opt.step()
         return loss, int((logits.argmax(axis=1) == y).sum())
@@ -87,6 +132,16 @@ class ScratchTwin:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return np.concatenate([self.model.forward(x[i:i + batch_size]).argmax(axis=1)
                                    for i in range(0, len(x), batch_size)])
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+        """Mean loss (without the L2 term) over ``x`` in eval mode."""
+        self.model.eval()
+        total = 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for i in range(0, len(x), batch_size):
+                out = self.model.forward(x[i:i + batch_size])
+                total += float(self.loss_fn(out, y[i:i + batch_size])) * len(out)
+        return total / len(x)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
@@ -105,12 +160,18 @@ class ScratchTwin:
         """Nothing to wait for on the CPU."""
 
 
-class TorchTwin:
+class TorchTwin(_Scheduled):
+    side = "torch"
+
     def __init__(self, model: torch.nn.Module, optimizer: str, hyper: dict, l2: float, device,
-                 penalised: list[str], clip: tuple[float, float] | None = None):
+                 penalised: list[str], clip: tuple[float, float] | None = None, *,
+                 lr: float = 0.0, no_decay: set[str] | None = None,
+                 loss: str = "cross_entropy"):
         self.model, self.l2, self.device = model, l2, torch.device(device)
         self.clip, self.last_grad_norm = clip, None
-        self.opt = OPTIMIZERS[optimizer].torch(model.parameters(), lr=0.0, **hyper)
+        self.opt = OPTIMIZERS[optimizer].torch(
+            parameter_groups(model.named_parameters(), no_decay), lr=lr, **hyper)
+        self.loss_fn = getattr(torch.nn.functional, loss)
         self.penalised = [p for n, p in model.named_parameters() if n in set(penalised)]
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
@@ -120,7 +181,7 @@ class TorchTwin:
         self.model.train()
         tx, ty = self._tensor(x), self._tensor(y)
         logits = self.model(tx)
-        loss = torch.nn.functional.cross_entropy(logits, ty)
+        loss = self.loss_fn(logits, ty)
         if self.l2:
             loss = loss + 0.5 * self.l2 * sum((p * p).sum() for p in self.penalised)
         self.opt.zero_grad(set_to_none=True)
@@ -130,7 +191,8 @@ class TorchTwin:
                                                                        *self.clip))
         value = loss.item()
         check_finite(value, ((n, p.grad) for n, p in self.model.named_parameters()))
-        set_lr(self.opt, lr)
+        if lr is not None:   # None: the scheduler sets it
+            set_lr(self.opt, lr)
         self.opt.step()
         return value, int((logits.argmax(dim=1) == ty).sum())
 
@@ -139,6 +201,16 @@ class TorchTwin:
         self.model.eval()
         return np.concatenate([self.model(self._tensor(x[i:i + batch_size])).argmax(dim=1)
                                .cpu().numpy() for i in range(0, len(x), batch_size)])
+
+    @torch.no_grad()
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+        """Mean loss (without the L2 term) over ``x`` in eval mode."""
+        self.model.eval()
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            out = self.model(self._tensor(x[i:i + batch_size]))
+            total += self.loss_fn(out, self._tensor(y[i:i + batch_size])).item() * len(out)
+        return total / len(x)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return convert.to_numpy_state(self.model.state_dict())
@@ -173,22 +245,38 @@ def check_finite(loss: float, named_grads) -> None:
 def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
                optimizer: str, hyper: dict, l2: float | None = None,
                impls=("scratch", "torch"), clip_grad_norm: float | None = None,
-               clip_grad_norm_type: float = 2.0):
+               clip_grad_norm_type: float = 2.0, *, lr: float = 0.0,
+               no_decay_bias_norm: bool = False):
     """The requested twins, all holding the weights scratch draws from ``seed`` and each
-    with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper``; each clips its
-    gradients to a total ``clip_grad_norm_type`` norm of ``clip_grad_norm`` when that is
-    given."""
+    with a fresh ``optimizer`` (a key of OPTIMIZERS) built with ``hyper`` and ``lr``; each
+    clips its gradients to a total ``clip_grad_norm_type`` norm of ``clip_grad_norm`` when
+    that is given.
+
+    The loss is NLL when the architecture ends with LogSoftmax, else cross-entropy
+    (:func:`loss_name`). ``no_decay_bias_norm``: the parameters L2 leaves alone (biases,
+    batch-norm and PReLU parameters) go in a second group with ``weight_decay`` 0. With
+    both twins, dropout layers share masks, torch drawing (step the torch twin first)."""
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
     clip = None if clip_grad_norm is None else (clip_grad_norm, clip_grad_norm_type)
+    no_decay = ({n for n, _ in scratch.named_parameters()} - set(penalised_names(scratch))
+                if no_decay_bias_norm else None)
+    common = dict(lr=lr, no_decay=no_decay, loss=loss_name(architecture))
     twins = {}
     if "scratch" in impls:
-        twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2, clip)
+        twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2, clip, **common)
     if "torch" in impls:
         net = reference_model.build(architecture, dtype=TORCH_DTYPES[dtype], device=device)
         convert.load_numpy_state(net, scratch.state_dict())
         twins["torch"] = TorchTwin(net, optimizer, hyper, l2, device, penalised_names(scratch),
-                                   clip)
+                                   clip, **common)
+    if len(twins) == 2:
+        reference_dropout.share_masks(scratch, net, leader="torch")
     return twins
+
+
+def step_order(twins: dict) -> list[str]:
+    """The twins' names, torch first: it draws the dropout masks scratch then applies."""
+    return sorted(twins, key=lambda name: name != "torch")
 
 
 def resolve_device(device: str) -> str:
