@@ -38,6 +38,11 @@ TRAIN_DEFINITIONS = {
                                      "exceeded MAX (so the gradients were scaled down)",
     "epochs[].lr_end": "learning rate the schedule gives after the epoch's last step",
     "step_loss.<impl>": "the training objective of each step, in order",
+    "epochs[].<impl>.lr_end": "with --scheduler: the lr of that side's first parameter group "
+                              "after the epoch (its own scheduler stepped)",
+    "epochs[].<impl>.test_loss": "with --scheduler plateau: mean loss over the test images "
+                                 "in eval mode (no L2 term), the metric given to the scheduler",
+    "loss": "nll_loss when the architecture ends with LogSoftmax, else cross_entropy",
     "cross_evaluation": "each model's final weights loaded into the other implementation: "
                         "share of test images where both give the same prediction, and "
                         "the accuracy in each",
@@ -58,6 +63,9 @@ LOCKSTEP_DEFINITIONS = {
                                                   "gradient norm before clipping",
     "summary.largest_max_rel_param_diff": "largest max_rel_param_diff over all steps",
     "summary.max_abs_loss_diff": "largest |scratch_loss - torch_loss| over all steps",
+    "steps[].scratch_lr, torch_lr": "the lr of each side's first parameter group in the step "
+                                    "(set by the schedule, or by that side's own scheduler)",
+    "loss": "nll_loss when the architecture ends with LogSoftmax, else cross_entropy",
     "environment.wall_seconds": "wall time of this command",
 }
 

@@ -6,12 +6,16 @@ takes the same ``step(x, y, lr)`` on the same NumPy batch and reports the
 loss, so training scripts never branch on the implementation.
 
 The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
-over the weights (not the biases) of conv and linear layers; the optimizer is
-any entry of :data:`scripts.optimizers.OPTIMIZERS`, with the same
-hyperparameters on both sides. With ``clip_grad_norm`` set, both clip the gradients
-(scratch: ``scratch.nn.utils.clip_grad_norm_``, torch: ``torch.nn.utils.clip_grad_norm_``)
-after backward and the L2 term and before the optimizer step; ``last_grad_norm`` then
-holds the total norm before clipping of the last step.
+over the weights (not the biases) of conv and linear layers (``nll_loss`` in
+place of ``cross_entropy`` when the network ends with LogSoftmax); the
+optimizer is any entry of :data:`scripts.optimizers.OPTIMIZERS`, with the same
+hyperparameters on both sides, and each side may get its own scheduler
+(:data:`scripts.schedulers.SCHEDULERS`). Dropout masks are drawn by torch and
+applied by scratch (:func:`reference.dropout.share_masks`). With ``clip_grad_norm``
+set, both clip the gradients (scratch: ``scratch.nn.utils.clip_grad_norm_``, torch:
+``torch.nn.utils.clip_grad_norm_``) after backward and the L2 term and before the
+optimizer step; ``last_grad_norm`` then holds the total norm before clipping of the
+last step.
 """
 from __future__ import annotations
 
