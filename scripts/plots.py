@@ -104,7 +104,9 @@ def curves_figure(record: dict):
                          max(shown.max(), shown.min() * 1.1) * 1.05)
         _plain_log_labels(ax_loss)
     ax_loss.set(xlabel="epoch (fraction of the training set seen)",
-                ylabel="training loss of each step (cross-entropy + L2)",
+                ylabel="training loss of each step ("
+                       + ("NLL" if record.get("loss") == "nll_loss" else "cross-entropy")
+                       + (" + L2)" if record.get("settings", {}).get("l2", 1) else ")"),
                 title=f"training loss, {n_steps} step{'s' if n_steps != 1 else ''}")
     ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
 
@@ -215,11 +217,18 @@ def caption(settings: dict, extra: str = "") -> str:
              f"L2 {settings['l2']:g}", f"batch {settings['batch_size']}", settings["dtype"],
              f"seed {settings['seed']}", f"{settings['threads']} thread(s)",
              f"device {settings['device']}"]
+    if settings.get("scheduler", "none") != "none":
+        parts[2] = (f"{settings['scheduler']}({settings['scheduler_args']}) per "
+                    f"{settings['scheduler_interval']}")
+    if settings.get("no_decay_bias_norm"):
+        parts.append("no decay on biases/norm")
     if settings.get("clip_grad_norm"):
         parts.append(f"clip grad norm {settings['clip_grad_norm']:g} "
                      f"(type {settings['clip_grad_norm_type']:g})")
     if settings.get("resync"):
         parts.append("scratch resynced to torch after every step")
+    if settings.get("recipe"):
+        parts.insert(0, f"recipe {settings['recipe']}")
     if settings.get("limit_train"):
         parts.append(f"first {settings['limit_train']} training images")
     return "; ".join(parts) + (f"; {extra}" if extra else "")
