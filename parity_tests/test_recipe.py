@@ -142,8 +142,8 @@ def test_a_run_with_a_scheduler_resumes_bit_for_bit(tmp_path, arch_name, optimiz
     """Epoch 1, a checkpoint, fresh twins (and a scrambled torch RNG) restored from it,
     epoch 2: the same weights, optimizer and scheduler states, records and lrs as two
     epochs without a stop."""
-    x, y = images(16)
-    tx, ty = images(8, seed=1)
+    x, y = images(8)
+    tx, ty = images(4, seed=1)
     architecture = arch.ARCHITECTURES[arch_name]()
     settings = dict(scheduler=scheduler, scheduler_args=args, scheduler_interval=interval)
     hyper = resolve_hyperparameters(optimizer, {})
@@ -157,7 +157,7 @@ def test_a_run_with_a_scheduler_resumes_bit_for_bit(tmp_path, arch_name, optimiz
     def run(twins, progress, checkpoints, epochs):
         with contextlib.redirect_stdout(io.StringIO()):
             train.train_epochs(twins, (x, y, tx, ty), progress, checkpoints, epochs=epochs,
-                               batch_size=8, seed=0, schedule="constant", lr=lr,
+                               batch_size=4, seed=0, schedule="constant", lr=lr,
                                dry_run=False, show_progress=False, scheduler_interval=interval)
 
     torch.manual_seed(0)
@@ -228,3 +228,34 @@ def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
             train.parse(bad)
         assert exit_info.value.code == 2
         assert says in capsys.readouterr().err
+
+
+def test_a_scratch_only_run_with_dropout_resumes_with_the_same_masks(tmp_path):
+    """Without the torch twin, scratch draws its own masks: the checkpoint keeps the state
+    of their generator, so the resumed epoch draws the masks the uninterrupted one drew."""
+    x, y = images(8)
+    hyper = resolve_hyperparameters("adadelta", {})
+    settings = dict(scheduler="none")
+
+    def fresh():
+        return make_twins(arch.pytorch_examples_mnist(), 0, "float64", "cpu", "adadelta",
+                          hyper, 0.0, ("scratch",), lr=1.0)
+
+    def run(twins, progress, checkpoints, epochs):
+        with contextlib.redirect_stdout(io.StringIO()):
+            train.train_epochs(twins, (x, y, x[:4], y[:4]), progress, checkpoints,
+                               epochs=epochs, batch_size=4, seed=0, schedule="constant",
+                               lr=1.0, dry_run=False, show_progress=False)
+
+    straight = fresh()
+    run(straight, train.fresh_progress(straight), Checkpoints(tmp_path / "a.npz", settings), 2)
+    first = fresh()
+    checkpoints = Checkpoints(tmp_path / "b.npz", settings)
+    run(first, train.fresh_progress(first), checkpoints, 1)
+    resumed = fresh()                       # its generator is back at the build seed
+    with contextlib.redirect_stdout(io.StringIO()):
+        progress = checkpoints.restore(resumed)
+    run(resumed, progress, checkpoints, 2)
+    a, b = straight["scratch"].state_dict(), resumed["scratch"].state_dict()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -10,7 +10,7 @@ Layout of the archive:
   ``torch_rng``              torch's CPU random-number state.
 Each twin's learning-rate scheduler (when it has one) is in ``meta["schedulers"]``: its
 ``state_dict()`` as JSON (floats written exactly, so a resumed scheduler continues bit
-for bit).
+for bit); the generator scratch's dropout layers draw from is in ``meta["scratch_rng"]``.
 The batch order needs no saved state: it is a pure function of (seed, epoch).
 """
 from __future__ import annotations
@@ -35,6 +35,9 @@ def save_checkpoint(path: Path, meta: dict, twins: dict) -> None:
     schedulers = {name: twin.scheduler.state_dict() for name, twin in twins.items()
                   if getattr(twin, "scheduler", None) is not None}
     meta = {**meta, "schedulers": schedulers} if schedulers else meta
+    scratch_rng = getattr(twins.get("scratch"), "rng_state", lambda: None)()
+    if scratch_rng is not None:
+        meta = {**meta, "scratch_rng": scratch_rng}
     arrays = {"meta": np.frombuffer(json.dumps({**meta, "version": FORMAT_VERSION}).encode(),
                                     dtype=np.uint8),
               "torch_rng": torch.get_rng_state().numpy()}
@@ -102,6 +105,8 @@ class Checkpoints:
                 twin.load_optimizer_state(states[name]["optim"])
                 if getattr(twin, "scheduler", None) is not None:
                     twin.scheduler.load_state_dict(meta["schedulers"][name])
+            if "scratch_rng" in meta and "scratch" in twins:
+                twins["scratch"].load_rng_state(meta["scratch_rng"])
             torch.set_rng_state(torch.from_numpy(states["torch_rng"]))
         except (KeyError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"checkpoint {self.path} does not fit this model "

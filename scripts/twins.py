@@ -156,6 +156,20 @@ class ScratchTwin(_Scheduled):
     def optimizer_state(self) -> dict[str, np.ndarray]:
         return flatten_state_dict(self.opt.state_dict())
 
+    def _generators(self):
+        return [layer.generator for layer in self.model.layers.values()
+                if isinstance(layer, nn.dropout._DropoutNd)]
+
+    def rng_state(self) -> dict | None:
+        """The state of the generator the dropout layers draw from (None without dropout):
+        a scratch-only run resumes with the same masks."""
+        generators = self._generators()
+        return generators[0].bit_generator.state if generators else None
+
+    def load_rng_state(self, state: dict | None) -> None:
+        for generator in self._generators():
+            generator.bit_generator.state = state
+
     def load_optimizer_state(self, arrays: dict[str, np.ndarray]) -> None:
         groups = self.opt.state_dict()["param_groups"]
         self.opt.load_state_dict(unflatten_state_dict(arrays, groups))
