@@ -223,7 +223,9 @@ def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
     for bad, says in [(["--scheduler", "steplr", "--schedule", "cosine"], "both set"),
                       (["--scheduler", "multisteplr"], "milestones=..."),
                       (["--scheduler", "steplr", "--scheduler-args", "gama=2"], "gama=2"),
-                      (["--scheduler-args", "gamma=2"], "need a --scheduler")]:
+                      (["--scheduler-args", "gamma=2"], "need a --scheduler"),
+                      (["--optimizer", "adadelta", "--scheduler", "onecyclelr",
+                        "--scheduler-args", "max_lr=1.0"], "momentum")]:
         with pytest.raises(SystemExit) as exit_info:
             train.parse(bad)
         assert exit_info.value.code == 2

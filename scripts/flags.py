@@ -197,7 +197,16 @@ def scheduler_settings(args) -> dict:
     if args.schedule not in (None, "constant"):
         raise ValueError(f"--schedule {args.schedule} and --scheduler {scheduler} both set the "
                          f"learning rate: leave out --schedule (or give --schedule constant)")
-    resolve_arguments(scheduler, args.scheduler_args, 1)   # unknown or missing arguments
+    arguments = resolve_arguments(scheduler, args.scheduler_args, 1)   # unknown or missing
+    try:   # the scheduler's own checks (OneCycleLR needs momentum...), before any work
+        import numpy as np
+
+        from scratch.nn import Parameter
+        from scripts.schedulers import build
+        build(scheduler, "scratch",
+              OPTIMIZERS[args.optimizer].scratch([Parameter(np.zeros(1))], lr=1.0), arguments)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"--scheduler {scheduler}: {err}") from None
     return dict(schedule="constant", scheduler=scheduler,
                 scheduler_args=canonical(scheduler, args.scheduler_args),
                 scheduler_interval=args.scheduler_interval or SCHEDULERS[scheduler].interval,
