@@ -160,14 +160,13 @@ class ScratchTwin(_Scheduled):
         return [layer.generator for layer in self.model.layers.values()
                 if isinstance(layer, nn.dropout._DropoutNd)]
 
-    def rng_state(self) -> dict | None:
-        """The state of the generator the dropout layers draw from (None without dropout):
-        a scratch-only run resumes with the same masks."""
-        generators = self._generators()
-        return generators[0].bit_generator.state if generators else None
+    def rng_state(self) -> list[dict] | None:
+        """The states of the generators the dropout layers draw from, in layer order (None
+        without dropout): a scratch-only run resumes with the same masks."""
+        return [g.bit_generator.state for g in self._generators()] or None
 
-    def load_rng_state(self, state: dict | None) -> None:
-        for generator in self._generators():
+    def load_rng_state(self, states: list[dict]) -> None:
+        for generator, state in zip(self._generators(), states, strict=True):
             generator.bit_generator.state = state
 
     def load_optimizer_state(self, arrays: dict[str, np.ndarray]) -> None:
