@@ -232,6 +232,12 @@ def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
         assert says in capsys.readouterr().err
 
 
+SMALL_DROPOUT_NET = arch.Architecture(input_shape=(1, 28, 28), layers=(
+    ("conv1", arch.Conv2d(4, 3)), ("relu1", arch.ReLU()), ("pool", arch.MaxPool2d(2)),
+    ("dropout1", arch.Dropout(0.25)), ("flatten", arch.Flatten()), ("fc1", arch.Linear(10)),
+    ("log_softmax", arch.LogSoftmax(dim=1))))
+
+
 def test_a_scratch_only_run_with_dropout_resumes_with_the_same_masks(tmp_path):
     """Without the torch twin, scratch draws its own masks: the checkpoint keeps the state
     of their generator, so the resumed epoch draws the masks the uninterrupted one drew."""
@@ -240,8 +246,8 @@ def test_a_scratch_only_run_with_dropout_resumes_with_the_same_masks(tmp_path):
     settings = dict(scheduler="none")
 
     def fresh():
-        return make_twins(arch.pytorch_examples_mnist(), 0, "float64", "cpu", "adadelta",
-                          hyper, 0.0, ("scratch",), lr=1.0)
+        return make_twins(SMALL_DROPOUT_NET, 0, "float64", "cpu", "adadelta", hyper, 0.0,
+                          ("scratch",), lr=1.0)
 
     def run(twins, progress, checkpoints, epochs):
         with contextlib.redirect_stdout(io.StringIO()):
