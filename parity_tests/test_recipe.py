@@ -108,6 +108,17 @@ def test_no_decay_bias_norm_groups_by_name_on_both_sides_and_stays_in_lockstep()
     assert rows[-1]["max_rel_param_diff"] < 1e-10, rows[-1]
 
 
+def test_no_decay_names_are_biases_and_norm_parameters_for_every_architecture():
+    from scratch import model
+    from scripts.twins import no_decay_names
+    lstm = model.build(arch.mnist_lstm())
+    assert no_decay_names(lstm) == {"lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.bias"}
+    bn = model.build(arch.mnist_cnn_bn(channels=(4, 8), hidden=16))
+    assert no_decay_names(bn) == {"bn1.weight", "bn1.bias", "act1.weight", "bn2.weight",
+                                  "bn2.bias", "act2.weight", "bn3.weight", "bn3.bias",
+                                  "act3.weight", "fc2.bias"}
+
+
 def test_the_loss_follows_the_architecture():
     assert loss_name(arch.pytorch_examples_mnist()) == "nll_loss"
     assert {loss_name(build()) for name, build in arch.ARCHITECTURES.items()

@@ -55,6 +55,15 @@ def penalised_names(model: nn.Sequential) -> list[str]:
             if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
 
+def no_decay_names(model: nn.Sequential) -> set[str]:
+    """The parameters ``--no-decay-bias-norm`` exempts from weight decay: every bias
+    (``bias``, ``bias_ih_l0``...) and every batch-norm and PReLU parameter."""
+    return {name for name, _ in model.named_parameters()
+            if name.rsplit(".", 1)[-1].startswith("bias")
+            or isinstance(model.layers[name.split(".", 1)[0]],
+                          (nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU))}
+
+
 def loss_name(architecture: A.Architecture) -> str:
     """``"nll_loss"`` when the network ends with LogSoftmax (it gives log-probabilities),
     else ``"cross_entropy"`` (on logits)."""
@@ -270,13 +279,12 @@ def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
     that is given.
 
     The loss is NLL when the architecture ends with LogSoftmax, else cross-entropy
-    (:func:`loss_name`). ``no_decay_bias_norm``: the parameters L2 leaves alone (biases,
-    batch-norm and PReLU parameters) go in a second group with ``weight_decay`` 0. With
+    (:func:`loss_name`). ``no_decay_bias_norm``: biases, batch-norm and PReLU parameters
+    (:func:`no_decay_names`) go in a second group with ``weight_decay`` 0. With
     both twins, dropout layers share masks, torch drawing (step the torch twin first)."""
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
     clip = None if clip_grad_norm is None else (clip_grad_norm, clip_grad_norm_type)
-    no_decay = ({n for n, _ in scratch.named_parameters()} - set(penalised_names(scratch))
-                if no_decay_bias_norm else None)
+    no_decay = no_decay_names(scratch) if no_decay_bias_norm else None
     common = dict(lr=lr, no_decay=no_decay, loss=loss_name(architecture))
     twins = {}
     if "scratch" in impls:
