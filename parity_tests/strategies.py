@@ -690,7 +690,9 @@ SPEC_FAMILIES = {"conv": conv_specs(), "max_pool": max_pool_specs(),
                  "linear": linear_specs(), "activation": activation_specs(),
                  "leaky_relu": activation_specs(kinds=("LeakyReLU",)),
                  "prelu": activation_specs(kinds=("PReLU",)), "adaptive_pool": adaptive_specs(),
-                 "sequence": sequence_specs()}
+                 "sequence": sequence_specs(),
+                 "activation_options": activation_specs(
+                     kinds=("GELU", "ELU", "Flatten", "Softmax", "LogSoftmax"))}
 LAYER_SPECS = st.one_of(*SPEC_FAMILIES.values())
 
 
