@@ -82,6 +82,8 @@ def torch_module(spec, in_shape, dtype):
         return torch.nn.Flatten(1, 2)                      # (N, C, H, W) -> (N, C*H, W)
     cls = TORCH_RECURRENT.get(type(spec)) or getattr(torch.nn, type(spec).__name__)
     kwargs = constructor_kwargs(spec, in_shape)
+    if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)) and spec.bias:
+        del kwargs["bias"]                # torch's default; torch 2.11 has no bias= keyword
     if "dtype" in inspect.signature(cls).parameters:
         kwargs["dtype"] = TORCH_DTYPE[np.dtype(dtype)]
     return cls(**kwargs).to(TORCH_DTYPE[np.dtype(dtype)])
