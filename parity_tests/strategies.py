@@ -9,9 +9,11 @@ gradients come from a drawn seed: random normal, never all ones.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -535,8 +537,13 @@ def conv_specs(draw):
     size, k, s, p, d = _geometry_pair(draw, pool=False)
     groups = draw(st.integers(1, 3))
     c_in = groups * draw(st.integers(1, 2))
+    pp = p if isinstance(p, tuple) else (p, p)
+    modes = ["zeros", "replicate"] + (["reflect"] if all(
+        a < n for a, n in zip(pp, size)) else []) + (["circular"] if all(
+            a <= n for a, n in zip(pp, size)) else [])
     spec = A.Conv2d(out_channels=groups * draw(st.integers(1, 2)), kernel_size=k, stride=s,
-                    padding=p, dilation=d, groups=groups, bias=draw(st.booleans()))
+                    padding=p, dilation=d, groups=groups, bias=draw(st.booleans()),
+                    padding_mode=draw(st.sampled_from(modes)))
     return spec, (c_in, *size)
 
 
@@ -561,17 +568,23 @@ def avg_pool_specs(draw):
     k, s, p = (tuple(a[i] for a in axes) for i in (1, 2, 3))
     stride = None if default_stride else s
     spec = A.AvgPool2d(kernel_size=k, stride=stride, padding=p, ceil_mode=ceil_mode,
-                       count_include_pad=draw(st.booleans()))
+                       count_include_pad=draw(st.booleans()),
+                       divisor_override=draw(st.sampled_from([None, None, 1, 3, 7])))
     return spec, (draw(st.integers(1, 2)), *size)
 
 
 BN_MOMENTA = st.sampled_from([0.1, 0.5, 1.0, None])
+# Older torch (2.11) has no batch-norm bias= keyword: bias=False (a scale without a shift)
+# has no torch twin there, so it is drawn only where torch has one.
+BATCH_NORM_HAS_BIAS = "bias" in inspect.signature(torch.nn.BatchNorm2d.__init__).parameters
 BN_EPS = st.sampled_from([1e-5, 1e-3, 0.5])
 
 
 @st.composite
 def batch_norm_specs(draw):
-    fields = dict(eps=draw(BN_EPS), momentum=draw(BN_MOMENTA), affine=draw(st.booleans()))
+    fields = dict(eps=draw(BN_EPS), momentum=draw(BN_MOMENTA), affine=draw(st.booleans()),
+                  track_running_stats=draw(st.booleans()),
+                  bias=draw(st.booleans() if BATCH_NORM_HAS_BIAS else st.just(True)))
     c = draw(st.integers(1, 3))
     if draw(st.booleans()):
         return A.BatchNorm2d(**fields), (c, draw(st.integers(1, 3)), draw(st.integers(1, 3)))
@@ -585,11 +598,35 @@ def linear_specs(draw):
             (draw(st.integers(1, 5)),))
 
 
+BASIC_ACTIVATIONS = ("ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Flatten")
+ACTIVATION_KINDS = BASIC_ACTIVATIONS + ("GELU", "ELU", "SiLU", "Softmax", "LogSoftmax",
+                                        "Dropout", "Dropout2d")
+
+
 @st.composite
-def activation_specs(draw, kinds=("ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "Flatten")):
+def activation_specs(draw, kinds=ACTIVATION_KINDS):
+    """Pointwise layers, Flatten, the softmax family and dropout, every field drawn.
+    Dropout's p is 0 or 1, where its output does not depend on the mask (the four
+    paths draw their masks from different generators), and any p in eval mode."""
     c = draw(st.integers(1, 3))
-    shape = (c,) + tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
     kind = draw(st.sampled_from(kinds))
+    extra = [draw(st.integers(1, 3)) for _ in range(2)] if kind == "Dropout2d" else draw(
+        st.lists(st.integers(1, 3), max_size=2))
+    shape = (c,) + tuple(extra)
+    ndim = len(shape) + 1                                  # the batch axis included
+    if kind == "Flatten":
+        start = draw(st.integers(1, ndim - 1))
+        end = draw(st.integers(start, ndim - 1))
+        return A.Flatten(start_dim=start if draw(st.booleans()) else start - ndim,
+                         end_dim=end if draw(st.booleans()) else end - ndim), shape
+    if kind in ("Softmax", "LogSoftmax"):
+        return getattr(A, kind)(dim=draw(st.integers(-ndim, ndim - 1))), shape
+    if kind == "GELU":
+        return A.GELU(approximate=draw(st.sampled_from(["none", "tanh"]))), shape
+    if kind == "ELU":
+        return A.ELU(alpha=draw(st.sampled_from([1.0, 0.3, 2.5, 0.0]))), shape
+    if kind in ("Dropout", "Dropout2d"):
+        return getattr(A, kind)(p=draw(st.sampled_from([0.0, 1.0]))), shape
     if kind == "LeakyReLU":
         return A.LeakyReLU(negative_slope=draw(st.sampled_from([0.01, 0.2, -0.5, 1.5, 0.0]))), shape
     if kind == "PReLU":
@@ -599,6 +636,32 @@ def activation_specs(draw, kinds=("ReLU", "LeakyReLU", "PReLU", "Sigmoid", "Tanh
     return getattr(A, kind)(), shape
 
 
+@st.composite
+def adaptive_specs(draw):
+    """Adaptive pooling to an int or a pair (entries may be None: keep that size), on a
+    (C, H, W) input smaller than, equal to or larger than the output."""
+    cls = draw(st.sampled_from([A.AdaptiveAvgPool2d, A.AdaptiveMaxPool2d]))
+    size = draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    side = st.integers(1, 4)
+    output_size = draw(st.one_of(side, st.tuples(st.none() | side, st.none() | side)))
+    return cls(output_size=output_size), size
+
+
+@st.composite
+def sequence_specs(draw):
+    """Rows on a (C, H, W) image, or an RNN/LSTM spec on a (steps, features) sequence,
+    every field drawn (one or two layers, either direction, last step or whole output)."""
+    kind = draw(st.sampled_from(["Rows", "RNN", "LSTM"]))
+    if kind == "Rows":
+        return A.Rows(), tuple(draw(st.integers(1, 3)) for _ in range(3))
+    fields = dict(hidden_size=draw(st.integers(1, 3)), num_layers=draw(st.integers(1, 2)),
+                  bias=draw(st.booleans()), bidirectional=draw(st.booleans()),
+                  last_step=draw(st.booleans()))
+    if kind == "RNN":
+        fields["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    return getattr(A, kind)(**fields), (draw(st.integers(1, 4)), draw(st.integers(1, 3)))
+
+
 # Every spec class and the fields its strategy draws (test_module_args checks this list
 # against the dataclass fields, so a new field must be drawn here to pass).
 SPEC_STRATEGIES = {
@@ -606,22 +669,37 @@ SPEC_STRATEGIES = {
     A.BatchNorm1d: batch_norm_specs(), A.BatchNorm2d: batch_norm_specs(),
     A.Linear: linear_specs(), A.ReLU: activation_specs(), A.LeakyReLU: activation_specs(),
     A.PReLU: activation_specs(), A.Sigmoid: activation_specs(), A.Tanh: activation_specs(),
-    A.Flatten: activation_specs(),
+    A.Flatten: activation_specs(), A.GELU: activation_specs(), A.ELU: activation_specs(),
+    A.SiLU: activation_specs(), A.Softmax: activation_specs(), A.LogSoftmax: activation_specs(),
+    A.Dropout: activation_specs(), A.Dropout2d: activation_specs(),
+    A.AdaptiveAvgPool2d: adaptive_specs(), A.AdaptiveMaxPool2d: adaptive_specs(),
+    A.Rows: sequence_specs(), A.RNN: sequence_specs(), A.LSTM: sequence_specs(),
 }
 DRAWN_FIELDS = {
-    A.Conv2d: {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"},
+    A.Conv2d: {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+               "padding_mode"},
     A.MaxPool2d: {"kernel_size", "stride", "padding", "dilation", "ceil_mode"},
-    A.AvgPool2d: {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
-    A.BatchNorm1d: {"eps", "momentum", "affine"}, A.BatchNorm2d: {"eps", "momentum", "affine"},
+    A.AvgPool2d: {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                  "divisor_override"},
+    A.BatchNorm1d: {"eps", "momentum", "affine", "track_running_stats", "bias"},
+    A.BatchNorm2d: {"eps", "momentum", "affine", "track_running_stats", "bias"},
     A.Linear: {"out_features", "bias"}, A.LeakyReLU: {"negative_slope"},
     A.PReLU: {"num_parameters", "init"}, A.ReLU: set(), A.Sigmoid: set(), A.Tanh: set(),
-    A.Flatten: set(),
+    A.Flatten: {"start_dim", "end_dim"}, A.GELU: {"approximate"}, A.ELU: {"alpha"},
+    A.SiLU: set(), A.Softmax: {"dim"}, A.LogSoftmax: {"dim"}, A.Dropout: {"p"},
+    A.Dropout2d: {"p"}, A.AdaptiveAvgPool2d: {"output_size"},
+    A.AdaptiveMaxPool2d: {"output_size"}, A.Rows: set(),
+    A.RNN: {"hidden_size", "num_layers", "nonlinearity", "bias", "bidirectional", "last_step"},
+    A.LSTM: {"hidden_size", "num_layers", "bias", "bidirectional", "last_step"},
 }
 SPEC_FAMILIES = {"conv": conv_specs(), "max_pool": max_pool_specs(),
                  "avg_pool": avg_pool_specs(), "batch_norm": batch_norm_specs(),
                  "linear": linear_specs(), "activation": activation_specs(),
                  "leaky_relu": activation_specs(kinds=("LeakyReLU",)),
-                 "prelu": activation_specs(kinds=("PReLU",))}
+                 "prelu": activation_specs(kinds=("PReLU",)), "adaptive_pool": adaptive_specs(),
+                 "sequence": sequence_specs(),
+                 "activation_options": activation_specs(
+                     kinds=("GELU", "ELU", "Flatten", "Softmax", "LogSoftmax"))}
 LAYER_SPECS = st.one_of(*SPEC_FAMILIES.values())
 
 
@@ -664,7 +742,7 @@ def deep_architectures(draw, max_blocks=3):
         elif kind == "bn":
             spec = A.BatchNorm2d(draw(BN_EPS), draw(BN_MOMENTA), draw(st.booleans()))
         else:
-            spec, _ = draw(activation_specs())
+            spec, _ = draw(activation_specs(kinds=BASIC_ACTIVATIONS))
             if isinstance(spec, A.Flatten):
                 spec = A.ReLU()
             if isinstance(spec, A.PReLU):

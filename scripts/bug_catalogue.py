@@ -45,7 +45,7 @@ CATALOGUE = ROOT / "parity_tests" / "bugs" / "catalogue.toml"
 FIELDS = ("id", "file", "kind", "story", "killer", "original", "replacement")
 KINDS = ("module arguments", "fresh state", "containers and snapshots", "optimizer state",
          "shapes", "numerics", "corners", "wrong derivative", "wrong reduction axis",
-         "off-by-one geometry", "tie rule", "dtype upcast", "input checks",
+         "off-by-one geometry", "off-by-one step", "tie rule", "dtype upcast", "input checks",
          "initialisation")
 
 
