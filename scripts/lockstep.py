@@ -26,7 +26,6 @@ from scripts.artifacts import write_json
 from scripts.flags import (
     Parser,
     add_step_flags,
-    apply_recipe,
     optimizer_settings,
     positive_int,
     scheduler_settings,
@@ -174,16 +173,7 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
 
 def parse(argv=None):
     parser = build_parser()
-    args = apply_recipe(parser, argv)
-    architecture = None
-    if args.from_record is not None:
-        try:
-            record = records.read_record(args.from_record)
-            parser.set_defaults(**records.defaults_from_record(record, parser))
-        except ValueError as err:
-            parser.error(str(err))
-        args = parser.parse_args(argv)
-        architecture = records.recorded_architecture(record, args.arch)
+    args, architecture = records.parse_args(parser, argv)
     try:
         opt = optimizer_settings(args)
     except ValueError as err:

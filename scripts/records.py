@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 from scratch import arch as A
-from scripts.flags import command_line
+from scripts.flags import apply_recipe, command_line
 
 TRAIN_DEFINITIONS = {
     "epochs[].<impl>.loss": "mean over the epoch's steps (weighted by batch size) of the "
@@ -110,3 +110,19 @@ def recorded_architecture(record: dict, arch_flag: str) -> A.Architecture | None
     if record.get("settings", {}).get("arch") == arch_flag and "architecture" in record:
         return A.from_dict(record["architecture"], "the record's architecture")
     return None
+
+
+def parse_args(parser, argv):
+    """``(args, architecture or None)``: ``argv`` parsed with a --recipe's settings and, for
+    --from-record, the record's settings as defaults (flags given still win) and the
+    architecture it recorded; a bad record exits with status 2 through ``parser.error``."""
+    args = apply_recipe(parser, argv)
+    if args.from_record is None:
+        return args, None
+    try:
+        record = read_record(args.from_record)
+        parser.set_defaults(**defaults_from_record(record, parser))
+    except ValueError as err:
+        parser.error(str(err))
+    args = parser.parse_args(argv)
+    return args, recorded_architecture(record, args.arch)

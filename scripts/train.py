@@ -29,7 +29,6 @@ from scripts.checkpoint import CheckpointError, Checkpoints
 from scripts.flags import (
     Parser,
     add_step_flags,
-    apply_recipe,
     optimizer_settings,
     positive_int,
     scheduler_settings,
@@ -355,16 +354,7 @@ def save_run(out_dir: Path, record: dict, twins: dict) -> None:
 def parse(argv=None):
     """``(args, settings, architecture or None)``; exits with status 2 on a bad flag."""
     parser = build_parser()
-    args = apply_recipe(parser, argv)
-    architecture = None
-    if args.from_record is not None:
-        try:
-            record = records.read_record(args.from_record)
-            parser.set_defaults(**records.defaults_from_record(record, parser))
-        except ValueError as err:
-            parser.error(str(err))
-        args = parser.parse_args(argv)
-        architecture = records.recorded_architecture(record, args.arch)
+    args, architecture = records.parse_args(parser, argv)
     try:
         settings = settings_from_args(args)
     except ValueError as err:
