@@ -111,6 +111,11 @@ def same_state_twins(scratch, twin, dtype, seed):
     return twin
 
 
+def cast(*arrays, dtype):
+    """``arrays`` in ``dtype`` (None stays None)."""
+    return [None if a is None else a.astype(dtype) for a in arrays]
+
+
 def assert_module_matches_torch(scratch, twin, x, dtype, seed, reduction=1):
     """One forward/backward of both modules on ``x`` with a random upstream gradient:
     output, input gradient, every parameter gradient and every buffer agree (integer

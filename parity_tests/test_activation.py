@@ -19,18 +19,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, torch_run, upstream
+from parity_tests.helpers import (
+    TORCH_DTYPE,
+    assert_module_matches_torch,
+    assert_parity,
+    cast,
+    dtypes,
+    torch_run,
+    upstream,
+)
 from parity_tests.test_gradcheck import check, spread
 from parity_tests.test_model import twins
 from reference import convert
 from scratch import arch as A
 from scratch import functional as F
 from scratch import nn
-
-
-def cast(*arrays, dtype):
-    return [None if a is None else a.astype(dtype) for a in arrays]
-
 
 # name -> (scratch forward(x, dim), scratch backward, torch fn(input, dim), reduction(x, dim))
 # ``dim`` is drawn for the softmax family and ignored by the element-wise ones.
@@ -143,17 +146,7 @@ def test_module_forward_backward_matches_torch_over_steps(name, seed, dtype):
     rng = np.random.default_rng(seed)
     for step in range(3):
         x = rng.standard_normal(SHAPE).astype(dtype)
-        out = scratch.forward(x)
-        dout = upstream(seed + step, out.shape, dtype)
-        dx = scratch.backward(dout)
-        tx = torch.tensor(x, requires_grad=True)
-        t_out = twin(tx)
-        twin.zero_grad()
-        t_out.backward(torch.from_numpy(dout))
-        grads = {f"grad:{n}": p.grad for n, p in scratch.named_parameters()}
-        t_grads = {f"grad:{n}": p.grad for n, p in twin.named_parameters()}
-        assert_parity(dict(out=out, dx=dx, **grads), dict(out=t_out, dx=tx.grad, **t_grads),
-                      dtype, reductions={n: k for n in ["out", "dx", *grads]})
+        assert_module_matches_torch(scratch, twin, x, dtype, seed + step, k)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -14,6 +14,7 @@ from parity_tests import strategies as S
 from parity_tests.helpers import (
     assert_module_matches_torch,
     assert_parity,
+    cast,
     dtypes,
     same_state_twins,
     torch_run,
@@ -22,10 +23,6 @@ from parity_tests.helpers import (
 from parity_tests.test_gradcheck import check, spread
 from scratch import functional as F
 from scratch import nn
-
-
-def cast(*arrays, dtype):
-    return [None if a is None else a.astype(dtype) for a in arrays]
 
 
 # --------------------------------------------------------------------------- functional

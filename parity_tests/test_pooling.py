@@ -11,15 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
+from parity_tests.helpers import assert_parity, cast, dtypes, torch_run, upstream
 from parity_tests.test_gradcheck import check, spread
 from scratch import functional as F
 from scratch import nn
 from scratch.functional.pooling import adaptive_bounds
-
-
-def cast(*arrays, dtype):
-    return [None if a is None else a.astype(dtype) for a in arrays]
 
 
 # --------------------------------------------------------------------------- max pooling
