@@ -1,10 +1,11 @@
-"""The fast paths (scratch.parallel, stride-1 conv, 2x2 max pool, ReLU) against torch.
+"""The fast paths (scratch.parallel, stride-1 conv, 2x2 max pool, ReLU, ReLU run after
+a max pool) against torch.
 
 The general parity tests draw every geometry, so they rarely land on the
 common ones that have fast paths (a 2x2 stride-2 pool in about 1 draw of
 1300), and they run with one thread. Here the fast paths are drawn on purpose,
 with one thread and with the batch split over two (every batch split, however
-small: ``MIN_ELEMENTS`` is set to 0).
+small: ``MIN_ELEMENTS`` and ``MIN_MACS`` are set to 0).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,14 +22,16 @@ from parity_tests import strategies as S
 from parity_tests import test_activation, test_model
 from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
 from scratch import functional as F
-from scratch import parallel
+from scratch import nn, parallel
 from scratch.functional.conv import _Stride1Cache
 from scratch.functional.pooling import _Pool2x2Cache
+from scratch.nn.container import run_order
 
 
 def _use_threads(n, monkeypatch):
     before = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "MIN_MACS", 0)
     parallel.set_num_threads(n)
     return before
 
@@ -196,3 +200,52 @@ def test_set_num_threads_runs_blas_single_threaded_until_restored():
     assert [p["num_threads"] for p in threadpool_info()
             if p["user_api"] == "blas"] == blas_before
 
+
+
+def _relu_pool(case, return_indices=False):
+    pool = nn.MaxPool2d(case.kernel_size, case.stride, case.padding, case.dilation,
+                        return_indices, case.ceil_mode)
+    return nn.ReLU(), pool
+
+
+@dtypes
+def test_relu_before_max_pool_runs_after_it_with_the_same_numbers(threads, dtype):
+    """Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU: the output and input
+    gradient must equal, bit for bit, those of the layers run in the written order
+    (ties, zeros and all-negative windows included), and torch's."""
+    @given(case=S.pool_cases(), extra=st.sampled_from(["none", "second pool"]))
+    def check(case, extra):
+        x = case.x.astype(dtype)
+        relu, pool = _relu_pool(case)
+        layers = {"relu": relu, "pool": pool}
+        if extra == "second pool":                     # ReLU moves past both pools
+            layers["pool2"] = nn.MaxPool2d(1)
+        seq = nn.Sequential(layers)
+        expected_order = {"none": ["pool", "relu"],
+                          "second pool": ["pool", "pool2", "relu"]}[extra]
+        assert [name for name, _ in run_order(seq.layers)] == expected_order
+        out = seq.forward(x)
+        dout = upstream(case.seed, out.shape, dtype)
+        dx = seq.backward(dout)
+        relu2, pool2 = _relu_pool(case)
+        written = pool2.forward(relu2.forward(x))
+        np.testing.assert_array_equal(out, written)
+        np.testing.assert_array_equal(dx, relu2.backward(pool2.backward(dout)))
+        t_x = torch.tensor(x, requires_grad=True)
+        t_out = TF.max_pool2d(torch.relu(t_x), case.kernel_size, case.stride, case.padding,
+                              case.dilation, case.ceil_mode)
+        t_out.backward(torch.tensor(dout))
+        assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=t_x.grad), dtype)
+    check()
+
+
+def test_relu_stays_before_a_pool_that_returns_indices_or_is_not_a_max_pool():
+    """Indices of an all-negative window differ between the two orders (ties at 0 after
+    ReLU), and ReLU does not commute with an average; neither is reordered."""
+    case = S.PoolCase((2, 2), (2, 2), (0, 0), (1, 1), False, None, 0)
+    relu, pool = _relu_pool(case, return_indices=True)
+    assert [n for n, _ in run_order({"relu": relu, "pool": pool})] == ["relu", "pool"]
+    relu, avg = nn.ReLU(), nn.AvgPool2d(2)
+    assert [n for n, _ in run_order({"relu": relu, "pool": avg})] == ["relu", "pool"]
+    leaky, (_, pool) = nn.LeakyReLU(), _relu_pool(case)
+    assert [n for n, _ in run_order({"act": leaky, "pool": pool})] == ["act", "pool"]

@@ -75,16 +75,25 @@ def batch_chunks(n: int, parts: int | None = None) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
-MIN_ELEMENTS = 1 << 15
-"""Work smaller than this (in array elements) runs as one chunk: starting a thread's
-share costs tens of microseconds, more than such a pass takes."""
+MIN_ELEMENTS = 1 << 18
+"""An element-wise pass over fewer array elements than this runs as one chunk. Waking
+a sleeping worker takes about 60 microseconds on the 2-core VM this was tuned on,
+and waking the caller when the worker finishes as long again
+(``python -m scripts.bench_passes`` times it), while such a pass takes 50 to 100."""
+
+MIN_MACS = 1 << 25
+"""A matrix product of fewer multiply-adds than this runs as one chunk: the default
+network's first linear layer (12.8 million at batch 64) took as long split over two
+threads as on one (each thread packs the whole weight matrix)."""
 
 
-def run(fn, n: int, elements: int | None = None) -> list:
+def run(fn, n: int, elements: int | None = None, macs: int | None = None) -> list:
     """``[fn(chunk) for chunk in batch_chunks(n)]``, the chunks run at once; one chunk
-    when ``elements`` (the size of the work, where given) is below :data:`MIN_ELEMENTS`."""
-    parts = 1 if elements is not None and elements < MIN_ELEMENTS else None
-    return map_items(fn, batch_chunks(n, parts))
+    when the work, where given, is small: ``elements`` (of an element-wise pass) below
+    :data:`MIN_ELEMENTS` or ``macs`` (of a matrix product) below :data:`MIN_MACS`."""
+    small = ((elements is not None and elements < MIN_ELEMENTS)
+             or (macs is not None and macs < MIN_MACS))
+    return map_items(fn, batch_chunks(n, 1 if small else None))
 
 
 def map_items(fn, items) -> list:

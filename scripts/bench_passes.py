@@ -4,21 +4,29 @@ Least CPU time (of 40 repeats, one thread) of single NumPy passes, so that a
 busy machine distorts them little:
   * a max over strided views against one over contiguous runs (2x2 pooling);
   * ``np.maximum`` against the scalar 0 and against an array of zeros (ReLU);
-  * a bias added to the cropped strided view or to the contiguous product (conv);
+  * conv1's product with the bias added afterwards or as one more weight column
+    against a row of ones (conv);
+  * ReLU on conv1's output against ReLU on the pooled map (the reordering in
+    ``scratch.nn.Sequential``);
   * col2im as per-row strided adds against contiguous adds;
-and, in wall time, two matrix products on 2 BLAS threads against 1 (run it
-with another job on the machine to see the spin-wait collapse).
+and, in wall time: two matrix products on 2 BLAS threads against 1 (run it
+with another job on the machine to see the spin-wait collapse); how long a
+sleeping worker of ``scratch.parallel`` takes to start a chunk and the caller
+to notice that it finished (what ``parallel.MIN_ELEMENTS`` and ``MIN_MACS``
+weigh); the first linear layer's product whole and split over two threads.
 
     python -m scripts.bench_passes
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 import scripts  # noqa: F401  (malloc settings: no page faults on fresh arrays)
+from scratch import parallel
 
 
 def least_cpu_ms(fn, repeats: int = 40) -> float:
@@ -46,9 +54,20 @@ def main() -> int:
     x = rng.standard_normal((64, 16, 28, 28), dtype=np.float32)   # conv1's output
     flat = x.reshape(-1)
     zeros = np.zeros_like(flat)
-    full = rng.standard_normal((16, 64, 28, 29), dtype=np.float32)  # conv1's product
+    pooled = np.ascontiguousarray(x[..., ::2, ::2])                 # pool1's output
+    w1 = rng.standard_normal((16, 9), dtype=np.float32)              # conv1's weight ...
+    w1b = rng.standard_normal((16, 10), dtype=np.float32)            # ... with the bias
+    cols1 = rng.standard_normal((10, 64 * 840), dtype=np.float32)    # conv1's im2col
     bias = rng.standard_normal(16).astype(np.float32)
     out = np.empty((64, 16, 28, 28), np.float32)
+
+    def crop(full):
+        np.copyto(out, full.reshape(16, 64, 28, 30)[..., :28].transpose(1, 0, 2, 3))
+
+    def bias_after():
+        full = w1 @ cols1[:9]
+        full += bias[:, None]
+        crop(full)
     a = rng.standard_normal((32, 144), dtype=np.float32)
     b = rng.standard_normal((144, 64 * 210), dtype=np.float32)
     dcols = rng.standard_normal((16, 9, 64, 210), dtype=np.float32)
@@ -61,11 +80,11 @@ def main() -> int:
              lambda: np.maximum(flat[:-1], flat[1:])),
             ("ReLU: np.maximum(x, 0)", lambda: np.maximum(x, 0)),
             ("ReLU: np.maximum(x, zeros)", lambda: np.maximum(flat, zeros)),
-            ("bias added to the cropped view", lambda: np.add(
-                full[..., :28].transpose(1, 0, 2, 3), bias[:, None, None], out=out)),
-            ("bias added to the contiguous product, then the crop copied", lambda: (
-                np.add(full, bias[:, None, None, None], out=full),
-                np.copyto(out, full[..., :28].transpose(1, 0, 2, 3)))),
+            ("ReLU on conv1's output (800K)", lambda: (np.maximum(flat, zeros), flat > 0)),
+            ("ReLU on pool1's output (200K)", lambda: (
+                np.maximum(pooled, zeros[:pooled.size].reshape(pooled.shape)), pooled > 0)),
+            ("conv1: product, bias added, crop copied", bias_after),
+            ("conv1: product with the bias as a column, crop copied", lambda: crop(w1b @ cols1)),
             ("col2im of conv2, 9 adds of 1024 runs of 210", lambda: [
                 np.add(planes[:, :, o:o + 210], dcols[:, t], out=planes[:, :, o:o + 210])
                 for t, o in enumerate([0, 1, 2, 15, 16, 17, 30, 31, 32])]),
@@ -79,7 +98,51 @@ def main() -> int:
             ms = median_wall_ms(lambda: (a @ b, a @ b))
         print(f"{ms:8.3f} ms wall two (32x144)@(144x13440) products, {threads} BLAS "
               f"thread{'s' if threads > 1 else ''}")
+    start_ms, join_ms = worker_latency_ms()
+    print(f"{start_ms:8.3f} ms wall from a 2-thread split's start to its worker starting, "
+          f"{join_ms:.3f} from the worker's end to the caller's return (median)")
+    fc_x = rng.standard_normal((64, 1568), dtype=np.float32)
+    fc_w = rng.standard_normal((1568, 128), dtype=np.float32)
+    with threadpool_limits(limits=1, user_api="blas"):
+        whole = median_wall_ms(lambda: fc_x @ fc_w, 200)
+        parallel.set_num_threads(2)
+        split = median_wall_ms(lambda: parallel.map_items(
+            lambda sl: fc_x[sl] @ fc_w, parallel.batch_chunks(64)), 200)
+        parallel.set_num_threads(1)
+    parallel.restore_blas_threads()
+    print(f"{whole:8.3f} ms wall fc1's product (64x1568)@(1568x128); {split:.3f} split "
+          "over 2 threads")
     return 0
+
+
+def worker_latency_ms(repeats: int = 300) -> tuple[float, float]:
+    """Median wall time from ``parallel.map_items`` starting to its worker starting a
+    chunk, and from the worker's chunk ending to ``map_items`` returning (two chunks of
+    a 0.2 ms product, so that the caller's own chunk does not hide the latency)."""
+    a = np.ones((64, 512), np.float32)
+    b = np.ones((512, 512), np.float32)
+    parallel.set_num_threads(2)
+    starts, joins = [], []
+    try:
+        for _ in range(repeats):
+            seen = {}
+
+            def chunk(i):
+                begin = time.perf_counter()
+                a @ b
+                seen[i] = (threading.current_thread() is threading.main_thread(),
+                           begin, time.perf_counter())
+            t0 = time.perf_counter()
+            parallel.map_items(chunk, [0, 1])
+            t1 = time.perf_counter()
+            worker = [v for v in seen.values() if not v[0]]
+            if worker:
+                starts.append(worker[0][1] - t0)
+                joins.append(t1 - worker[0][2])
+    finally:
+        parallel.set_num_threads(1)
+        parallel.restore_blas_threads()
+    return 1e3 * float(np.median(starts)), 1e3 * float(np.median(joins))
 
 
 if __name__ == "__main__":

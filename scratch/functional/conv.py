@@ -80,9 +80,9 @@ def conv2d_backward(dout, cache, input_grad=True):
 
 # --------------------------------------------------------------------------- stride 1
 class _Stride1Cache(NamedTuple):
-    chunks: list        # per batch chunk: (slice, cols (C, kh*kw, n, span))
+    chunks: list        # per batch chunk: (slice, cols (G, C/G*kh*kw [+ 1], n*span))
     w: np.ndarray
-    has_bias: bool
+    has_bias: bool      # cols end with a row of ones (the bias's input)
     size: tuple         # (H, W) of the input
     padding: tuple
     dilation: tuple
@@ -94,29 +94,35 @@ def _conv2d_forward_stride1(x, w, b, p, d, groups):
     In the flattened zero-padded plane of :func:`~scratch.windows.flat_planes`
     each tap's column row, for all outputs at once, is one contiguous slice, so
     im2col is one copy per tap. The few positions past each output row are
-    computed and dropped, and backward gives them a zero gradient. Same
-    products summed in the same order as the general path; only the weight
-    gradient's partial sums are grouped differently.
+    computed and dropped, and backward gives them a zero gradient. The bias is
+    one more column of the weight matrix, read against a row of ones in ``cols``:
+    the product adds it, and in backward the same product gives its gradient
+    (no separate pass over the output for either). Same products as the
+    general path; the sums are grouped differently.
     """
     n, c, h, wd = x.shape
     f, c_per_group, kh, kw = w.shape
     fp = flat_planes((h, wd), (kh, kw), p, d)
     ho, wo = h + 2 * p[0] - d[0] * (kh - 1), wd + 2 * p[1] - d[1] * (kw - 1)
-    w_m = w.reshape(groups, f // groups, c_per_group * kh * kw)
+    k = c_per_group * kh * kw
+    w_m = w.reshape(groups, f // groups, k)
+    if b is not None:
+        w_m = np.concatenate([w_m, b.reshape(groups, f // groups, 1)], axis=2)
     out = np.empty((n, f, ho, wo), x.dtype)
 
     def chunk(sl):
         nb = sl.stop - sl.start
         xp = np.zeros((nb, c, fp.length), x.dtype)
         _rows(xp, fp, h)[..., :wd] = x[sl]
-        planes = xp.transpose(1, 0, 2)                       # (C, nb, length)
-        cols = np.empty((c, kh * kw, nb, fp.span), x.dtype)
+        planes = xp.transpose(1, 0, 2).reshape(groups, c_per_group, nb, fp.length)
+        cols = np.empty((groups, w_m.shape[2], nb * fp.span), x.dtype)
+        taps = cols[:, :k].reshape(groups, c_per_group, kh * kw, nb, fp.span)
         for t, off in enumerate(fp.offsets):
-            cols[:, t] = planes[:, :, off:off + fp.span]
-        full = (w_m @ cols.reshape(groups, c_per_group * kh * kw, -1)).reshape(f, -1)
+            taps[:, :, t] = planes[..., off:off + fp.span]
         if b is not None:
-            full += b[:, None]                # contiguous here: 5x faster than after the crop
-        out[sl] = full.reshape(f, nb, ho, fp.width)[..., :wo].transpose(1, 0, 2, 3)
+            cols[:, k] = 1
+        full = (w_m @ cols).reshape(f, nb, ho, fp.width)
+        out[sl] = full[..., :wo].transpose(1, 0, 2, 3)
         return sl, cols
 
     chunks = parallel.run(chunk, n)
@@ -130,30 +136,29 @@ def _rows(planes, fp, h):
 
 
 def _conv2d_backward_stride1(dout, cache, input_grad):
-    """Per chunk: dw and db from the zero-extended ``dout``; dx by adding each tap's
-    column row back onto the flattened planes (col2im as one add per tap)."""
+    """Per chunk: dw (and db, from the ones row) from the zero-extended ``dout``; dx by
+    adding each tap's column row back onto the flattened planes (col2im as one add per
+    tap)."""
     chunks, w, has_bias, (h, wd), p, d = cache
     n, f, ho, wo = dout.shape
     c_per_group, kh, kw = w.shape[1:]
-    groups = chunks[0][1].shape[0] // c_per_group
-    c, kk = c_per_group * groups, kh * kw
+    groups = chunks[0][1].shape[0]
+    c, kk, k = c_per_group * groups, kh * kw, c_per_group * kh * kw
     fp = flat_planes((h, wd), (kh, kw), p, d)
-    w_m = w.reshape(groups, f // groups, c_per_group * kk)
+    w_m = w.reshape(groups, f // groups, k)
     dx = np.empty((n, c, h, wd), dout.dtype) if input_grad else None
 
     def chunk(item):
         sl, cols = item
         nb = sl.stop - sl.start
-        dfull = np.zeros((f, nb, ho, fp.width), dout.dtype)  # zero past each output row
+        dfull = np.empty((f, nb, ho, fp.width), dout.dtype)
+        dfull[..., wo:] = 0                                  # zero past each output row
         dfull[..., :wo] = dout[sl].transpose(1, 0, 2, 3)
         dfull = dfull.reshape(groups, f // groups, nb * fp.span)
-        cols_m = cols.reshape(groups, c_per_group * kk, nb * fp.span)
         with np.errstate(invalid="ignore"):                  # warned below, if real
-            dw = dfull @ cols_m.transpose(0, 2, 1)           # (G, F/G, C/G*kh*kw)
-        if not np.isfinite(dw).all():                        # inf*0 from a wrapped position?
-            dw = dfull @ _without_wrapped(cols, wo, fp.width).reshape(cols_m.shape).transpose(
-                0, 2, 1)
-        db = dfull.reshape(f, -1).sum(axis=1) if has_bias else None
+            dwb = dfull @ cols.transpose(0, 2, 1)            # (G, F/G, C/G*kh*kw [+ 1])
+        if not np.isfinite(dwb).all():                       # inf*0 from a wrapped position?
+            dwb = dfull @ _without_wrapped(cols, wo, fp.width).transpose(0, 2, 1)
         if input_grad:
             dcols = (w_m.transpose(0, 2, 1) @ dfull).reshape(c, kk, nb, fp.span)
             dxp = np.zeros((nb, c, fp.length), dout.dtype)
@@ -161,24 +166,20 @@ def _conv2d_backward_stride1(dout, cache, input_grad):
             for t, off in enumerate(fp.offsets):
                 planes[:, :, off:off + fp.span] += dcols[:, t]
             dx[sl] = _rows(dxp, fp, h)[..., :wd]
-        return dw, db
+        return dwb
 
     parts = parallel.map_items(chunk, chunks)
-    dw = parts[0][0]
+    dwb = parts[0]
     for part in parts[1:]:
-        dw = dw + part[0]
-    db = None
-    if has_bias:
-        db = parts[0][1]
-        for part in parts[1:]:
-            db = db + part[1]
-    return dx, dw.reshape(w.shape), db
+        dwb = dwb + part
+    db = dwb[..., k].reshape(f) if has_bias else None
+    return dx, np.ascontiguousarray(dwb[..., :k]).reshape(w.shape), db
 
 
 def _without_wrapped(cols, wo, width):
     """A copy of ``cols`` with the positions past each output row set to 0, so that a
     non-finite input there cannot turn a zero gradient into NaN (as inf * 0)."""
     cols = cols.copy()
-    c, kk, nb, span = cols.shape
-    cols.reshape(c, kk, nb, span // width, width)[..., wo:] = 0
+    groups, rows, positions = cols.shape
+    cols.reshape(groups, rows, positions // width, width)[..., wo:] = 0
     return cols

@@ -70,5 +70,5 @@ def _matmul(a, b):
     def chunk(sl):
         np.matmul(a[sl], b, out=out[sl])
 
-    parallel.run(chunk, a.shape[0], out.size * a.shape[1])
+    parallel.run(chunk, a.shape[0], macs=out.size * a.shape[1])
     return out

@@ -2,23 +2,31 @@
 from __future__ import annotations
 
 from scratch import checks
+from scratch.nn.activation import ReLU
 from scratch.nn.module import Module
+from scratch.nn.pooling import MaxPool2d
 
 
 class Sequential(Module):
-    """Named layers applied in order; ``backward`` runs them in reverse."""
+    """Named layers applied in order; ``backward`` runs them in reverse.
+
+    One reordering, for speed: a ``ReLU`` directly followed by a ``MaxPool2d``
+    runs after the pool instead (see :func:`run_order`).
+    """
 
     def __init__(self, layers: dict[str, Module]):
         super().__init__()
         self.layers = checks.layers(self, layers, Module)
+        self._order = None           # the order the last forward ran the layers in
 
     def children(self):
         return self.layers
 
     def forward(self, x):
         """Errors raised by a layer are re-raised with its name: ``layer 'fc1' (Linear): ...``."""
+        self._order = run_order(self.layers)
         try:
-            for name, layer in self.layers.items():
+            for name, layer in self._order:
                 x = layer.forward(x)
         except Exception as err:
             checks.name_layer(err, name, layer)
@@ -27,7 +35,7 @@ class Sequential(Module):
 
     def backward(self, dout, input_grad=True):
         """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input."""
-        layers = list(self.layers.items())
+        layers = self._order or list(self.layers.items())   # before forward: the layers' error
         try:
             for i, (name, layer) in enumerate(reversed(layers)):
                 first = i == len(layers) - 1
@@ -36,3 +44,23 @@ class Sequential(Module):
             checks.name_layer(err, name, layer)
             raise
         return dout
+
+
+def run_order(layers: dict[str, Module]) -> list[tuple[str, Module]]:
+    """The ``(name, layer)`` pairs in order, each ``ReLU`` that directly precedes a
+    ``MaxPool2d`` (without ``return_indices``) moved after it.
+
+    ``max(relu(a), relu(b)) = relu(max(a, b))``: ReLU never changes which element
+    of a window is the first maximum when that maximum is positive, and when it
+    is not, ReLU's gradient zeroes the window's gradient in either order. So the
+    outputs and every gradient are the same numbers, while ReLU's forward and
+    backward passes run on the pooled map (4 times smaller after a 2x2 pool)
+    instead of on the largest activation of the network.
+    """
+    order = list(layers.items())
+    for i in range(len(order) - 1):
+        (_, first), (_, second) = order[i], order[i + 1]
+        if (type(first) is ReLU and type(second) is MaxPool2d
+                and not second.return_indices):
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
