@@ -5,7 +5,7 @@ The general parity tests draw every geometry, so they rarely land on the
 common ones that have fast paths (a 2x2 stride-2 pool in about 1 draw of
 1300), and they run with one thread. Here the fast paths are drawn on purpose,
 with one thread and with the batch split over two (every batch split, however
-small: ``MIN_ELEMENTS`` and ``MIN_MACS`` are set to 0).
+small: ``MIN_ELEMENTS``, ``MIN_MACS`` and ``MIN_TASK_MACS`` are set to 0).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests import test_activation, test_model
+from parity_tests import test_activation, test_linear, test_model
 from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
 from scratch import functional as F
 from scratch import nn, parallel
@@ -32,6 +32,7 @@ def _use_threads(n, monkeypatch):
     before = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
     monkeypatch.setattr(parallel, "MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "MIN_TASK_MACS", 0)
     parallel.set_num_threads(n)
     return before
 
@@ -133,6 +134,22 @@ def test_max_pool2x2_with_nan_drops_that_window_gradient_as_the_general_path(thr
 @dtypes
 def test_relu_matches_torch_with_the_batch_split(two_threads, dtype):
     test_activation.test_activation_matches_torch(name="relu", dtype=dtype)
+
+
+@dtypes
+def test_linear_matches_torch_with_its_two_products_at_once(two_threads, dtype):
+    test_linear.test_linear_matches_torch(dtype=dtype)
+
+
+def test_linear_weight_gradient_alone_equals_the_one_computed_beside_dx(two_threads):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 7)), rng.standard_normal((3, 7))
+    out, cache = F.linear_forward(x, w)
+    dout = upstream(0, out.shape, np.float64)
+    dx, dw, _ = F.linear_backward(dout, cache)
+    none, dw_alone, _ = F.linear_backward(dout, cache, input_grad=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, dw_alone)
 
 
 @dtypes

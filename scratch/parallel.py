@@ -87,6 +87,20 @@ network's first linear layer (12.8 million at batch 64) took as long split over 
 threads as on one (each thread packs the whole weight matrix)."""
 
 
+MIN_TASK_MACS = 1 << 23
+"""Independent matrix products run at once (one per thread) when each has at least
+this many multiply-adds, about 0.2 ms: unlike the halves of one product, they do not
+each pack the same matrix, so they gain once they outlast the fork and join."""
+
+
+def at_once(fns, macs: int) -> list:
+    """``[fn() for fn in fns]`` for independent functions of about ``macs``
+    multiply-adds each, run at once when that is at least :data:`MIN_TASK_MACS`."""
+    if macs < MIN_TASK_MACS:
+        return [fn() for fn in fns]
+    return map_items(lambda fn: fn(), fns)
+
+
 def run(fn, n: int, elements: int | None = None, macs: int | None = None) -> list:
     """``[fn(chunk) for chunk in batch_chunks(n)]``, the chunks run at once; one chunk
     when the work, where given, is small: ``elements`` (of an element-wise pass) below

@@ -27,9 +27,12 @@ def linear_backward(dout, cache, input_grad=True):
     Leading axes are summed over: ``dw = dout^T @ x`` with both flattened to rows.
     """
     x, w, has_bias = cache
-    dx = _matmul(dout, w) if input_grad else None
     rows = dout.reshape(-1, w.shape[0])                          # (prod(*), out_features)
-    dw = _matmul(rows.T, x.reshape(-1, w.shape[1]))
+    products = [lambda: _matmul(rows.T, x.reshape(-1, w.shape[1]))]
+    if input_grad:
+        products.append(lambda: _matmul(dout, w))
+    results = parallel.at_once(products, macs=rows.size * w.shape[1])
+    dw, dx = results[0], results[1] if input_grad else None
     db = rows.sum(axis=0) if has_bias else None
     return dx, dw, db
 
