@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -267,48 +268,60 @@ def step_comparison(steps, args, flops) -> dict:
 
 # --------------------------------------------------------------------------- layers
 def layer_table(batch_size, repeats, seed):
-    """Forward and backward seconds of each layer of the default model, both sides."""
+    """Forward and backward seconds of each layer of the default model, both sides.
+
+    Each side's layers see the input they see in its training step: scratch's in
+    the order its ``Sequential`` runs them (a ReLU after the max pool that follows
+    it, on the pooled map), torch's in the written order. Rows follow scratch's
+    order; ``input_shape`` is scratch's input, ``torch_input_shape`` torch's."""
     import torch
 
     from reference import convert
     from reference import model as reference_model
     from scratch import arch, model
+    from scratch.nn.container import run_order
     spec = arch.mnist_cnn()
     net = model.build(spec, seed=seed, dtype=np.float32)
     twin = reference_model.build(spec)
     convert.load_numpy_state(twin, net.state_dict())
-    x, _ = make_batch(batch_size, seed)
+    x0, _ = make_batch(batch_size, seed)
+
+    def time_layers(order, forward, backward):
+        x, rows = x0, {}
+        for name, layer in order:
+            out = forward(layer, x)
+            dout = np.random.default_rng(seed).standard_normal(out.shape).astype(np.float32)
+            fwd, both = partial(forward, layer, x), partial(backward, layer, x, dout)
+            f, cf = median_time(fwd, repeats), min_cpu_time(fwd, repeats)
+            rows[name] = dict(kind=type(layer).__name__, input_shape=list(x.shape),
+                              forward_ms=1e3 * f, forward_cpu_ms=1e3 * cf,
+                              backward_ms=1e3 * (median_time(both, repeats) - f),
+                              backward_cpu_ms=1e3 * (min_cpu_time(both, repeats) - cf))
+            x = out
+        return rows
+
+    def s_backward(layer, x, dout):
+        layer.forward(x)
+        layer.backward(dout)
+
+    def t_forward(layer, x):
+        with torch.no_grad():
+            return layer(torch.from_numpy(x)).numpy()
+
+    def t_backward(layer, x, dout):
+        layer(torch.from_numpy(x).requires_grad_(True)).backward(torch.from_numpy(dout))
+
+    scratch = time_layers(run_order(net.layers), lambda layer, x: layer.forward(x), s_backward)
+    torch_rows = time_layers(zip(net.layers, twin), t_forward, t_backward)
     rows = []
-    for (name, layer), t_layer in zip(net.layers.items(), twin):
-        out = layer.forward(x)
-        dout = np.random.default_rng(seed).standard_normal(out.shape).astype(np.float32)
-        tx = torch.from_numpy(x).requires_grad_(True)
-        tdout = torch.from_numpy(dout)
-
-        def s_fwd():
-            layer.forward(x)
-
-        def s_bwd():
-            layer.forward(x)
-            layer.backward(dout)
-
-        def t_fwd():
-            with torch.no_grad():
-                t_layer(tx)
-
-        def t_bwd():
-            t_layer(tx).backward(tdout)
-
-        sf, tf = median_time(s_fwd, repeats), median_time(t_fwd, repeats)
-        csf, ctf = min_cpu_time(s_fwd, repeats), min_cpu_time(t_fwd, repeats)
-        rows.append(dict(layer=name, kind=type(layer).__name__, input_shape=list(x.shape),
-                         scratch_forward_ms=1e3 * sf, torch_forward_ms=1e3 * tf,
-                         scratch_backward_ms=1e3 * (median_time(s_bwd, repeats) - sf),
-                         torch_backward_ms=1e3 * (median_time(t_bwd, repeats) - tf),
-                         scratch_forward_cpu_ms=1e3 * csf, torch_forward_cpu_ms=1e3 * ctf,
-                         scratch_backward_cpu_ms=1e3 * (min_cpu_time(s_bwd, repeats) - csf),
-                         torch_backward_cpu_ms=1e3 * (min_cpu_time(t_bwd, repeats) - ctf)))
-        x = out
+    for name, s_row in scratch.items():
+        t_row = torch_rows[name]
+        rows.append(dict(layer=name, kind=s_row["kind"], input_shape=s_row["input_shape"],
+                         torch_input_shape=t_row["input_shape"],
+                         **{f"{side}_{key}": row[key]
+                            for side, row in (("scratch", s_row), ("torch", t_row))
+                            for key in ("forward_ms", "backward_ms", "forward_cpu_ms",
+                                        "backward_cpu_ms")}))
     return rows
 
 
@@ -343,6 +356,8 @@ def load_comparison(steps, args, burner) -> dict:
     for impl in ("scratch", "torch"):
         row[f"{impl}_slowdown"] = (row[f"load_{impl}_step_ms"]["median"]
                                    / row[f"quiet_{impl}_step_ms"]["median"])
+        row[f"{impl}_slowdown_per_round"] = spread(
+            np.array(phases["load"][0][impl]) / np.array(phases["quiet"][0][impl]))
     row["ratio_scratch_over_torch_under_load"] = (row["load_torch_step_ms"]["median"]
                                                   / row["load_scratch_step_ms"]["median"])
     row["scratch_no_worse_than_torch"] = row["scratch_slowdown"] <= row["torch_slowdown"]
@@ -468,6 +483,10 @@ def main(argv=None):
     return 0
 
 
+def _range(s: dict) -> str:
+    return f"[{s['min']:.2f}-{s['max']:.2f}]"
+
+
 def _ms(s: dict) -> str:
     return f"{s['median']:6.2f} ms [{s['min']:.2f}-{s['max']:.2f}]"
 
@@ -499,13 +518,16 @@ def print_report(r):
               f"{100 * row['torch_cpu_efficiency']:.0f}%")
     if "load" in r:
         print("\none competing CPU-bound process, paused and running in alternate rounds "
-              "(median step, paused -> running)")
+              "(median step, paused -> running; slowdown x median-ratio [range of the "
+              "per-round ratios])")
         for n, row in r["load"].items():
             print(f"  {n} thread{'s' if n != '1' else ' '}  scratch "
                   f"{row['quiet_scratch_step_ms']['median']:.2f} -> "
-                  f"{row['load_scratch_step_ms']['median']:.2f} ms (x{row['scratch_slowdown']:.2f})"
+                  f"{row['load_scratch_step_ms']['median']:.2f} ms (x{row['scratch_slowdown']:.2f}"
+                  f" {_range(row['scratch_slowdown_per_round'])})"
                   f"  torch {row['quiet_torch_step_ms']['median']:.2f} -> "
-                  f"{row['load_torch_step_ms']['median']:.2f} ms (x{row['torch_slowdown']:.2f})"
+                  f"{row['load_torch_step_ms']['median']:.2f} ms (x{row['torch_slowdown']:.2f}"
+                  f" {_range(row['torch_slowdown_per_round'])})"
                   f"  ratio under load {row['ratio_scratch_over_torch_under_load']:.2f}"
                   f"  scratch no worse: {row['scratch_no_worse_than_torch']}")
     if "peak_step_memory_mb" in r:
@@ -521,12 +543,20 @@ def print_report(r):
                 f"{'bwd scratch':>11} {'bwd torch':>10}")
         print(f"\n({unit})\n{head}")
         print("-" * len(head))
+        moved = False
         for row_ in row["layers"]:
-            print(f"{row_['layer']:8} {row_['kind']:10} {str(tuple(row_['input_shape'])):18} "
+            mark = " *"[row_["input_shape"] != row_["torch_input_shape"]]
+            moved |= mark == "*"
+            print(f"{row_['layer'] + mark:8} {row_['kind']:10} "
+                  f"{str(tuple(row_['input_shape'])):18} "
                   f"{row_['scratch_forward_ms']:11.3f} {row_['torch_forward_ms']:10.3f} "
                   f"{row_['scratch_backward_ms']:11.3f} {row_['torch_backward_ms']:10.3f} | "
                   f"{row_['scratch_forward_cpu_ms']:11.3f} {row_['torch_forward_cpu_ms']:10.3f} "
                   f"{row_['scratch_backward_cpu_ms']:11.3f} {row_['torch_backward_cpu_ms']:10.3f}")
+        if moved:
+            print("* scratch runs this ReLU after the max pool that follows it, on the pooled "
+                  "map (scratch.nn.Sequential); torch's times are on the input written before "
+                  "it")
     if r["after"]["warning"]:
         print("\n" + r["after"]["warning"])
 

@@ -13,7 +13,9 @@ and, in wall time: two matrix products on 2 BLAS threads against 1 (run it
 with another job on the machine to see the spin-wait collapse); how long a
 sleeping worker of ``scratch.parallel`` takes to start a chunk and the caller
 to notice that it finished (what ``parallel.MIN_ELEMENTS`` and ``MIN_MACS``
-weigh); the first linear layer's product whole and split over two threads.
+weigh); the first linear layer's product whole and split over two threads; and
+how much one thread's element-wise passes and matrix products slow down while a
+second thread does the same work at the same time (what two cores share).
 
     python -m scripts.bench_passes
 """
@@ -112,7 +114,33 @@ def main() -> int:
     parallel.restore_blas_threads()
     print(f"{whole:8.3f} ms wall fc1's product (64x1568)@(1568x128); {split:.3f} split "
           "over 2 threads")
+    adds = [rng.standard_normal(800_000, dtype=np.float32) for _ in range(6)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, work in [
+                ("adds of two 3.2 MB arrays", lambda k: [
+                    np.add(adds[3 * k], adds[3 * k + 1], out=adds[3 * k + 2])
+                    for _ in range(300)]),
+                ("conv2 half-batch products (32x144)@(144x6720)", lambda k: [
+                    a @ b[:, :6720] for _ in range(100)])]:
+            alone, beside = side_by_side_s(work)
+            print(f"{1e3 * alone:8.1f} ms wall {name} on one thread; {1e3 * beside:.1f} "
+                  f"while a second thread does the same (x{beside / alone:.2f})")
     return 0
+
+
+def side_by_side_s(work) -> tuple[float, float]:
+    """Seconds ``work(0)`` takes alone, and with ``work(1)`` running in a second thread."""
+    work(0)
+    start = time.perf_counter()
+    work(0)
+    alone = time.perf_counter() - start
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return alone, time.perf_counter() - start
 
 
 def worker_latency_ms(repeats: int = 300) -> tuple[float, float]:

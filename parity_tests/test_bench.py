@@ -1,0 +1,38 @@
+"""The speed bench runs end to end and writes what the README says it writes.
+
+Timings themselves are never asserted (speed is a benchmark's output, not a
+test's); this only checks the report's shape, at the smallest settings.
+"""
+from __future__ import annotations
+
+import json
+
+from scripts import bench
+from scratch import parallel
+
+
+def test_bench_writes_ratios_ceiling_fractions_layers_and_load_per_thread_count(
+        tmp_path, capsys):
+    before = parallel.get_num_threads()
+    try:
+        assert bench.main(["--threads", "1,2", "--rounds", "2", "--steps", "1",
+                           "--repeats", "1", "--load-seconds", "20", "--no-memory",
+                           "--out-dir", str(tmp_path)]) == 0
+    finally:
+        parallel.set_num_threads(before)
+        parallel.restore_blas_threads()
+    (run,) = tmp_path.iterdir()
+    report = json.loads((run / "bench.json").read_text())
+    for n in ("1", "2"):
+        row = report["threads"][n]
+        assert row["ratio_scratch_over_torch"] > 0
+        assert 0 < row["scratch_fraction_of_matmul_ceiling"] < 1
+        layers = [r["layer"] for r in row["layers"]]
+        assert layers.index("pool1") < layers.index("relu1")      # scratch's run order
+        relu1 = row["layers"][layers.index("relu1")]
+        assert relu1["input_shape"] != relu1["torch_input_shape"]
+        load = report["load"][n]
+        assert {"scratch_slowdown", "torch_slowdown", "scratch_slowdown_per_round",
+                "scratch_no_worse_than_torch"} <= set(load)
+    out = capsys.readouterr().out
+    assert "ratio" in out and "* scratch runs this ReLU after the max pool" in out
