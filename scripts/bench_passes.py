@@ -115,16 +115,19 @@ def main() -> int:
     print(f"{whole:8.3f} ms wall fc1's product (64x1568)@(1568x128); {split:.3f} split "
           "over 2 threads")
     adds = [rng.standard_normal(800_000, dtype=np.float32) for _ in range(6)]
+    halves = [np.ascontiguousarray(b[:, :6720]), np.ascontiguousarray(b[:, 6720:])]
     with threadpool_limits(limits=1, user_api="blas"):
         for name, work in [
                 ("adds of two 3.2 MB arrays", lambda k: [
                     np.add(adds[3 * k], adds[3 * k + 1], out=adds[3 * k + 2])
                     for _ in range(300)]),
                 ("conv2 half-batch products (32x144)@(144x6720)", lambda k: [
-                    a @ b[:, :6720] for _ in range(100)])]:
-            alone, beside = side_by_side_s(work)
-            print(f"{1e3 * alone:8.1f} ms wall {name} on one thread; {1e3 * beside:.1f} "
-                  f"while a second thread does the same (x{beside / alone:.2f})")
+                    a @ halves[k] for _ in range(100)])]:
+            ratios = [beside / alone for alone, beside in (side_by_side_s(work)
+                                                            for _ in range(5))]
+            print(f"   x{np.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] wall "
+                  f"{name}: one thread's slowdown while a second thread does the same "
+                  "(median [range] of 5)")
     return 0
 
 
