@@ -13,7 +13,8 @@ and, in wall time: two matrix products on 2 BLAS threads against 1 (run it
 with another job on the machine to see the spin-wait collapse); how long a
 sleeping worker of ``scratch.parallel`` takes to start a chunk and the caller
 to notice that it finished (what ``parallel.MIN_ELEMENTS`` and ``MIN_MACS``
-weigh); the first linear layer's product whole and split over two threads; and
+weigh); the first linear layer's product whole and split over two threads, and
+its two backward products in turn and at once; and
 how much one thread's element-wise passes and matrix products slow down while a
 second thread does the same work at the same time (what two cores share).
 
@@ -59,12 +60,12 @@ def main() -> int:
     pooled = np.ascontiguousarray(x[..., ::2, ::2])                 # pool1's output
     w1 = rng.standard_normal((16, 9), dtype=np.float32)              # conv1's weight ...
     w1b = rng.standard_normal((16, 10), dtype=np.float32)            # ... with the bias
-    cols1 = rng.standard_normal((10, 64 * 840), dtype=np.float32)    # conv1's im2col
+    cols1 = rng.standard_normal((10, 64 * 812), dtype=np.float32)    # conv1's im2col
     bias = rng.standard_normal(16).astype(np.float32)
     out = np.empty((64, 16, 28, 28), np.float32)
 
     def crop(full):
-        np.copyto(out, full.reshape(16, 64, 28, 30)[..., :28].transpose(1, 0, 2, 3))
+        np.copyto(out, full.reshape(16, 64, 28, 29)[..., :28].transpose(1, 0, 2, 3))
 
     def bias_after():
         full = w1 @ cols1[:9]
@@ -110,10 +111,16 @@ def main() -> int:
         parallel.set_num_threads(2)
         split = median_wall_ms(lambda: parallel.map_items(
             lambda sl: fc_x[sl] @ fc_w, parallel.batch_chunks(64)), 200)
+        fc_dout = rng.standard_normal((64, 128), dtype=np.float32)
+        backward = [lambda: fc_dout.T @ fc_x, lambda: fc_dout @ fc_w.T]
+        in_turn = median_wall_ms(lambda: [fn() for fn in backward], 200)
+        at_once = median_wall_ms(lambda: parallel.map_items(lambda fn: fn(), backward), 200)
         parallel.set_num_threads(1)
     parallel.restore_blas_threads()
     print(f"{whole:8.3f} ms wall fc1's product (64x1568)@(1568x128); {split:.3f} split "
           "over 2 threads")
+    print(f"{in_turn:8.3f} ms wall fc1's two backward products one after the other; "
+          f"{at_once:.3f} at once on 2 threads")
     adds = [rng.standard_normal(800_000, dtype=np.float32) for _ in range(6)]
     halves = [np.ascontiguousarray(b[:, :6720]), np.ascontiguousarray(b[:, 6720:])]
     with threadpool_limits(limits=1, user_api="blas"):
