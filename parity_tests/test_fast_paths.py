@@ -5,7 +5,8 @@ The general parity tests draw every geometry, so they rarely land on the
 common ones that have fast paths (a 2x2 stride-2 pool in about 1 draw of
 1300), and they run with one thread. Here the fast paths are drawn on purpose,
 with one thread and with the batch split over two (every batch split, however
-small: ``MIN_ELEMENTS``, ``MIN_MACS`` and ``MIN_TASK_MACS`` are set to 0).
+small: ``MIN_ELEMENTS``, ``MIN_MACS`` and ``MIN_TASK_MACS`` are set to 0; Linear's
+own tests keep each product whole so that its two backward products run at once).
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ from scratch.functional.pooling import _Pool2x2Cache
 from scratch.nn.container import run_order
 
 
-def _use_threads(n, monkeypatch):
+def _use_threads(n, monkeypatch, min_macs=0):
     before = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 0)
-    monkeypatch.setattr(parallel, "MIN_MACS", 0)
+    monkeypatch.setattr(parallel, "MIN_MACS", min_macs)
     monkeypatch.setattr(parallel, "MIN_TASK_MACS", 0)
     parallel.set_num_threads(n)
     return before
@@ -55,6 +56,14 @@ def threads(request, monkeypatch):
 def two_threads(monkeypatch):
     """For what the rest of the suite already checks with one thread."""
     before = _use_threads(2, monkeypatch)
+    yield 2
+    _restore(before)
+
+
+@pytest.fixture
+def products_at_once(monkeypatch):
+    """Two threads, independent products run at once instead of each split."""
+    before = _use_threads(2, monkeypatch, min_macs=2**62)
     yield 2
     _restore(before)
 
@@ -137,11 +146,11 @@ def test_relu_matches_torch_with_the_batch_split(two_threads, dtype):
 
 
 @dtypes
-def test_linear_matches_torch_with_its_two_products_at_once(two_threads, dtype):
+def test_linear_matches_torch_with_its_two_products_at_once(products_at_once, dtype):
     test_linear.test_linear_matches_torch(dtype=dtype)
 
 
-def test_linear_weight_gradient_alone_equals_the_one_computed_beside_dx(two_threads):
+def test_linear_weight_gradient_alone_equals_the_one_computed_beside_dx(products_at_once):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((5, 7)), rng.standard_normal((3, 7))
     out, cache = F.linear_forward(x, w)
@@ -225,35 +234,61 @@ def _relu_pool(case, return_indices=False):
     return nn.ReLU(), pool
 
 
+SPECIAL_VALUES = st.sampled_from([np.inf, -np.inf, -0.0, 0.0])
+
+
 @dtypes
 def test_relu_before_max_pool_runs_after_it_with_the_same_numbers(threads, dtype):
     """Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU: the output and input
-    gradient must equal, bit for bit, those of the layers run in the written order
-    (ties, zeros and all-negative windows included), and torch's."""
-    @given(case=S.pool_cases(), extra=st.sampled_from(["none", "second pool"]))
-    def check(case, extra):
+    gradient must equal those of the layers run in the written order (as numbers:
+    ties, zeros, -0.0, infinities and all-negative windows included), and torch's;
+    with a second max pool after the first, unbatched input too."""
+    @given(case=S.pool_cases(), second_pool=st.booleans(), unbatched=st.booleans(),
+           specials=st.lists(st.tuples(st.integers(0, 10**6), SPECIAL_VALUES), max_size=4))
+    def check(case, second_pool, unbatched, specials):
         x = case.x.astype(dtype)
+        for index, value in specials:
+            x.flat[index % x.size] = value
+        x = x[0] if unbatched else x
         relu, pool = _relu_pool(case)
         layers = {"relu": relu, "pool": pool}
-        if extra == "second pool":                     # ReLU moves past both pools
-            layers["pool2"] = nn.MaxPool2d(1)
+        if second_pool:                                # ReLU moves past both pools
+            layers["pool2"] = nn.MaxPool2d(2, 1, 1)
         seq = nn.Sequential(layers)
-        expected_order = {"none": ["pool", "relu"],
-                          "second pool": ["pool", "pool2", "relu"]}[extra]
+        expected_order = ["pool", "pool2", "relu"] if second_pool else ["pool", "relu"]
         assert [name for name, _ in run_order(seq.layers)] == expected_order
         out = seq.forward(x)
         dout = upstream(case.seed, out.shape, dtype)
         dx = seq.backward(dout)
-        relu2, pool2 = _relu_pool(case)
-        written = pool2.forward(relu2.forward(x))
+        written, dx_written = x, dout
+        in_order = [*_relu_pool(case)] + (
+            [nn.MaxPool2d(2, 1, 1)] if second_pool else [])
+        for layer in in_order:
+            written = layer.forward(written)
+        for layer in reversed(in_order):
+            dx_written = layer.backward(dx_written)
         np.testing.assert_array_equal(out, written)
-        np.testing.assert_array_equal(dx, relu2.backward(pool2.backward(dout)))
+        np.testing.assert_array_equal(dx, dx_written)
         t_x = torch.tensor(x, requires_grad=True)
         t_out = TF.max_pool2d(torch.relu(t_x), case.kernel_size, case.stride, case.padding,
                               case.dilation, case.ceil_mode)
+        if second_pool:
+            t_out = TF.max_pool2d(t_out, 2, 1, 1)
         t_out.backward(torch.tensor(dout))
         assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=t_x.grad), dtype)
     check()
+
+
+def test_errors_after_the_reordering_name_the_layer_they_named_before():
+    """A wrong ``dout``, or a second backward, is blamed on the last layer as written
+    (the pool), not on the ReLU that ran last."""
+    seq = nn.Sequential({"relu": nn.ReLU(), "pool": nn.MaxPool2d(2)})
+    out = seq.forward(np.ones((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"layer 'pool' \(MaxPool2d\).*shape \(1, 1, 2, 2\)"):
+        seq.backward(np.ones((1, 1, 4, 4)))
+    seq.backward(np.ones_like(out))                  # the caches survived the refusal
+    with pytest.raises(RuntimeError, match=r"layer 'pool' \(MaxPool2d\).*before forward"):
+        seq.backward(np.ones_like(out))
 
 
 def test_relu_stays_before_a_pool_that_returns_indices_or_is_not_a_max_pool():

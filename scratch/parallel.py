@@ -95,8 +95,10 @@ each pack the same matrix, so they gain once they outlast the fork and join."""
 
 def at_once(fns, macs: int) -> list:
     """``[fn() for fn in fns]`` for independent functions of about ``macs``
-    multiply-adds each, run at once when that is at least :data:`MIN_TASK_MACS`."""
-    if macs < MIN_TASK_MACS:
+    multiply-adds each, run at once when that is at least :data:`MIN_TASK_MACS`
+    and below :data:`MIN_MACS` (larger products run in turn, each split over all
+    the threads, which a product run inside a worker would not be)."""
+    if not MIN_TASK_MACS <= macs < MIN_MACS:
         return [fn() for fn in fns]
     return map_items(lambda fn: fn(), fns)
 

@@ -107,7 +107,8 @@ def _conv2d_forward_stride1(x, w, b, p, d, groups):
     k = c_per_group * kh * kw
     w_m = w.reshape(groups, f // groups, k)
     if b is not None:
-        w_m = np.concatenate([w_m, b.reshape(groups, f // groups, 1)], axis=2)
+        w_m = np.concatenate([w_m, b.astype(w.dtype, copy=False).reshape(groups, f // groups, 1)],
+                             axis=2)
     out = np.empty((n, f, ho, wo), x.dtype)
 
     def chunk(sl):
@@ -172,7 +173,7 @@ def _conv2d_backward_stride1(dout, cache, input_grad):
     dwb = parts[0]
     for part in parts[1:]:
         dwb = dwb + part
-    db = dwb[..., k].reshape(f) if has_bias else None
+    db = np.ascontiguousarray(dwb[..., k]).reshape(f) if has_bias else None
     return dx, np.ascontiguousarray(dwb[..., :k]).reshape(w.shape), db
 
 

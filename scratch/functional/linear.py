@@ -32,7 +32,8 @@ def linear_backward(dout, cache, input_grad=True):
     if input_grad:
         products.append(lambda: _matmul(dout, w))
     results = parallel.at_once(products, macs=rows.size * w.shape[1])
-    dw, dx = results[0], results[1] if input_grad else None
+    dw = results[0]
+    dx = results[1] if input_grad else None
     db = rows.sum(axis=0) if has_bias else None
     return dx, dw, db
 

@@ -11,7 +11,9 @@ class Sequential(Module):
     """Named layers applied in order; ``backward`` runs them in reverse.
 
     One reordering, for speed: a ``ReLU`` directly followed by a ``MaxPool2d``
-    runs after the pool instead (see :func:`run_order`).
+    runs after the pool instead (see :func:`run_order`). An error raised in
+    forward names the layer that raised it, so bad input to such a pair is
+    reported by the pool.
     """
 
     def __init__(self, layers: dict[str, Module]):
@@ -34,15 +36,24 @@ class Sequential(Module):
         return x
 
     def backward(self, dout, input_grad=True):
-        """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input."""
-        layers = self._order or list(self.layers.items())   # before forward: the layers' error
+        """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input.
+
+        ``dout`` is checked against the output of the last layer as written, so a
+        wrong ``dout`` is blamed on that layer whatever order forward ran in.
+        """
+        written = list(self.layers.items())
+        layers = self._order or written      # before forward: the layers' own error
         try:
+            name, layer = written[-1]
+            if self._order is not None and layers[-1] is not written[-1]:
+                checks.grad(layer, dout, *layer._out)
             for i, (name, layer) in enumerate(reversed(layers)):
                 first = i == len(layers) - 1
                 dout = layer.backward(dout, input_grad=input_grad or not first)
         except Exception as err:
             checks.name_layer(err, name, layer)
             raise
+        self._order = None                   # a second backward: the written order's error
         return dout
 
 
@@ -53,9 +64,10 @@ def run_order(layers: dict[str, Module]) -> list[tuple[str, Module]]:
     ``max(relu(a), relu(b)) = relu(max(a, b))``: ReLU never changes which element
     of a window is the first maximum when that maximum is positive, and when it
     is not, ReLU's gradient zeroes the window's gradient in either order. So the
-    outputs and every gradient are the same numbers, while ReLU's forward and
-    backward passes run on the pooled map (4 times smaller after a 2x2 pool)
-    instead of on the largest activation of the network.
+    outputs and every gradient are the same numbers (a zero gradient may differ
+    in sign: this order gives torch's +0 where the written one gives -0), while
+    ReLU's forward and backward passes run on the pooled map (4 times smaller
+    after a 2x2 pool) instead of on the largest activation of the network.
     """
     order = list(layers.items())
     for i in range(len(order) - 1):
