@@ -722,14 +722,14 @@ def deep_architectures(draw, max_blocks=3):
                 p = draw(st.integers(0, k // 2 if kind != "conv" else 2))
                 s = draw(st.integers(1, 3))
                 span = d * (k - 1) + 1
-                if size + 2 * p < span:                  # shrink the window to fit
-                    k, d = 1, 1
-                    span = 1
-                    p = 0 if kind != "conv" else p
                 if default_stride:
                     s = k
                 if kind != "conv" and _all_padding_window(size, k, s, p, d, ceil_mode):
                     p = 0
+                if size + 2 * p < span:                  # shrink the window to fit
+                    k, d = 1, 1                          # (after the padding is final)
+                    p = 0 if kind != "conv" else p
+                    s = k if default_stride else s
                 axes.append((k, s, p, d))
             k, s, p, d = (tuple(a[j] for a in axes) for j in range(4))
             if kind == "conv":
