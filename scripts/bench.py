@@ -142,9 +142,10 @@ def busy_check(when: str = "before the bench started") -> dict:
     cores = os.cpu_count() or 1
     warn = []
     if load1 is not None and load1 > 0.5:
-        warn.append(f"load average {load1:.2f} (1 min) on {cores} cores")
+        warn.append(f"load average {load1:.2f} (1 min, which counts a command that "
+                    f"ended within the last minute too) on {cores} cores")
     if busy is not None and busy > 0.1:
-        warn.append(f"{100 * busy:.0f}% of the CPUs busy in the second before the bench")
+        warn.append(f"{100 * busy:.0f}% of the CPUs busy over one second")
     return dict(load_average_1min=load1, cpu_busy_share=busy, cores=cores,
                 warning=(f"machine busy {when}: " + "; ".join(warn)
                          + ". Timings are inflated and noisy; compare ratios only.")
@@ -176,18 +177,22 @@ def matmul_gflop_per_cpu_second(n: int = 2048, repeats: int = 5) -> float:
 
 
 def step_flops(batch_size) -> float:
-    """FLOPs of one training step: 2 per multiply-add, forward + 2x for backward."""
+    """FLOPs of one training step's products, 2 per multiply-add: each conv and linear
+    layer's forward, weight gradient and input gradient, except the first layer's input
+    gradient, which neither side computes (the network input needs none)."""
     from scratch import arch
     spec = arch.mnist_cnn()
     shapes = spec.shapes()
     macs = 0
-    for (_, layer), shape_in, shape_out in zip(spec.layers, shapes, shapes[1:]):
+    for i, ((_, layer), shape_in, shape_out) in enumerate(
+            zip(spec.layers, shapes, shapes[1:])):
+        products = 3 if i > 0 else 2
         if isinstance(layer, arch.Conv2d):
             k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-            macs += int(np.prod(shape_out)) * shape_in[0] * k * k
+            macs += products * int(np.prod(shape_out)) * shape_in[0] * k * k
         elif isinstance(layer, arch.Linear):
-            macs += shape_in[0] * shape_out[0]
-    return 2 * 3 * macs * batch_size
+            macs += products * shape_in[0] * shape_out[0]
+    return 2 * macs * batch_size
 
 
 # --------------------------------------------------------------------------- steps
@@ -495,12 +500,14 @@ def print_report(r):
     m = r["machine"]
     print(f"{m['cpu']}, {m['cores']} cores; numpy {m['numpy']}, torch {m['torch']}; "
           f"batch {r['batch_size']}, float32; {r['rounds']} interleaved rounds of "
-          f"{r['steps_per_round']} steps; freed memory kept by malloc: "
+          f"{r['steps_per_round']} step{'s' if r['steps_per_round'] != 1 else ''}; "
+          f"freed memory kept by malloc: "
           f"{m['freed_memory_kept']}")
     if r["before"]["warning"]:
         print("WARNING:", r["before"]["warning"])
-    print(f"\nstep: median [min-max over rounds]; ratio = scratch/torch throughput, "
-          f"median [min-max] of the per-round ratios; a step is {r['step_gflop']:.3f} GFLOP")
+    print(f"\nstep: median [min-max over rounds]; ratio = scratch/torch throughput of the "
+          f"median steps [min-max of the per-round ratios]; a step is "
+          f"{r['step_gflop']:.3f} GFLOP")
     print("\nthe machine as it is")
     for n, row in r["threads"].items():
         rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
@@ -512,8 +519,8 @@ def print_report(r):
               f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
               f"scratch {100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, "
               f"torch {100 * row['torch_fraction_of_matmul_ceiling']:.0f}%; "
-              f"per CPU second (1-thread product "
-              f"{r['numpy_matmul_gflop_per_cpu_second']:.0f} GFLOP): scratch "
+              f"per CPU second (the 1-thread product does "
+              f"{r['numpy_matmul_gflop_per_cpu_second']:.0f} GFLOP per CPU second): scratch "
               f"{100 * row['scratch_cpu_efficiency']:.0f}%, torch "
               f"{100 * row['torch_cpu_efficiency']:.0f}%")
     if "load" in r:

@@ -22,6 +22,7 @@ second thread does the same work at the same time (what two cores share).
 """
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 
@@ -52,7 +53,11 @@ def median_wall_ms(fn, repeats: int = 20) -> float:
     return 1e3 * float(np.median(times))
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m scripts.bench_passes", description=__doc__.split("\n\n")[0],
+        epilog="No options: every line is one measurement; the README's speed section "
+               "quotes them.").parse_args(argv)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 16, 28, 28), dtype=np.float32)   # conv1's output
     flat = x.reshape(-1)

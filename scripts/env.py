@@ -1,11 +1,11 @@
 """Thread counts and the environment a run records.
 
-Results depend on the thread count: NumPy's BLAS splits a matrix product over
-its threads and adds the partial sums in another order, so scratch's weights
-after one epoch differ by about 1e-5 between one and two threads (torch's CPU
-kernels did not, in our runs). :func:`apply_threads` fixes the count for
-NumPy's BLAS (through threadpoolctl, which changes it at run time, after
-import) and for torch; every script records what it applied with
+Results depend on the thread count: scratch's fast paths split the batch over
+its own threads and add the weight gradients' partial sums chunk by chunk
+(torch's kernels split their work too), so weights after training differ a
+little between one and two threads. :func:`apply_threads` fixes the count for
+scratch's pool (NumPy's BLAS then at one thread, through threadpoolctl), the
+OpenMP pools and torch; every script records what it applied with
 :func:`record`. Same seed and same thread count give bit-identical weights.
 """
 from __future__ import annotations

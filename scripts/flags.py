@@ -132,9 +132,9 @@ def add_step_flags(p: argparse.ArgumentParser, dtype="float32", device_default="
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed for the initial weights and the batch order (default 0)")
     p.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
-                   help=f"threads for NumPy's BLAS and for torch (default {DEFAULT_THREADS}: "
-                        f"deterministic; results are bit-identical for the same seed and "
-                        f"thread count)")
+                   help=f"threads of scratch's own pool and of torch; NumPy's BLAS stays at one "
+                        f"(default {DEFAULT_THREADS}; results are bit-identical for the same "
+                        f"seed and thread count)")
     p.add_argument("--device", type=device, default=device_default,
                    help=f"auto, cpu or cuda: device of the torch side; scratch always runs "
                         f"on the CPU (default {device_default}; auto: cuda when available)")

@@ -172,7 +172,8 @@ def build_parser() -> Parser:
                    help="clip the gradients' total 2-norm to MAX before every step "
                         "(default 1.0)")
     p.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
-                   help=f"threads for NumPy's BLAS and for torch (default {DEFAULT_THREADS})")
+                   help=f"threads of scratch's own pool and of torch; NumPy's BLAS stays at "
+                        f"one (default {DEFAULT_THREADS})")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the initial weights and the batch order (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",

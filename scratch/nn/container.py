@@ -36,7 +36,8 @@ class Sequential(Module):
         return x
 
     def backward(self, dout, input_grad=True):
-        """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input.
+        """Backpropagate ``dout``; ``input_grad=False`` skips the gradient of the network input
+        (returns None; a first layer without parameters computes it anyway, unused).
 
         ``dout`` is checked against the output of the last layer as written, so a
         wrong ``dout`` is blamed on that layer whatever order forward ran in.
@@ -54,7 +55,7 @@ class Sequential(Module):
             checks.name_layer(err, name, layer)
             raise
         self._order = None                   # a second backward: the written order's error
-        return dout
+        return dout if input_grad else None
 
 
 def run_order(layers: dict[str, Module]) -> list[tuple[str, Module]]:
