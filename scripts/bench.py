@@ -100,15 +100,16 @@ def median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def min_cpu_time(fn, repeats: int) -> float:
-    """Least process CPU time (all threads) of ``repeats`` calls after a warm-up (seconds):
-    the work itself, which waiting for a core behind other jobs does not add to."""
+def min_cpu_time(fn, repeats: int, clock=time.process_time) -> float:
+    """Least CPU time of ``repeats`` calls after a warm-up (seconds; by default the
+    process's, all threads): the work itself, which waiting for a core behind other
+    jobs does not add to."""
     fn()
     times = []
     for _ in range(repeats):
-        start = time.process_time()
+        start = clock()
         fn()
-        times.append(time.process_time() - start)
+        times.append(clock() - start)
     return min(times)
 
 
@@ -493,7 +494,7 @@ def _range(s: dict) -> str:
 
 
 def _ms(s: dict) -> str:
-    return f"{s['median']:6.2f} ms [{s['min']:.2f}-{s['max']:.2f}]"
+    return f"{s['median']:6.2f} ms {_range(s)}"
 
 
 def print_report(r):
@@ -513,7 +514,7 @@ def print_report(r):
         rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
         print(f"  {n} thread{'s' if n != '1' else ' '}  scratch {_ms(row['scratch_step_ms'])}"
               f"  torch {_ms(row['torch_step_ms'])}  ratio {ratio:.2f}"
-              f" [{rr['min']:.2f}-{rr['max']:.2f}]  CPU/step scratch "
+              f" {_range(rr)}  CPU/step scratch "
               f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
               f"{row['torch_cpu_ms_per_step']['median']:.1f} ms"
               f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "

@@ -31,26 +31,16 @@ from threadpoolctl import threadpool_limits
 
 import scripts  # noqa: F401  (malloc settings: no page faults on fresh arrays)
 from scratch import parallel
+from scripts.bench import median_time, min_cpu_time
 
 
 def least_cpu_ms(fn, repeats: int = 40) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.thread_time()
-        fn()
-        times.append(time.thread_time() - start)
-    return 1e3 * min(times)
+    """Least CPU time of the calling thread over ``repeats`` calls (ms)."""
+    return 1e3 * min_cpu_time(fn, repeats, clock=time.thread_time)
 
 
 def median_wall_ms(fn, repeats: int = 20) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    return 1e3 * median_time(fn, repeats)
 
 
 def main(argv=None) -> int:
@@ -112,17 +102,18 @@ def main(argv=None) -> int:
           f"{missed} of 300 the caller had done both chunks before the worker woke)")
     fc_x = rng.standard_normal((64, 1568), dtype=np.float32)
     fc_w = rng.standard_normal((1568, 128), dtype=np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
+    fc_dout = rng.standard_normal((64, 128), dtype=np.float32)
+    backward = [lambda: fc_dout.T @ fc_x, lambda: fc_dout @ fc_w.T]
+    parallel.set_num_threads(2)                  # and NumPy's BLAS at one thread
+    try:
         whole = median_wall_ms(lambda: fc_x @ fc_w, 200)
-        parallel.set_num_threads(2)
         split = median_wall_ms(lambda: parallel.map_items(
             lambda sl: fc_x[sl] @ fc_w, parallel.batch_chunks(64)), 200)
-        fc_dout = rng.standard_normal((64, 128), dtype=np.float32)
-        backward = [lambda: fc_dout.T @ fc_x, lambda: fc_dout @ fc_w.T]
         in_turn = median_wall_ms(lambda: [fn() for fn in backward], 200)
         at_once = median_wall_ms(lambda: parallel.map_items(lambda fn: fn(), backward), 200)
+    finally:
         parallel.set_num_threads(1)
-    parallel.restore_blas_threads()
+        parallel.restore_blas_threads()
     print(f"{whole:8.3f} ms wall fc1's product (64x1568)@(1568x128); {split:.3f} split "
           "over 2 threads")
     print(f"{in_turn:8.3f} ms wall fc1's two backward products one after the other; "

@@ -46,7 +46,7 @@ class Sequential(Module):
         layers = self._order or written      # before forward: the layers' own error
         try:
             name, layer = written[-1]
-            if self._order is not None and layers[-1] is not written[-1]:
+            if self._order is not None and layers[-1][1] is not layer:
                 checks.grad(layer, dout, *layer._out)
             for i, (name, layer) in enumerate(reversed(layers)):
                 first = i == len(layers) - 1
