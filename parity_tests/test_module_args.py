@@ -98,6 +98,13 @@ def four_paths(spec, in_shape, dtype, seed):
             t_built.layer)
 
 
+def printed_as_torch(module) -> str:
+    """``repr(module)``; with a torch before BatchNorm's ``bias=`` (2.11), without the
+    ``bias=True`` it did not print."""
+    text = repr(module)
+    return text if S.BATCH_NORM_HAS_BIAS else text.replace(", bias=True, track", ", track")
+
+
 def kernel_area(spec) -> int:
     k = getattr(spec, "kernel_size", 1)
     return math.prod(k) if isinstance(k, tuple) else k * k
@@ -123,6 +130,8 @@ def test_fresh_module_state_equals_fresh_torch_module(family, data, seed, dtype)
     spec, in_shape = data.draw(S.SPEC_FAMILIES[family], label="spec")
     direct, built, t_direct, t_built = four_paths(spec, in_shape, dtype, seed)
     assert repr(t_built) == repr(t_direct)
+    if not isinstance(spec, A.Rows):                       # torch's twin is Flatten(1, 2)
+        assert printed_as_torch(direct) == printed_as_torch(built) == repr(t_direct)
     expected = convert.to_numpy_state(t_direct.state_dict())
     for name, ours in (("direct", direct.state_dict()), ("built", built.state_dict())):
         assert list(ours) == list(expected), name
@@ -228,3 +237,38 @@ def test_cross_entropy_loss_module_arguments_match_torch(case, reduction, seed, 
     k = logits.size
     assert_parity(dict(loss=loss, dlogits=dlogits), dict(loss=t_loss, dlogits=t_logits.grad),
                   dtype, reductions=dict(loss=k, dlogits=k))
+
+
+FLAG = st.booleans()
+SIZE = st.integers(1, 4)
+# The constructor arguments no layer spec carries (the specs above cover the rest), by class.
+UNSPECCED_ARGS = {
+    "ReLU": dict(inplace=FLAG), "SiLU": dict(inplace=FLAG),
+    "LeakyReLU": dict(negative_slope=st.floats(-2, 2), inplace=FLAG),
+    "ELU": dict(alpha=st.floats(0.1, 2), inplace=FLAG),
+    "Dropout": dict(p=st.floats(0, 1), inplace=FLAG),
+    "Dropout2d": dict(p=st.floats(0, 1), inplace=FLAG),
+    "MaxPool2d": dict(kernel_size=st.integers(2, 3), return_indices=FLAG, ceil_mode=FLAG),
+    "AdaptiveMaxPool2d": dict(output_size=st.one_of(SIZE, st.tuples(st.none() | SIZE, SIZE)),
+                              return_indices=FLAG),
+    "CrossEntropyLoss": dict(reduction=st.sampled_from(["mean", "sum", "none"]),
+                             ignore_index=st.integers(-100, 3),
+                             label_smoothing=st.floats(0, 1)),
+    "NLLLoss": dict(reduction=st.sampled_from(["mean", "sum", "none"]),
+                    ignore_index=st.integers(-100, 3)),
+    "RNN": dict(input_size=SIZE, hidden_size=SIZE, num_layers=st.integers(1, 2),
+                nonlinearity=st.sampled_from(["tanh", "relu"]), bias=FLAG, batch_first=FLAG,
+                bidirectional=FLAG),
+    "LSTM": dict(input_size=SIZE, hidden_size=SIZE, num_layers=st.integers(1, 2), bias=FLAG,
+                 batch_first=FLAG, bidirectional=FLAG),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSPECCED_ARGS))
+@given(data=st.data())
+def test_modules_print_as_torch_for_the_arguments_no_spec_carries(name, data):
+    """``repr`` (what ``print(model)`` shows) equals torch's for every drawn value of the
+    constructor arguments outside the layer specs; the spec-drawn ones are compared in
+    :func:`test_fresh_module_state_equals_fresh_torch_module`."""
+    kwargs = data.draw(st.fixed_dictionaries(UNSPECCED_ARGS[name]), label="kwargs")
+    assert repr(getattr(nn, name)(**kwargs)) == repr(getattr(torch.nn, name)(**kwargs))

@@ -301,17 +301,33 @@ def grad(layer, dout, shape, dtype, what: str = "dout"):
 
 
 # --------------------------------------------------------------------------- containers
-def layers(container, layers, module_type) -> dict:
-    """A copy of ``layers``, which must map names to ``module_type`` instances."""
+def layers(container, args: tuple, module_type) -> dict:
+    """torch's ``Sequential(*args)``: the layers themselves, named ``'0'``, ``'1'``, ...,
+    or one dict (an ``OrderedDict`` in torch) of name -> layer; as a new dict."""
     name = _name(container)
-    if not isinstance(layers, dict):
-        raise TypeError(f"{name} expects a dict of name -> Module, got "
-                        f"{_type_name(layers)}; e.g. {name}({{'fc': Linear(4, 2)}})")
-    for key, layer in layers.items():
+    if len(args) == 1 and isinstance(args[0], dict):
+        named = dict(args[0])
+        for key in named:
+            layer_name(container, key)
+    else:
+        named = {str(i): layer for i, layer in enumerate(args)}
+    for key, layer in named.items():
         if not isinstance(layer, module_type):
-            raise TypeError(f"{name}: layer {key!r} is a {_type_name(layer)}, "
-                            f"not a scratch.nn Module")
-    return dict(layers)
+            raise TypeError(f"{name}: layer {key!r} is a {_type_name(layer)}, not a scratch.nn "
+                            f"Module; pass the layers themselves, {name}(Linear(4, 2), ReLU()), "
+                            f"or one dict of name -> layer, {name}({{'fc': Linear(4, 2)}})")
+    return named
+
+
+def layer_name(container, key) -> str:
+    """A child's name: a non-empty string without ``'.'`` (the separator of state_dict keys)."""
+    name = _name(container)
+    if not isinstance(key, str):
+        raise TypeError(f"{name}: a layer name must be a string, got {key!r}")
+    if not key or "." in key:
+        raise KeyError(f"{name}: a layer name must be a non-empty string without '.', "
+                       f"got {key!r}")
+    return key
 
 
 def name_layer(err: Exception, name: str, layer) -> None:

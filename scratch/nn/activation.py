@@ -31,6 +31,10 @@ def _inplace(layer, value) -> bool:
 class _Pointwise(Module):
     """A parameter-free layer given by a functional pair."""
     _forward = _backward = None
+    inplace = False
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
     def _run(self, x):
         """``(out, cache)`` of the functional forward for this layer's arguments."""
@@ -69,6 +73,9 @@ class LeakyReLU(_Pointwise):
         self.negative_slope = checks.number(self, "negative_slope", negative_slope)
         self.inplace = _inplace(self, inplace)
 
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
     def _run(self, x):
         return F.leaky_relu_forward(x, self.negative_slope)
 
@@ -86,6 +93,9 @@ class PReLU(Module):
                              f"NumPy on the CPU), got {device!r}")
         dtype = checks.param_dtype(self, np.float32 if dtype is None else dtype)
         self._params["weight"] = Parameter(np.full(num_parameters, init, dtype))
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
     def forward(self, x):
         """Any shape with one shared slope; (N, num_parameters, ...) with one per channel."""
@@ -113,6 +123,9 @@ class GELU(_Pointwise):
         super().__init__()
         self.approximate = checks.choice(self, "approximate", approximate, ("none", "tanh"))
 
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
     def _run(self, x):
         return F.gelu_forward(x, self.approximate)
 
@@ -125,6 +138,9 @@ class ELU(_Pointwise):
         super().__init__()
         self.alpha = checks.number(self, "alpha", alpha)
         self.inplace = _inplace(self, inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
     def _run(self, x):
         return F.elu_forward(x, self.alpha)
@@ -153,6 +169,9 @@ class _SoftmaxBase(_Pointwise):
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
             raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
         self.dim = None if dim is None else int(dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
 
     def _run(self, x):
         name = type(self).__name__

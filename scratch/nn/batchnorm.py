@@ -45,6 +45,11 @@ class _BatchNorm(Module):
             self._buffers["running_var"] = np.ones(num_features, dtype)
             self._buffers["num_batches_tracked"] = np.zeros((), np.int64)
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={'bias' in self._params}, "
+                f"track_running_stats={self.track_running_stats}")
+
     def forward(self, x):
         w, b = self._params.get("weight"), self._params.get("bias")
         dtype = (w.data.dtype if w else self._buffers["running_mean"].dtype

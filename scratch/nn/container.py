@@ -8,7 +8,14 @@ from scratch.nn.pooling import MaxPool2d
 
 
 class Sequential(Module):
-    """Named layers applied in order; ``backward`` runs them in reverse.
+    """Layers applied in order; ``backward`` runs them in reverse.
+
+    As torch's: ``Sequential(Linear(4, 3), ReLU())`` names the layers ``'0'``,
+    ``'1'``, ...; ``Sequential({'fc': Linear(4, 3), 'act': ReLU()})`` (a dict or
+    an ``OrderedDict``) names them. ``model[0]``, ``model[-1]``, ``model[1:]``
+    (a new Sequential of the same layers), ``len(model)``, iteration over the
+    layers, ``model.fc`` and ``append`` work as in torch; ``model.layers`` is
+    the name -> layer dict.
 
     One reordering, for speed: a ``ReLU`` directly followed by a ``MaxPool2d``
     runs after the pool instead (see :func:`run_order`). An error raised in
@@ -16,13 +23,37 @@ class Sequential(Module):
     reported by the pool.
     """
 
-    def __init__(self, layers: dict[str, Module]):
+    def __init__(self, *args):
         super().__init__()
-        self.layers = checks.layers(self, layers, Module)
+        self.layers = checks.layers(self, args, Module)
         self._order = None           # the order the last forward ran the layers in
 
     def children(self):
-        return self.layers
+        return self.__dict__.get("layers", {})
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers.values())
+
+    def __getitem__(self, idx):
+        """A layer by position (negative from the end), or a slice as a new Sequential."""
+        items = list(self.layers.items())
+        if isinstance(idx, slice):
+            return Sequential(dict(items[idx]))
+        if isinstance(idx, bool) or not hasattr(idx, "__index__"):
+            raise TypeError(f"Sequential indices must be integers or slices, got {idx!r}")
+        if not -len(items) <= idx < len(items):
+            raise IndexError(f"index {idx} is out of range for a Sequential of "
+                             f"{len(items)} layers")
+        return items[idx][1]
+
+    def append(self, module):
+        """Add ``module`` at the end, named by its position; returns this Sequential."""
+        checks.layers(self, (module,), Module)           # refuses anything but a module
+        self.layers[str(len(self))] = module
+        return self
 
     def forward(self, x):
         """Errors raised by a layer are re-raised with its name: ``layer 'fc1' (Linear): ...``."""
@@ -44,6 +75,8 @@ class Sequential(Module):
         """
         written = list(self.layers.items())
         layers = self._order or written      # before forward: the layers' own error
+        if not written:
+            return dout if input_grad else None
         try:
             name, layer = written[-1]
             if self._order is not None and layers[-1][1] is not layer:

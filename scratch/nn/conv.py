@@ -52,6 +52,22 @@ class Conv2d(Module):
         init.default_init_(self._params["weight"].data, bias.data if bias else None,
                            R.generator(type(self).__name__, generator))
 
+    def extra_repr(self):
+        """torch's: sizes, kernel and stride, then what differs from the defaults."""
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if isinstance(self.padding, str) or self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if "bias" not in self._params:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
     def _pads(self):
         """(top, bottom, left, right)."""
         return conv_pads(self.padding, self.kernel_size, self.dilation)

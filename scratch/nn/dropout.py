@@ -40,6 +40,9 @@ class _DropoutNd(Module):
         self.draws = 0
         self.mask_source = None
 
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
     def _noise_shape(self, x):
         return F.dropout_noise_shape(x.shape, self._channelwise)
 

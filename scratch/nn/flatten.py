@@ -17,6 +17,9 @@ class Flatten(Module):
         if start_dim >= 0 and end_dim >= 0 and start_dim > end_dim:
             raise ValueError(f"Flatten: start_dim={start_dim} comes after end_dim={end_dim}")
 
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
     def _min_ndim(self):
         return max(d + 1 if d >= 0 else -d for d in (self.start_dim, self.end_dim))
 

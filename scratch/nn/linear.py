@@ -37,6 +37,10 @@ class Linear(Module):
         init.default_init_(self._params["weight"].data, bias.data if bias else None,
                            R.generator(type(self).__name__, generator))
 
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={'bias' in self._params}")
+
     def forward(self, x):
         """x: (*, in_features) of the weight's dtype (1-D included) -> (*, out_features)."""
         w, b = self._params["weight"].data, self._params.get("bias")

@@ -36,8 +36,8 @@ class Module:
 
     def __init__(self):
         self.training = True
-        self._params: dict[str, Parameter] = {}
         self._buffers: dict[str, np.ndarray] = {}
+        self._params: dict[str, Parameter] = {}    # last: attribute lookup starts with it
         self._cache = None
         self._out = None  # (shape, dtype) of the last forward output
 
@@ -116,3 +116,52 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
+
+    # ------------------------------------------------------------ torch's attribute access
+    def __getattr__(self, name):
+        """``layer.weight``, ``bn.running_mean``, ``model.fc1``: parameters (the
+        :class:`Parameter`), buffers and child modules by name, as torch's."""
+        state = self.__dict__
+        if "_params" in state:                 # not during __init__ or unpickling
+            for found in (state["_params"], state["_buffers"], self.children()):
+                if name in found:
+                    return found[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        """Assigning to a parameter's, buffer's or child's name replaces it (torch's
+        rule): a parameter takes only a :class:`Parameter`, a buffer an array, a child
+        a module; anything else is refused rather than silently shadowing it."""
+        state = self.__dict__
+        if "_params" in state:
+            for found, kind, cls, expected in (
+                    (state["_params"], "parameter", Parameter, "scratch.nn.Parameter"),
+                    (state["_buffers"], "buffer", np.ndarray, "numpy.ndarray"),
+                    (self.children(), "child module", Module, "scratch.nn.Module")):
+                if name in found:
+                    if not isinstance(value, cls):
+                        raise TypeError(f"cannot assign {type(value).__name__!r} as {kind} "
+                                        f"{name!r} ({expected} expected)")
+                    found[name] = value
+                    return
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------ torch's repr
+    def extra_repr(self) -> str:
+        """The arguments shown inside ``Name(...)``, as the torch module of the same name
+        shows them (each module overrides this)."""
+        return ""
+
+    def __repr__(self):
+        """torch's layout: ``Linear(in_features=4, out_features=2, bias=True)``, and a
+        container's children one per line as ``(name): repr``, indented two spaces."""
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self.children().items()]
+        if len(lines) == 1 and not children:
+            return f"{type(self).__name__}({lines[0]})"
+        if not lines and not children:
+            return f"{type(self).__name__}()"
+        body = "\n  ".join(lines + children)
+        return f"{type(self).__name__}(\n  {body}\n)"

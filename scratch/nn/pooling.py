@@ -39,6 +39,12 @@ class MaxPool2d(_Pool):
         ceil_mode = checks.flag(self, "ceil_mode", ceil_mode)
         self.geometry = (k, p, d)
         self.args = (kernel_size, stride, padding, dilation, ceil_mode, self.return_indices)
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
     def backward(self, dout, input_grad=True):
         return F.max_pool2d_backward(dout, self._take_cache(dout))
@@ -57,6 +63,12 @@ class AvgPool2d(_Pool):
         self.geometry = (k, p, d)
         self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
+        self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def backward(self, dout, input_grad=True):
         return F.avg_pool2d_backward(dout, self._take_cache(dout))
@@ -68,7 +80,11 @@ class _AdaptivePool(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = checks.output_size(self, output_size)
+        self._size = checks.output_size(self, output_size)      # (H_out or None, W_out or None)
+        self.output_size = output_size                          # as given, as torch keeps it
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
     def forward(self, x):
         checks.input_array(self, x, "(N, C, H, W) or (C, H, W)", (3, 4))
@@ -84,7 +100,7 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     """``AdaptiveAvgPool2d(1)`` is global average pooling: (N, C, H, W) -> (N, C, 1, 1)."""
 
     def _run(self, x):
-        return F.adaptive_avg_pool2d_forward(x, self.output_size)
+        return F.adaptive_avg_pool2d_forward(x, self._size)
 
     def backward(self, dout, input_grad=True):
         return F.adaptive_avg_pool2d_backward(dout, self._take_cache(dout))
@@ -96,7 +112,7 @@ class AdaptiveMaxPool2d(_AdaptivePool):
         self.return_indices = checks.flag(self, "return_indices", return_indices)
 
     def _run(self, x):
-        return F.adaptive_max_pool2d_forward(x, self.output_size, self.return_indices)
+        return F.adaptive_max_pool2d_forward(x, self._size, self.return_indices)
 
     def backward(self, dout, input_grad=True):
         return F.adaptive_max_pool2d_backward(dout, self._take_cache(dout))

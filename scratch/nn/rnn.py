@@ -230,12 +230,15 @@ class RNNBase(Module):
         return self.forward(input, hx)
 
     def extra_repr(self):
-        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
-                f"bias={self.bias}, batch_first={self.batch_first}, "
-                f"bidirectional={self.bidirectional}")
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self.extra_repr()})"
+        """torch's: the sizes, then only the arguments that differ from their defaults
+        (``nonlinearity`` is not shown, as in torch)."""
+        s = f"{self.input_size}, {self.hidden_size}"
+        shown = (("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False),
+                 ("dropout", 0), ("bidirectional", False))
+        for name, default in shown:
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        return s
 
 
 class RNN(RNNBase):
@@ -284,8 +287,6 @@ class RNN(RNNBase):
         dx, (dh0,) = self._run_backward(dout, [dh_n])
         return self._from_time_major(dx, batch), self._unbatch(dh0, batch)
 
-    def extra_repr(self):
-        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
 
 class LSTM(RNNBase):
