@@ -127,3 +127,22 @@ def test_default_network_prints_as_its_torch_mirror():
     from scratch import model as scratch_model
     assert repr(scratch_model.build(arch.mnist_cnn())) == repr(
         reference_model.build(arch.mnist_cnn()))
+
+
+def test_children_and_modules_are_walked_as_torch_walks_them():
+    """children() gives modules (not names), named_children() pairs, named_modules()
+    every module once with dotted names, depth first, as torch's."""
+    shared = (nn.ReLU(), torch.nn.ReLU())
+    ours = nn.Sequential({"block": nn.Sequential({"fc": nn.Linear(2, 2), "act": shared[0]}),
+                          "act": shared[0], "out": nn.Linear(2, 1)})
+    theirs = torch.nn.Sequential(OrderedDict(
+        block=torch.nn.Sequential(OrderedDict(fc=torch.nn.Linear(2, 2), act=shared[1])),
+        act=shared[1], out=torch.nn.Linear(2, 1)))
+    assert [type(m).__name__ for m in ours.children()] == [
+        type(m).__name__ for m in theirs.children()]
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+    for kwargs in ({}, {"prefix": "net"}, {"remove_duplicate": False}):
+        assert [(n, type(m).__name__) for n, m in ours.named_modules(**kwargs)] == [
+            (n, type(m).__name__) for n, m in theirs.named_modules(**kwargs)]
+    assert [type(m).__name__ for m in ours.modules()] == [
+        type(m).__name__ for m in theirs.modules()]

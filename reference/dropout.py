@@ -87,17 +87,11 @@ class _Follow:
         return self.read()
 
 
-def _named_scratch_modules(module, prefix=""):
-    yield prefix, module
-    for name, child in module.children().items():
-        yield from _named_scratch_modules(child, f"{prefix}.{name}" if prefix else name)
-
-
 def dropout_pairs(scratch_model, torch_model) -> dict:
     """``name -> (scratch layer, torch layer)`` for every dropout layer, checked to match."""
     torch_modules = dict(torch_model.named_modules())
     pairs = {}
-    for name, layer in _named_scratch_modules(scratch_model):
+    for name, layer in scratch_model.named_modules():
         if not isinstance(layer, scratch_nn.dropout._DropoutNd):
             continue
         twin = torch_modules.get(name)

@@ -28,7 +28,7 @@ class Sequential(Module):
         self.layers = checks.layers(self, args, Module)
         self._order = None           # the order the last forward ran the layers in
 
-    def children(self):
+    def _children(self):
         return self.__dict__.get("layers", {})
 
     def __len__(self):

@@ -64,13 +64,41 @@ class Module:
         cache, self._cache = self._cache, None
         return cache
 
-    def children(self) -> dict[str, "Module"]:
+    def _children(self) -> dict[str, "Module"]:
+        """name -> child module, in order (containers override this)."""
         return {}
+
+    def children(self):
+        """The child modules, as torch's ``children()`` (an iterator)."""
+        return iter(self._children().values())
+
+    def named_children(self):
+        """``(name, child)`` pairs, as torch's ``named_children()``."""
+        return iter(self._children().items())
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """``(name, module)`` for this module (``prefix``, default ``''``) and every
+        descendant, depth first, as torch's ``named_modules()``: ``'block.fc'``; a module
+        reached twice is given once unless ``remove_duplicate=False``."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, child in self._children().items():
+            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                           remove_duplicate)
+
+    def modules(self):
+        """This module and every descendant, as torch's ``modules()``."""
+        for _, module in self.named_modules():
+            yield module
 
     def named_parameters(self, prefix=""):
         for name, p in self._params.items():
             yield prefix + name, p
-        for cname, child in self.children().items():
+        for cname, child in self._children().items():
             yield from child.named_parameters(f"{prefix}{cname}.")
 
     def parameters(self) -> list[Parameter]:
@@ -82,7 +110,7 @@ class Module:
             yield prefix + name, p.data
         for name, b in self._buffers.items():
             yield prefix + name, b
-        for cname, child in self.children().items():
+        for cname, child in self._children().items():
             yield from child._named_arrays(f"{prefix}{cname}.")
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -106,7 +134,7 @@ class Module:
 
     def train(self, mode=True):
         self.training = mode
-        for child in self.children().values():
+        for child in self._children().values():
             child.train(mode)
         return self
 
@@ -123,7 +151,7 @@ class Module:
         :class:`Parameter`), buffers and child modules by name, as torch's."""
         state = self.__dict__
         if "_params" in state:                 # not during __init__ or unpickling
-            for found in (state["_params"], state["_buffers"], self.children()):
+            for found in (state["_params"], state["_buffers"], self._children()):
                 if name in found:
                     return found[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -137,7 +165,7 @@ class Module:
             for found, kind, cls, expected in (
                     (state["_params"], "parameter", Parameter, "scratch.nn.Parameter"),
                     (state["_buffers"], "buffer", np.ndarray, "numpy.ndarray"),
-                    (self.children(), "child module", Module, "scratch.nn.Module")):
+                    (self._children(), "child module", Module, "scratch.nn.Module")):
                 if name in found:
                     if not isinstance(value, cls):
                         raise TypeError(f"cannot assign {type(value).__name__!r} as {kind} "
@@ -158,7 +186,7 @@ class Module:
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
         children = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                    for name, child in self.children().items()]
+                    for name, child in self._children().items()]
         if len(lines) == 1 and not children:
             return f"{type(self).__name__}({lines[0]})"
         if not lines and not children:
