@@ -202,21 +202,46 @@ def test_state_dict_round_trip_scratch_torch_scratch_is_exact(dtype):
         np.testing.assert_array_equal(value, state[name], err_msg=name)
 
 
-def test_load_state_dict_names_missing_and_unexpected_keys():
-    model = scratch_model.build(A.mnist_cnn(), seed=0)
-    state = model.state_dict()
+def test_load_state_dict_names_missing_and_unexpected_keys_as_torch_and_copies_nothing():
+    model, twin = twins(A.mnist_cnn(), np.float32)
+    before = model.state_dict()
+    state = {k: v + 1 for k, v in before.items()}
     state["fc3.weight"] = state.pop("fc2.weight")
-    with pytest.raises(KeyError, match=r"missing keys \['fc2.weight'\]"
-                                      r".*unexpected keys \['fc3.weight'\]"):
-        model.load_state_dict(state)
+    for module, arrays in ((model, state), (twin, {k: torch.from_numpy(v)
+                                                   for k, v in state.items()})):
+        with pytest.raises(RuntimeError, match=r"^Error\(s\) in loading state_dict for "
+                           r"Sequential:\n\tMissing key\(s\) in state_dict: \"fc2.weight\"\. "
+                           r"\n\tUnexpected key\(s\) in state_dict: \"fc3.weight\"\. $"):
+            module.load_state_dict(arrays)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+    result, t_result = model.load_state_dict(state, strict=False), twin.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+    assert tuple(result) == tuple(t_result) == (["fc2.weight"], ["fc3.weight"])
+    assert np.array_equal(model.state_dict()["fc1.weight"], state["fc1.weight"])
+    assert repr(model.load_state_dict(model.state_dict())) == repr(
+        twin.load_state_dict(twin.state_dict())) == "<All keys matched successfully>"
 
 
-def test_load_state_dict_names_a_wrong_shape():
+@pytest.mark.parametrize("strict", [True, False])
+def test_load_state_dict_names_a_wrong_shape_and_copies_nothing(strict):
     model = scratch_model.build(A.mnist_cnn(), seed=0)
-    state = model.state_dict()
+    before = model.state_dict()
+    state = {k: v + 1 for k, v in before.items()}
     state["fc1.bias"] = np.zeros(7, np.float32)
-    with pytest.raises(ValueError, match=r"'fc1.bias' has shape \(7,\), expected \(128,\)"):
-        model.load_state_dict(state)
+    with pytest.raises(RuntimeError, match=r"size mismatch for fc1.bias: copying an array of "
+                                           r"shape \(7,\), the shape in this module is \(128,\)"):
+        model.load_state_dict(state, strict=strict)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_module_zero_grad_sets_none_or_zeros_as_torch():
+    model = scratch_model.build(A.mnist_cnn(channels=(2, 2), hidden=4), seed=0)
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    model.backward(np.ones_like(model.forward(x)))
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_architecture_linear_acts_on_the_last_axis_like_torch():

@@ -14,9 +14,27 @@ dtype: no hidden upcasting), ``RuntimeError`` for backward before forward.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratch import checks
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` did not match (torch's ``_IncompatibleKeys``)."""
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
+
+
+def _quoted(keys) -> str:
+    return ", ".join(f'"{k}"' for k in keys) + ". "
 
 
 class Parameter:
@@ -117,20 +135,33 @@ class Module:
         """Copies of every parameter and buffer, keyed and ordered as torch's state_dict."""
         return {name: a.copy() for name, a in self._named_arrays()}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Copy arrays into this module in place; keys and shapes must match exactly."""
+    def load_state_dict(self, state_dict: dict, strict: bool = True) -> "IncompatibleKeys":
+        """Copy arrays into this module in place, as torch's ``load_state_dict``.
+
+        ``strict`` (default): the keys must be exactly this module's. Otherwise the
+        matching keys are loaded and the others reported. A shape mismatch is an error
+        either way. On any error a ``RuntimeError`` lists every problem (torch's
+        wording) and nothing is copied (torch may have copied some entries by then).
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
         targets = dict(self._named_arrays())
-        missing = sorted(set(targets) - set(state))
-        unexpected = sorted(set(state) - set(targets))
-        if missing or unexpected:
-            raise KeyError(f"state dict mismatch: missing keys {missing}, "
-                           f"unexpected keys {unexpected}")
-        for name, target in targets.items():
-            value = np.asarray(state[name])
-            if value.shape != target.shape:
-                raise ValueError(f"state dict entry {name!r} has shape {value.shape}, "
-                                 f"expected {target.shape}")
-            np.copyto(target, value, casting="same_kind")
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + _quoted(missing))
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + _quoted(unexpected))
+        values = {k: np.asarray(state_dict[k]) for k in targets if k in state_dict}
+        errors += [f"size mismatch for {k}: copying an array of shape {v.shape}, the shape in "
+                   f"this module is {targets[k].shape}." for k, v in values.items()
+                   if v.shape != targets[k].shape]
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        for name, value in values.items():
+            np.copyto(targets[name], value, casting="same_kind")
+        return IncompatibleKeys(missing, unexpected)
 
     def train(self, mode=True):
         self.training = mode
@@ -141,9 +172,13 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none: bool = True):
+        """Every parameter's gradient to None (or, with ``set_to_none=False``, to zeros)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.grad)
 
     # ------------------------------------------------------------ torch's attribute access
     def __getattr__(self, name):
