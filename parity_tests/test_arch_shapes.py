@@ -55,12 +55,13 @@ def test_computed_shapes_equal_real_forward_shapes_of_both_models(architecture, 
     compare_step(scratch, torch_model, x, y, dtype, k, train=True)
 
 
-@pytest.mark.parametrize("family", ["conv", "max_pool", "avg_pool"])
+@pytest.mark.parametrize("family", sorted(S.SPEC_FAMILIES))
 @given(data=st.data(), seed=S.SEEDS)
-def test_computed_shape_of_every_window_spec_equals_its_real_output(family, data, seed):
-    """One conv or pooling spec with every field drawn and its geometry aimed at the
-    corners (ceil_mode overhangs and drops, default stride, one output), then a Linear
-    sized from the computed shape: computed shapes equal the real ones on both sides."""
+def test_computed_shape_of_every_layer_spec_equals_its_real_output(family, data, seed):
+    """One layer spec of each family with every field drawn (conv and pooling geometry
+    aimed at the corners: ceil_mode overhangs and drops, default stride, one output;
+    adaptive pooling to sizes with None on non-square maps), then a Linear sized from the
+    computed shape: computed shapes equal the real ones on both sides."""
     spec, in_shape = data.draw(S.SPEC_FAMILIES[family], label="spec")
     architecture = A.Architecture(in_shape, (("layer", spec), ("flatten", A.Flatten()),
                                              ("fc", A.Linear(2))))

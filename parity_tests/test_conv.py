@@ -209,6 +209,33 @@ def test_torch_refuses_what_scratch_refuses():
         torch.nn.Conv2d(1, 1, 3, padding=3, padding_mode="circular")(torch.zeros(1, 5, 2))
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("mode", nn.conv.PADDING_MODES)
+@S.more_examples(5)            # a few ms an example; the refused corners are a small part
+@given(padding=st.one_of(st.sampled_from(["same", "valid"]), st.integers(0, 3),
+                         st.tuples(st.integers(0, 3), st.integers(0, 3))),
+       k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       size=st.tuples(st.integers(1, 4), st.integers(1, 4)), seed=S.SEEDS)
+def test_conv2d_refuses_exactly_the_inputs_torch_refuses(mode, padding, k, d, size, seed):
+    """Any padding (even kernels under 'same' pad more after than before) on inputs as
+    small as one pixel: scratch raises ValueError exactly when torch raises, and gives
+    torch's output otherwise."""
+    x = np.random.default_rng(seed).uniform(-1, 1, (1, 1, *size))
+    layer = nn.Conv2d(1, 1, k, padding=padding, dilation=d, padding_mode=mode,
+                      dtype=np.float64)
+    twin = same_state_twins(layer, torch.nn.Conv2d(1, 1, k, padding=padding, dilation=d,
+                                                   padding_mode=mode), np.float64, seed)
+    try:
+        expected = twin(torch.from_numpy(x))
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            layer.forward(x)
+        return
+    assert_parity(dict(out=layer.forward(x)), dict(out=expected), np.float64,
+                  reductions=dict(out=k[0] * k[1]))
+
+
 def test_backward_before_forward_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
         nn.Conv2d(1, 1, 1).backward(np.ones((1, 1, 1, 1), np.float32))

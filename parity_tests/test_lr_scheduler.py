@@ -26,8 +26,19 @@ from scratch import optim
 from scratch.nn import Parameter
 from scratch.optim import lr_scheduler
 
+
+class Decay:
+    """A callable object with state: torch's state_dict saves its ``__dict__``, not None."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, epoch):
+        return self.rate ** epoch
+
+
 LAMBDAS = {"pow": lambda epoch: 0.9 ** epoch, "inverse": lambda epoch: 1.0 / (epoch + 1),
-           "constant": lambda epoch: 0.95}
+           "constant": lambda epoch: 0.95, "object": Decay(0.8)}
 
 
 @dataclass
@@ -73,14 +84,18 @@ def simple_specs():
         st.builds(lambda f: Spec("LambdaLR", dict(lr_lambda=f)), st.sampled_from(sorted(LAMBDAS))),
         st.builds(lambda f: Spec("MultiplicativeLR", dict(lr_lambda=f)),
                   st.sampled_from(sorted(LAMBDAS))),
-        # total_steps >= 12 >= the steps taken, and pct_start * total_steps > 1: every
-        # phase is longer than 0 steps (a phase of length 0 divides by zero in torch)
-        st.builds(lambda lr, extra, pct, kind, three, cyc: Spec("OneCycleLR", dict(
-            max_lr=lr, total_steps=12 + extra, pct_start=pct, anneal_strategy=kind,
-            three_phase=three, cycle_momentum=cyc)),
-            st.floats(0.01, 1.0), st.integers(0, 4), st.floats(0.1, 0.45),
-            st.sampled_from(["cos", "linear"]), st.booleans(), st.booleans()),
+        one_cycle_specs(),
     )
+
+
+def one_cycle_specs(cycle_momentum=st.booleans()):
+    """total_steps >= 12 >= the steps taken, and pct_start * total_steps > 1: every
+    phase is longer than 0 steps (a phase of length 0 divides by zero in torch)."""
+    return st.builds(lambda lr, extra, pct, kind, three, cyc: Spec("OneCycleLR", dict(
+        max_lr=lr, total_steps=12 + extra, pct_start=pct, anneal_strategy=kind,
+        three_phase=three, cycle_momentum=cyc)),
+        st.floats(0.01, 1.0), st.integers(0, 4), st.floats(0.1, 0.45),
+        st.sampled_from(["cos", "linear"]), st.booleans(), cycle_momentum)
 
 
 @st.composite
@@ -97,24 +112,31 @@ def specs(draw):
     return Spec("SequentialLR", dict(milestones=[draw(st.integers(1, 8))]), children)
 
 
+OPTIMIZERS = ["SGD", "Adam", "AdamW"]   # momentum, or betas whose beta1 OneCycleLR cycles
+
+
 @st.composite
 def setups(draw):
-    """Group lrs and momenta, the scheduler, the number of steps."""
+    """Group lrs and momenta (SGD's momentum or Adam's beta1), the scheduler, the number
+    of steps."""
     n_steps = draw(st.integers(1, 12))
     lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
     momentum = draw(st.floats(0.5, 0.99))
-    return lrs, momentum, draw(specs()), n_steps
+    return lrs, (draw(st.sampled_from(OPTIMIZERS)), momentum), draw(specs()), n_steps
 
 
 def _optimizers(lrs, momentum, tensor_lr=False):
+    """``momentum``: a float (SGD), or ``(optimizer name, momentum or beta1)``."""
+    name, momentum = momentum if isinstance(momentum, tuple) else ("SGD", momentum)
+    hyper = dict(momentum=momentum) if name == "SGD" else dict(betas=(momentum, 0.999))
     params = [Parameter(np.zeros(2)) for _ in lrs]
     t_params = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in lrs]
     lr_of = (lambda lr: np.array(lr)) if tensor_lr else (lambda lr: lr)
     t_lr_of = (lambda lr: torch.tensor(lr, dtype=torch.float64)) if tensor_lr else (lambda lr: lr)
-    opt = optim.SGD([{"params": [p], "lr": lr_of(lr)} for p, lr in zip(params, lrs)],
-                    lr=0.1, momentum=momentum)
-    t_opt = torch.optim.SGD([{"params": [p], "lr": t_lr_of(lr)} for p, lr in zip(t_params, lrs)],
-                            lr=0.1, momentum=momentum)
+    opt = getattr(optim, name)([{"params": [p], "lr": lr_of(lr)} for p, lr in zip(params, lrs)],
+                               lr=0.1, **hyper)
+    t_opt = getattr(torch.optim, name)(
+        [{"params": [p], "lr": t_lr_of(lr)} for p, lr in zip(t_params, lrs)], lr=0.1, **hyper)
     return opt, t_opt
 
 
@@ -128,7 +150,8 @@ def _assert_same(sched, t_sched, opt, t_opt, where, states=True):
     assert _floats(sched.get_last_lr()) == _floats(t_sched.get_last_lr()), where
     for group, t_group in zip(opt.param_groups, t_opt.param_groups):
         assert float(group["lr"]) == float(t_group["lr"]), where
-        assert group["momentum"] == t_group["momentum"], where
+        assert group.get("momentum") == t_group.get("momentum"), where
+        assert _floats(group.get("betas", ())) == _floats(t_group.get("betas", ())), where
     if states:
         assert sched.state_dict() == t_sched.state_dict(), where
 
@@ -183,6 +206,44 @@ def test_resuming_from_state_dicts_continues_bit_for_bit(setup, data):
         _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1} uninterrupted")
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@given(spec=one_cycle_specs(cycle_momentum=st.just(True)),
+       lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+       momentum=st.floats(0.5, 0.99), n_steps=st.integers(1, 12))
+def test_one_cycle_cycles_sgd_momentum_and_adam_beta1_like_torch(name, spec, lrs, momentum,
+                                                                  n_steps):
+    """OneCycleLR's momentum cycle writes SGD's ``momentum`` and Adam's/AdamW's
+    ``betas[0]`` (beta2 untouched), step by step as torch's."""
+    opt, t_opt = _optimizers(lrs, (name, momentum))
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    for step in range(n_steps):
+        _step(sched, opt)
+        _step(t_sched, t_opt)
+        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}")
+
+
+CLOSED_FORMS = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
+                "PolynomialLR", "CosineAnnealingLR"]
+
+
+@pytest.mark.filterwarnings("ignore:The epoch parameter")
+@given(setup=setups().filter(lambda s: s[2].name in CLOSED_FORMS),
+       epochs=st.lists(st.integers(0, 20), min_size=1, max_size=6))
+def test_step_with_an_epoch_uses_torchs_closed_form(setup, epochs):
+    """``step(epoch)`` (deprecated in torch, still honoured) jumps to ``epoch`` through
+    each scheduler's closed form: epochs drawn in any order, before and past
+    ``total_iters``/``T_max``/the milestones, give torch's lrs exactly."""
+    lrs, momentum, spec, _ = setup
+    opt, t_opt = _optimizers(lrs, momentum)
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    for epoch in epochs:
+        opt.step()
+        t_opt.step()
+        sched.step(epoch)
+        t_sched.step(epoch)
+        _assert_same(sched, t_sched, opt, t_opt, f"step({epoch})")
+
+
 RESUMABLE = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
              "PolynomialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "OneCycleLR"]
 
@@ -217,16 +278,20 @@ def test_last_epoch_resume_equals_torch(setup, data):
 
 @st.composite
 def plateau_setups(draw):
+    """Every option; ``min_lr`` one for all groups or one per group (reached within the
+    drawn metrics: up to 0.5 against lrs from 1e-3)."""
+    lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
+    min_lr = st.one_of(st.just(0.0), st.floats(0.0, 1e-2), st.floats(0.0, 0.5))
     kwargs = dict(mode=draw(st.sampled_from(["min", "max"])), factor=draw(st.floats(0.1, 0.9)),
                   patience=draw(st.integers(0, 3)), threshold=draw(st.floats(0.0, 0.1)),
                   threshold_mode=draw(st.sampled_from(["rel", "abs"])),
                   cooldown=draw(st.integers(0, 2)),
-                  min_lr=draw(st.one_of(st.just(0.0), st.floats(0.0, 1e-2))),
+                  min_lr=draw(st.one_of(min_lr, st.lists(min_lr, min_size=len(lrs),
+                                                         max_size=len(lrs)))),
                   eps=draw(st.sampled_from([1e-8, 1e-3])))
     # few distinct values, so plateaus and ties happen
     metrics = draw(st.lists(st.sampled_from([1.0, 0.9, 0.8999, 0.5, 2.0]), min_size=1,
                             max_size=15))
-    lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
     return lrs, kwargs, metrics
 
 

@@ -226,6 +226,41 @@ def test_groups_get_defaults_filled_in_like_torch(name):
     assert opt.defaults == t_opt.defaults
 
 
+@pytest.mark.parametrize("name", NAMES)
+@dtypes
+@given(data=st.data())
+@per_variant
+def test_groups_added_later_step_like_torch(name, dtype, data):
+    """The first group at construction, the others (each with drawn hyperparameter
+    overrides) through ``add_param_group``, some after steps have been taken: every
+    step's parameters and state equal torch's (torch fills an added group's gaps from
+    the constructor's defaults, and Adagrad starts its sum from the constructor's
+    ``initial_accumulator_value``, whatever the group says)."""
+    problem, kwargs = data.draw(grouped(name, optim_problems(min_steps=3, max_steps=5)))
+    if len(problem.groups) < 2:                      # split one group's parameters in two
+        indices, overrides = problem.groups[0]
+        other = data.draw(KWARGS[name], label="overrides of the added group")
+        problem.groups = [(indices[:1], overrides), (indices[1:], other)] if len(
+            indices) > 1 else problem.groups
+    grads = problem.grads(dtype)
+    added_at = data.draw(st.integers(0, len(grads) - 1), label="steps before adding")
+    params = [Parameter(p.astype(dtype)) for p in problem.params]
+    t_params = [torch.tensor(p.astype(dtype), requires_grad=True) for p in problem.params]
+    (first, *later) = problem.groups
+    opts = [getattr(module, name)([{"params": [ps[i] for i in first[0]], **first[1]}], **kwargs)
+            for module, ps in ((optim, params), (torch.optim, t_params))]
+    for step, row in enumerate(grads):
+        if step == added_at:
+            for indices, overrides in later:
+                for opt, ps in zip(opts, (params, t_params)):
+                    opt.add_param_group({"params": [ps[i] for i in indices], **overrides})
+        set_grads(params, t_params, row)
+        for opt in opts:
+            opt.step()
+        assert_state_matches(*opts, params, t_params, dtype)
+        assert_params_match(params, t_params, dtype, step + 1)
+
+
 def test_add_param_group_checks_like_torch():
     params, t_params = _pair()
     opt, t_opt = optim.SGD(params[:1], lr=0.1), torch.optim.SGD(t_params[:1], lr=0.1)

@@ -74,9 +74,10 @@ def _keep_first_diagnoses(report: Report, first: Report | None) -> None:
 def search(check, *, settings=None, **strategies) -> int:
     """Run ``check(**example)`` on examples drawn from ``strategies``; return how many ran.
 
-    settings: a ``hypothesis.settings`` (default: the loaded profile), always
-    with no deadline, no example database, no explain phase (the report
-    explains) and one bug reported (the smallest).
+    settings: a ``hypothesis.settings`` (default: the loaded profile, with the
+    shrink phase added if the profile leaves it out, since the point is the
+    smallest failing input), always with no deadline, no example database, no
+    explain phase (the report explains) and one bug reported (the smallest).
     Returns the number of examples run when every check passed; raises
     :class:`OracleFailure` naming the smallest failing example otherwise.
     """
@@ -106,8 +107,10 @@ def search(check, *, settings=None, **strategies) -> int:
             raise AssertionError(str(report))
 
     parent = settings if settings is not None else Settings()
-    overrides = dict(deadline=None, report_multiple_bugs=False,  # no explain phase: the
-                     phases=[p for p in parent.phases if p != Phase.explain])  # table explains
+    phases = [p for p in parent.phases if p != Phase.explain]  # no explain: the table explains
+    if settings is None and Phase.shrink not in phases:
+        phases.append(Phase.shrink)
+    overrides = dict(deadline=None, report_multiple_bugs=False, phases=phases)
     if settings is None:
         overrides["database"] = None
     test = Settings(parent, **overrides)(given(**strategies)(run))
