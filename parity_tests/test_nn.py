@@ -146,3 +146,26 @@ def test_children_and_modules_are_walked_as_torch_walks_them():
             (n, type(m).__name__) for n, m in theirs.named_modules(**kwargs)]
     assert [type(m).__name__ for m in ours.modules()] == [
         type(m).__name__ for m in theirs.modules()]
+
+
+def test_parameters_buffers_and_apply_follow_torch():
+    """named_parameters/named_buffers with a prefix and recurse=False, a layer used twice
+    given once, and apply's order (children first, then the module itself)."""
+    shared, t_shared = nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    ours = nn.Sequential({"a": shared, "bn": nn.BatchNorm1d(2), "b": shared,
+                          "inner": nn.Sequential({"fc": nn.Linear(2, 1)})})
+    theirs = torch.nn.Sequential(OrderedDict(a=t_shared, bn=torch.nn.BatchNorm1d(2), b=t_shared,
+                                             inner=torch.nn.Sequential(OrderedDict(
+                                                 fc=torch.nn.Linear(2, 1)))))
+    for kwargs in ({}, {"prefix": "net"}, {"recurse": False}):
+        assert [n for n, _ in ours.named_parameters(**kwargs)] == [
+            n for n, _ in theirs.named_parameters(**kwargs)]
+        assert [n for n, _ in ours.named_buffers(**kwargs)] == [
+            n for n, _ in theirs.named_buffers(**kwargs)]
+    assert len(ours.parameters()) == len(list(theirs.parameters())) == 6
+    assert len(ours.buffers()) == len(list(theirs.buffers())) == 3
+    assert ours.bn.parameters(recurse=False)[0] is ours.bn.weight
+    order, t_order = [], []
+    assert ours.apply(lambda m: order.append(type(m).__name__)) is ours
+    theirs.apply(lambda m: t_order.append(type(m).__name__))
+    assert order == t_order

@@ -87,12 +87,17 @@ class Module:
         return {}
 
     def children(self):
-        """The child modules, as torch's ``children()`` (an iterator)."""
-        return iter(self._children().values())
+        """The child modules, each once, as torch's ``children()``."""
+        for _, child in self.named_children():
+            yield child
 
     def named_children(self):
-        """``(name, child)`` pairs, as torch's ``named_children()``."""
-        return iter(self._children().items())
+        """``(name, child)`` pairs, a child held under two names given once, as torch's."""
+        seen = set()
+        for name, child in self._children().items():
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
     def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         """``(name, module)`` for this module (``prefix``, default ``''``) and every
@@ -113,14 +118,38 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix=""):
-        for name, p in self._params.items():
-            yield prefix + name, p
-        for cname, child in self._children().items():
-            yield from child.named_parameters(f"{prefix}{cname}.")
+    def _named_members(self, members, prefix, recurse):
+        """``(dotted name, member)`` of each module's ``members`` dict, each member once."""
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        seen = set()
+        for module_name, module in modules:
+            for name, member in members(module).items():
+                if id(member) not in seen:
+                    seen.add(id(member))
+                    yield (f"{module_name}.{name}" if module_name else name), member
 
-    def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
+    def named_parameters(self, prefix="", recurse=True):
+        """``('fc1.weight', Parameter)`` pairs in torch's order (each module's own, then
+        its children's), each parameter once, as torch's ``named_parameters()``."""
+        yield from self._named_members(lambda m: m._params, prefix, recurse)
+
+    def parameters(self, recurse=True) -> list[Parameter]:
+        return [p for _, p in self.named_parameters(recurse=recurse)]
+
+    def named_buffers(self, prefix="", recurse=True):
+        """``('bn.running_mean', array)`` pairs, as torch's ``named_buffers()``."""
+        yield from self._named_members(lambda m: m._buffers, prefix, recurse)
+
+    def buffers(self, recurse=True) -> list[np.ndarray]:
+        return [b for _, b in self.named_buffers(recurse=recurse)]
+
+    def apply(self, fn):
+        """``fn(module)`` on every child (recursively), then on this module; returns this
+        module, as torch's ``apply`` (``model.apply(init_weights)``)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def _named_arrays(self, prefix=""):
         """Parameter then buffer arrays of each module, depth first: torch's state_dict order."""
