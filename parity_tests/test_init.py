@@ -18,6 +18,7 @@ so the checks are about distributions:
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -99,17 +100,103 @@ def scratch_default_init(weight_shape, has_bias, seed, dtype):
 @pytest.mark.parametrize("nonlinearity, param", [
     ("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
     ("leaky_relu", None), ("leaky_relu", 0.0), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)),
+    ("leaky_relu", 1), ("conv1d", None), ("conv3d", None), ("conv_transpose2d", None),
+    ("selu", None),
 ])
 def test_calculate_gain_matches_torch(nonlinearity, param):
-    assert math.isclose(init.calculate_gain(nonlinearity, param),
-                        torch.nn.init.calculate_gain(nonlinearity, param), rel_tol=1e-15)
+    assert init.calculate_gain(nonlinearity, param) == torch.nn.init.calculate_gain(
+        nonlinearity, param)
 
 
-def test_calculate_gain_rejects_unknown_nonlinearity_like_torch():
+@pytest.mark.parametrize("nonlinearity, param", [("swishy", None), ("leaky_relu", True),
+                                                 ("leaky_relu", "0.2")])
+def test_calculate_gain_rejects_what_torch_rejects(nonlinearity, param):
     with pytest.raises(ValueError):
-        torch.nn.init.calculate_gain("swishy")
-    with pytest.raises(ValueError, match="swishy"):
-        init.calculate_gain("swishy")
+        torch.nn.init.calculate_gain(nonlinearity, param)
+    with pytest.raises(ValueError, match=str(param if param is not None else nonlinearity)):
+        init.calculate_gain(nonlinearity, param)
+
+
+@given(shape=st.lists(st.integers(0, 5), min_size=2, max_size=5).map(tuple))
+def test_fan_in_and_fan_out_equal_torchs(shape):
+    assert init.fan_in_and_fan_out(shape) == torch.nn.init._calculate_fan_in_and_fan_out(
+        torch.empty(shape))
+
+
+INIT_FUNCTIONS = ["uniform_", "normal_", "constant_", "ones_", "zeros_", "xavier_uniform_",
+                  "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "calculate_gain"]
+
+
+@pytest.mark.parametrize("name", INIT_FUNCTIONS)
+def test_init_signatures_equal_torchs(name):
+    """Names, order and defaults of the arguments, so torch code calls ours unchanged
+    (``generator`` is a NumPy Generator or seed here, a torch.Generator there)."""
+    ours = inspect.signature(getattr(init, name)).parameters
+    theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
+    assert [(p.name, p.default) for p in ours.values()] == [
+        (p.name, p.default) for p in theirs.values()]
+
+
+@dtypes
+@pytest.mark.parametrize("call", [
+    lambda m, t: m.constant_(t, 0.25), lambda m, t: m.ones_(t), lambda m, t: m.zeros_(t)])
+def test_constant_fills_equal_torchs_in_place(call, dtype):
+    ours = np.full((3, 4), 7, dtype)
+    theirs = torch.full((3, 4), 7, dtype=TORCH_DTYPE[np.dtype(dtype)])
+    assert call(init, ours) is ours and call(torch.nn.init, theirs) is theirs
+    np.testing.assert_array_equal(ours, theirs.numpy())
+    parameter = nn.Parameter(np.full((2,), 7, dtype))
+    assert call(init, parameter) is parameter and parameter.data.dtype == dtype
+
+
+# (scratch call, torch call, bound or None, std) of each random init on one large shape
+RANDOM_INITS = {
+    "uniform_": (lambda m, t, g: m.uniform_(t, -0.3, 0.7, generator=g), None),
+    "normal_": (lambda m, t, g: m.normal_(t, 0.5, 2.0, generator=g), None),
+    "xavier_uniform_": (lambda m, t, g: m.xavier_uniform_(t, gain=1.5, generator=g),
+                        lambda shape: 1.5 * math.sqrt(6 / (shape[0] + shape[1]) / 25)),
+    "xavier_normal_": (lambda m, t, g: m.xavier_normal_(t, generator=g), None),
+    "kaiming_uniform_fan_out": (lambda m, t, g: m.kaiming_uniform_(
+        t, mode="fan_out", nonlinearity="relu", generator=g),
+        lambda shape: math.sqrt(2) * math.sqrt(3 / (shape[0] * 25))),
+    "kaiming_normal_fan_in": (lambda m, t, g: m.kaiming_normal_(t, a=0.2, generator=g), None),
+    "kaiming_normal_fan_out": (lambda m, t, g: m.kaiming_normal_(
+        t, mode="fan_out", nonlinearity="tanh", generator=g), None),
+}
+
+
+@dtypes
+@pytest.mark.parametrize("name", list(RANDOM_INITS))
+def test_random_inits_draw_torchs_distribution(name, dtype):
+    """On a (40, 60, 5, 5) weight (60,000 values; fan_in 1,500, fan_out 1,000): the same
+    distribution as torch's draw (two-sample KS test), within the bound and reaching it
+    where there is one; in place, dtype kept, the Parameter form too."""
+    call, bound_of = RANDOM_INITS[name]
+    shape = (40, 60, 5, 5)
+    ours = np.zeros(shape, dtype)
+    assert call(init, ours, 11) is ours and ours.dtype == dtype
+    theirs = call(torch.nn.init, torch.zeros(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]),
+                  torch.Generator().manual_seed(12)).numpy()
+    assert_same_distribution(ours, theirs, name)
+    if bound_of is not None:
+        for who, values in (("scratch", ours), ("torch", theirs)):
+            assert_within_bound(values, bound_of(shape), who)
+            assert_reaches_bound(values, bound_of(shape), who)
+    parameter = nn.Parameter(np.zeros((3, 4), dtype))
+    assert call(init, parameter, 0) is parameter and parameter.data.any()
+
+
+@pytest.mark.parametrize("call, shape", [
+    (lambda m, t: m.kaiming_uniform_(t, mode="fan_avg"), (4, 3)),
+    (lambda m, t: m.xavier_uniform_(t), (4,)), (lambda m, t: m.kaiming_normal_(t), (4,))])
+def test_init_errors_like_torch(call, shape):
+    """An unknown mode, or a fan asked of a vector: ValueError on both sides."""
+    with pytest.raises(ValueError):
+        call(torch.nn.init, torch.zeros(shape))
+    with pytest.raises(ValueError, match="fan_avg|fewer than 2 dimensions"):
+        call(init, np.zeros(shape))
+    with pytest.raises(TypeError, match="floating NumPy array"):
+        init.normal_(np.zeros(3, np.int64))
 
 
 def test_kaiming_uniform_needs_two_dims_like_torch():
@@ -117,7 +204,7 @@ def test_kaiming_uniform_needs_two_dims_like_torch():
     with pytest.raises(ValueError):
         torch.nn.init.kaiming_uniform_(torch.empty(5))
     with pytest.raises(ValueError, match="2 dimensions"):
-        init.kaiming_uniform_(np.zeros(5), np.random.default_rng(0))
+        init.kaiming_uniform_(np.zeros(5), generator=np.random.default_rng(0))
 
 
 # --------------------------------------------------------------------------- bounds
@@ -132,7 +219,8 @@ def test_kaiming_uniform_stays_within_torch_bound(shape, a, nonlinearity, seed, 
     """Bound ``gain(nonlinearity, a) * sqrt(3 / fan_in)``, torch's documented formula;
     torch's own draw is checked against it too, so the formula is torch's."""
     bound = torch.nn.init.calculate_gain(nonlinearity, a) * math.sqrt(3 / torch_fan_in(shape))
-    ours = init.kaiming_uniform_(np.zeros(shape, dtype), np.random.default_rng(seed), a=a,
+    ours = init.kaiming_uniform_(np.zeros(shape, dtype), a=a,
+                                 generator=np.random.default_rng(seed),
                                  nonlinearity=nonlinearity)
     theirs = torch.nn.init.kaiming_uniform_(
         torch.empty(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]), a=a, nonlinearity=nonlinearity,
@@ -211,7 +299,8 @@ KAIMING_ARGS = [(0.0, "leaky_relu"), (0.2, "leaky_relu"), (math.sqrt(5), "leaky_
                          if isinstance(v, float) else v)
 def test_kaiming_uniform_draws_torch_distribution(shape, a, nonlinearity, dtype):
     bound = torch.nn.init.calculate_gain(nonlinearity, a) * math.sqrt(3 / torch_fan_in(shape))
-    ours = init.kaiming_uniform_(np.zeros(shape, dtype), np.random.default_rng(99), a=a,
+    ours = init.kaiming_uniform_(np.zeros(shape, dtype), a=a,
+                                 generator=np.random.default_rng(99),
                                  nonlinearity=nonlinearity)
     theirs = torch.nn.init.kaiming_uniform_(
         torch.empty(shape, dtype=TORCH_DTYPE[np.dtype(dtype)]), a=a, nonlinearity=nonlinearity,
@@ -403,3 +492,20 @@ def test_build_draws_the_same_weights_as_before_initialisation_moved_into_the_la
         init.default_init_(weight, bias, rng)
         np.testing.assert_array_equal(built[f"{name}.weight"], weight, err_msg=name)
         np.testing.assert_array_equal(built[f"{name}.bias"], bias, err_msg=name)
+
+
+def test_apply_with_init_functions_reinitialises_a_model_as_in_torch_code():
+    """The torch idiom, unchanged: ``model.apply(fn)`` with ``init.xavier_uniform_`` on
+    each Linear's weight and ``init.zeros_`` on its bias."""
+    def reset(m):
+        if isinstance(m, nn.Linear):
+            init.xavier_uniform_(m.weight, generator=0)
+            init.zeros_(m.bias)
+    model = scratch_model.build(A.mnist_cnn(), seed=0)
+    before = model.conv1.weight.data.copy()
+    model.apply(reset)
+    for fc in (model.fc1, model.fc2):
+        out_features, in_features = fc.weight.data.shape
+        assert_within_bound(fc.weight.data, math.sqrt(6 / (in_features + out_features)))
+        assert not fc.bias.data.any() and fc.weight.data.any()
+    np.testing.assert_array_equal(model.conv1.weight.data, before)
