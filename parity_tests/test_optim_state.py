@@ -367,3 +367,14 @@ def test_flat_checkpoint_arrays_move_between_scratch_and_torch(name):
     other = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:]}])
     other.load_state_dict(unflatten_state_dict(convert.optimizer_state_to_numpy(t_opt)))
     _assert_same_state(opt.state_dict(), other.state_dict())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+@per_variant
+def test_optimizers_print_as_torch(name, data):
+    """``print(optimizer)`` shows every group's hyperparameters as torch's does, for drawn
+    hyperparameters and group overrides."""
+    problem, kwargs = data.draw(grouped(name))
+    _, _, opt, t_opt = build(name, problem, kwargs, np.float64)
+    assert repr(opt) == repr(t_opt)

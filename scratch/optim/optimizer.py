@@ -108,11 +108,12 @@ class Optimizer:
             self.add_param_group(group)
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} ("]
+        """torch's layout: each group after a blank line, its keys sorted."""
+        text = f"{type(self).__name__} ("
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
-        return "\n".join(lines) + "\n)"
+            text += f"\nParameter Group {i}\n"
+            text += "".join(f"    {k}: {group[k]}\n" for k in sorted(group) if k != "params")
+        return text + ")"
 
     # ------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict) -> None:
