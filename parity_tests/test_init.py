@@ -457,10 +457,13 @@ def test_layer_built_alone_draws_torch_default_distribution(layer, dtype):
 def test_manual_seed_fixes_the_weights_of_layers_built_without_a_generator():
     import scratch
 
+    def layers():
+        return [m.state_dict() for m in (nn.Conv2d(2, 3, 3), nn.Linear(4, 5), nn.RNN(2, 3),
+                                         nn.LSTM(2, 3))]
     scratch.manual_seed(3)
-    first = [nn.Conv2d(2, 3, 3).state_dict(), nn.Linear(4, 5).state_dict()]
+    first = layers()
     scratch.manual_seed(3)
-    again = [nn.Conv2d(2, 3, 3).state_dict(), nn.Linear(4, 5).state_dict()]
+    again = layers()
     scratch.manual_seed(4)
     other = nn.Conv2d(2, 3, 3).state_dict()
     for a, b in zip(first, again):

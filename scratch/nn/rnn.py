@@ -15,7 +15,9 @@ Parameters, in torch's state_dict order, per layer ``k`` and direction
 ``weight_ih_l{k}`` (G*H, H_in or D*H), ``weight_hh_l{k}`` (G*H, H),
 ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), G = 1 (RNN) or 4 (LSTM, gates i, f, g, o).
 All start as U(-1/sqrt(H), 1/sqrt(H)) like torch's ``reset_parameters``,
-drawn from the keyword-only ``generator`` (a NumPy Generator) or ``seed``.
+drawn from the keyword-only ``generator`` (a NumPy Generator or an int seed) or
+``seed``; with neither, from the default generator that :func:`scratch.manual_seed`
+seeds (as ``Linear`` and ``Conv2d``).
 
 Not implemented (refused with a clear error): ``dropout > 0`` with more than
 one layer (with one layer torch applies no dropout either, and warns; so do
@@ -31,6 +33,7 @@ import numpy as np
 
 from scratch import checks
 from scratch import functional as F
+from scratch import random as R
 from scratch.nn.module import Module, Parameter
 
 
@@ -93,8 +96,8 @@ class RNNBase(Module):
                     shapes.update(bias_ih=(size,), bias_hh=(size,))
                 for key, shape in shapes.items():
                     self._params[f"{key}_l{layer}{suffix}"] = Parameter(np.zeros(shape, dtype))
-        self.reset_parameters(generator if generator is not None
-                              else np.random.default_rng(seed))
+        self.reset_parameters(R.generator(name, generator) if generator is not None
+                              else R.generator(name, seed))
 
     @staticmethod
     def _check_proj_size(name, proj_size):
