@@ -275,3 +275,18 @@ ERRORS = [
 def test_bad_arguments_are_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+@pytest.mark.parametrize("module", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape, dim", [((3, 0), 1), ((3, 0), 0), ((0, 4), 1), ((0, 4), 0),
+                                        ((2, 0, 3), 1)], ids=str)
+def test_softmax_over_empty_arrays_matches_torch(module, shape, dim):
+    """An empty axis (or an empty batch) gives an empty output and gradient, as torch's,
+    not NumPy's 'zero-size array to reduction operation maximum' error."""
+    layer = getattr(nn, module)(dim)
+    out = layer.forward(np.zeros(shape))
+    dx = layer.backward(np.zeros(shape))
+    tx = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    t_out = getattr(torch.nn, module)(dim)(tx)
+    t_out.backward(torch.zeros(shape, dtype=torch.float64))
+    assert out.shape == tuple(t_out.shape) and dx.shape == tuple(tx.grad.shape) == shape

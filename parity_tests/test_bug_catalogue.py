@@ -1,8 +1,12 @@
-"""The bug catalogue stays usable as the code changes: every entry's snippet occurs
-exactly once in its file (so ``python -m scripts.bug_catalogue`` can plant it), and
-every intended killer names a test function that exists. A refactor that rewrites a
-catalogued line fails here, naming the entry to update, instead of the entry
-silently dropping out of the next catalogue run."""
+"""The bug catalogue stays usable: it loads (every field present, known kinds, unique
+ids) and every intended killer names a test function that exists, so a renamed test
+fails here, naming the entry to update.
+
+Whether each snippet still occurs in scratch/ is checked by ``python -m
+scripts.bug_catalogue --check``, not here: a test that failed whenever a catalogued
+line of scratch/ changed would "catch" any edit to those lines, right or wrong, and
+say nothing about the behaviour the other tests check.
+"""
 from __future__ import annotations
 
 import re
@@ -15,12 +19,7 @@ BUGS = bug_catalogue.load()
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
-def test_entry_applies_once_and_names_an_existing_killer(bug):
-    path = bug_catalogue.ROOT / bug.file
-    assert path.is_file(), f"{bug.id}: {bug.file} does not exist"
-    count = path.read_text().count(bug.original)
-    assert count == 1, (f"{bug.id}: its original snippet occurs {count} times in {bug.file}; "
-                        f"update the entry to the code as it is now")
+def test_entry_names_an_existing_killer(bug):
     for killer in bug.killer:
         test_file, _, name = killer.partition("::")
         function = re.sub(r"\[.*\]$", "", name)

@@ -139,3 +139,34 @@ def test_importable_like_torch():
     import scratch.nn.utils
     from scratch.nn.utils.clip_grad import clip_grad_norm_ as direct
     assert scratch.nn.utils.clip_grad_norm_ is direct
+
+
+@dtypes
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)], ids=str)
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+def test_single_parameter_and_single_array_forms_match_torch(shape, norm_type, dtype):
+    """torch's helpers take one tensor as well as an iterable: ``get_total_norm`` of one
+    array (0-d included), ``clip_grads_with_norm_`` and ``clip_grad_value_`` of one
+    Parameter give torch's numbers."""
+    from scratch.nn.utils import clip_grads_with_norm_, get_total_norm
+    grad = np.random.default_rng(len(shape)).uniform(-3, 3, shape).astype(dtype)
+    total = get_total_norm(grad.copy(), norm_type)
+    t_total = torch.nn.utils.get_total_norm(torch.from_numpy(grad.copy()), norm_type)
+    assert_parity(dict(total=total), dict(total=t_total), dtype, dict(total=max(grad.size, 1)))
+    for ours_fn, torch_fn in (
+            (lambda p: clip_grads_with_norm_(p, 1.0, total),
+             lambda t: torch.nn.utils.clip_grads_with_norm_(t, 1.0, t_total)),
+            (lambda p: clip_grad_value_(p, 1.0),
+             lambda t: torch.nn.utils.clip_grad_value_(t, 1.0))):
+        (p,), (t,) = _pair([grad], dtype)
+        ours_fn(p)
+        torch_fn(t)
+        assert_parity(dict(grad=p.grad), dict(grad=t.grad), dtype)
+
+
+def test_an_empty_list_is_not_warned_about_as_an_empty_generator():
+    """torch warns only when a generator turned out empty (likely already consumed)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(clip_grad_norm_([], 1.0)) == float(torch.nn.utils.clip_grad_norm_([], 1.0))

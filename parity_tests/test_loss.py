@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from parity_tests import strategies as S
 from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
@@ -90,6 +91,30 @@ def test_cross_entropy_matches_torch(case, dtype):
 @given(case=S.loss_cases(probabilities=False, smoothing=False))
 def test_nll_loss_matches_torch(case, dtype):
     log_probs, target, weight = cast(case, dtype)  # NLL is linear: any values will do
+    loss, cache = F.nll_loss_forward(log_probs, target, weight, **options(case, nll=True))
+    dloss = upstream(case.seed, loss.shape, dtype)
+    dlog_probs = F.nll_loss_backward(dloss, cache)
+    t_loss, t_grad = torch_loss(TF.nll_loss, log_probs, target, weight, dloss, dtype,
+                                **options(case, nll=True))
+    assert_parity_nan(dict(loss=loss, dlog_probs=dlog_probs),
+                      dict(loss=t_loss, dlog_probs=t_grad), dtype,
+                      dict(loss=max(target.size, 1), dlog_probs=1))
+
+
+@dtypes
+@given(case=S.loss_cases(probabilities=False, smoothing=False), data=st.data())
+def test_nll_loss_with_minus_inf_log_probabilities_matches_torch(case, data, dtype):
+    """log(0) = -inf is an ordinary log-probability: anywhere but at a counted target
+    (other classes, every class of an ignored row) the loss stays finite and its
+    gradient 0 there, as torch's (a dense ``-(onehot * log_probs).sum()`` gives NaN)."""
+    log_probs, target, weight = cast(case, dtype)
+    batched = log_probs.ndim > 1
+    classes = np.arange(log_probs.shape[1 if batched else 0]).reshape(
+        (1, -1) + (1,) * (log_probs.ndim - 2) if batched else (-1,))
+    counted = np.expand_dims(target, 1) if batched else target
+    keep = (classes == counted) & (counted != case.ignore_index)
+    drop = data.draw(hnp.arrays(bool, log_probs.shape), label="-inf places") & ~keep
+    log_probs = np.where(drop, -np.inf, log_probs).astype(dtype)
     loss, cache = F.nll_loss_forward(log_probs, target, weight, **options(case, nll=True))
     dloss = upstream(case.seed, loss.shape, dtype)
     dlog_probs = F.nll_loss_backward(dloss, cache)

@@ -236,6 +236,8 @@ def test_load_state_dict_names_a_wrong_shape_and_copies_nothing(strict):
 
 def test_module_zero_grad_sets_none_or_zeros_as_torch():
     model = scratch_model.build(A.mnist_cnn(channels=(2, 2), hidden=4), seed=0)
+    model.zero_grad(set_to_none=False)                  # nothing to zero yet: stays None
+    assert all(p.grad is None for p in model.parameters())
     x = np.zeros((2, 1, 28, 28), np.float32)
     model.backward(np.ones_like(model.forward(x)))
     model.zero_grad(set_to_none=False)

@@ -87,6 +87,10 @@ def test_sequential_takes_a_dict_or_ordered_dict_and_refuses_what_torch_refuses(
                        ({"": nn.ReLU()}, KeyError)):
         with pytest.raises(error):
             nn.Sequential(*bad) if isinstance(bad, tuple) else nn.Sequential(bad)
+    with pytest.raises(TypeError):
+        torch.nn.Sequential().append(5)
+    with pytest.raises(TypeError, match="is a int, not a scratch.nn Module"):
+        nn.Sequential().append(5)
     x = np.arange(6.0).reshape(2, 3)
     empty = nn.Sequential()
     assert repr(empty) == repr(torch.nn.Sequential()) == "Sequential()"

@@ -137,19 +137,20 @@ def test_run_moves_between_scratch_and_torch_mid_run(name, dtype, data):
 
 def test_flat_arrays_round_trip_every_optimizer_state_exactly():
     """The ``.npz`` form (flat arrays, groups as JSON) gives back the same state dict:
-    tuples stay tuples, 0-d array hyperparameters stay arrays."""
+    tuples stay tuples, 0-d array hyperparameters stay arrays of their dtype, and state
+    keeps its parameter indices when an earlier parameter has no state yet."""
     rng = np.random.default_rng(0)
     for name in NAMES:
         params = [Parameter(rng.standard_normal(s)) for s in [(2, 3), ()]]
-        lr = np.array(0.01)
+        lr = np.array(0.01, np.float32)
         opt = getattr(optim, name)([{"params": params[:1]}, {"params": params[1:], "lr": lr}])
-        for p in params:
-            p.grad = rng.standard_normal(p.data.shape)
-        opt.step()
+        params[1].grad = rng.standard_normal(params[1].data.shape)
+        opt.step()                                     # state for parameter 1 only
         saved = opt.state_dict()
         back = unflatten_state_dict(flatten_state_dict(saved))
         _assert_same_state(saved, back)
-        assert isinstance(back["param_groups"][1]["lr"], np.ndarray)
+        assert back["param_groups"][1]["lr"].dtype == np.float32
+        assert set(back["state"]) == set(saved["state"])
         if "betas" in saved["param_groups"][0]:
             assert isinstance(back["param_groups"][0]["betas"], tuple)
 

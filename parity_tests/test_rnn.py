@@ -281,6 +281,15 @@ ERRORS = [
     (lambda: nn.RNN(3, 4).backward(np.zeros((5, 2, 4), np.float32)), RuntimeError,
      "before forward"),
     (lambda: nn.RNN(3, 4, num_layers=0), ValueError, "num_layers must be greater than zero"),
+    (lambda: nn.RNN(3, 4)(np.zeros((5, 2, 3), np.float32), np.zeros((1, 2, 4))), TypeError,
+     "float64"),
+    (lambda: nn.LSTM(3, 4)(np.zeros((5, 2, 3), np.float32),
+                           (np.zeros((1, 2, 4), np.float32), np.zeros((1, 2, 4)))),
+     TypeError, "float64"),
+    (lambda: (lambda m: (m(np.zeros((2, 5, 3), np.float32)), m.backward(np.ones(4, np.float32))))(
+        nn.RNNOutput(3, 4)), ValueError, r"dout of shape \(2, 4\)"),
+    (lambda: (lambda m: (m(np.zeros((2, 5, 3), np.float32)), m.backward(np.ones(4, np.float32))))(
+        nn.LSTMOutput(3, 4)), ValueError, r"dout of shape \(2, 4\)"),
 ]
 
 
@@ -290,9 +299,15 @@ def test_bad_arguments_and_input_get_clear_errors(make, kind, match):
         make()
 
 
-def test_dropout_with_one_layer_warns_as_torch():
+@pytest.mark.parametrize("dropout", [0.5, 1.0])
+def test_dropout_with_one_layer_warns_as_torch(dropout):
+    """Any dropout in [0, 1] with one layer is accepted with torch's warning (and prints
+    as torch's)."""
     with pytest.warns(UserWarning, match="num_layers greater than 1"):
-        nn.RNN(3, 4, dropout=0.5)
+        theirs = torch.nn.LSTM(3, 4, dropout=dropout)
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        ours = nn.LSTM(3, 4, dropout=dropout)
+    assert repr(ours) == repr(theirs)
 
 
 def test_backward_checks_its_gradients():
@@ -383,3 +398,15 @@ def test_step_pairs_match_torch_cells(dtype, lstm, relu, n, d, h, bias, seed):
         theirs.update(bias_ih=grads["bias_ih"], bias_hh=grads["bias_hh"])
     k = 2 * (d + h + 2) * n
     assert_parity(mine, theirs, dtype, {name: k for name in theirs})
+
+
+def test_lstm_takes_its_state_as_a_list_as_torch_does():
+    rng = np.random.default_rng(0)
+    x, h, c = (rng.standard_normal(s) for s in [(5, 2, 3), (1, 2, 4), (1, 2, 4)])
+    ours = nn.LSTM(3, 4, dtype=np.float64, generator=0)
+    theirs = torch.nn.LSTM(3, 4).double()
+    convert.load_numpy_state(theirs, ours.state_dict())
+    out, (h_n, c_n) = ours(x, [h, c])
+    t_out, (t_h, t_c) = theirs(torch.from_numpy(x), [torch.from_numpy(h), torch.from_numpy(c)])
+    assert_parity(dict(out=out, h_n=h_n, c_n=c_n), dict(out=t_out, h_n=t_h, c_n=t_c),
+                  np.float64, dict(out=20, h_n=20, c_n=20))
