@@ -232,6 +232,10 @@ def test_load_state_dict_names_a_wrong_shape_and_copies_nothing(strict):
                                            r"shape \(7,\), the shape in this module is \(128,\)"):
         model.load_state_dict(state, strict=strict)
     assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+    state["fc1.bias"] = before["fc1.bias"].astype(np.complex64)      # after fc1.weight
+    with pytest.raises(RuntimeError, match="dtype mismatch for fc1.bias: cannot copy complex64"):
+        model.load_state_dict(state, strict=strict)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_module_zero_grad_sets_none_or_zeros_as_torch():

@@ -185,6 +185,9 @@ class Module:
         errors += [f"size mismatch for {k}: copying an array of shape {v.shape}, the shape in "
                    f"this module is {targets[k].shape}." for k, v in values.items()
                    if v.shape != targets[k].shape]
+        errors += [f"dtype mismatch for {k}: cannot copy {v.dtype} into {targets[k].dtype}."
+                   for k, v in values.items()
+                   if not np.can_cast(v.dtype, targets[k].dtype, casting="same_kind")]
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
