@@ -173,3 +173,23 @@ def test_parameters_buffers_and_apply_follow_torch():
     assert ours.apply(lambda m: order.append(type(m).__name__)) is ours
     theirs.apply(lambda m: t_order.append(type(m).__name__))
     assert order == t_order
+
+
+def test_identity_passes_input_and_gradient_through_as_torch():
+    """torch's placeholder: any arguments, the input itself out, the gradient back, and
+    inside a Sequential a layer that can stand in for a removed one."""
+    ours, theirs = nn.Identity(54, unused=0.1), torch.nn.Identity(54, unused=0.1)
+    assert repr(ours) == repr(theirs) == "Identity()"
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    assert ours.forward(x) is x
+    dout = np.random.default_rng(1).standard_normal((2, 3))
+    assert ours.backward(dout) is dout
+    with pytest.raises(ValueError, match="dout"):
+        ours.forward(x)
+        ours.backward(np.ones((3, 2)))
+    ours, theirs = _pair(np.float64)
+    ours.layers["1"], theirs[1] = nn.Identity(), torch.nn.Identity()
+    theirs = same_state_twins(ours, theirs, np.float64, 0)
+    assert repr(ours) == repr(theirs)
+    assert_module_matches_torch(ours, theirs, x[:, :1].repeat(5, axis=1), np.float64, 0,
+                                reduction=5)

@@ -21,7 +21,7 @@ from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
-from scratch.nn.linear import Linear
+from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
@@ -33,4 +33,4 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
            "Sequential", "Sigmoid", "Tanh"]
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
-__all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d"]
+__all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]

@@ -1,4 +1,4 @@
-"""Fully connected layer: ``Linear``."""
+"""Fully connected layer ``Linear``, and ``Identity`` (torch keeps both in linear.py)."""
 from __future__ import annotations
 
 from scratch import checks, init
@@ -55,3 +55,19 @@ class Linear(Module):
         if db is not None:
             self._params["bias"].grad = db
         return dx
+
+
+class Identity(Module):
+    """Passes its input through; any constructor arguments are ignored, as torch's
+    ``Identity`` (a placeholder, e.g. for a removed layer). ``backward`` returns ``dout``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        checks.input_array(self, x)
+        return self._keep(x, True)
+
+    def backward(self, dout, input_grad=True):
+        self._take_cache(dout)
+        return dout
