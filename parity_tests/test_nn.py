@@ -167,6 +167,7 @@ def test_parameters_buffers_and_apply_follow_torch():
         assert [n for n, _ in ours.named_buffers(**kwargs)] == [
             n for n, _ in theirs.named_buffers(**kwargs)]
     assert len(ours.parameters()) == len(list(theirs.parameters())) == 6
+    assert list(ours.state_dict()) == list(theirs.state_dict())    # the shared layer twice
     assert len(ours.buffers()) == len(list(theirs.buffers())) == 3
     assert ours.bn.parameters(recurse=False)[0] is ours.bn.weight
     order, t_order = [], []

@@ -33,6 +33,11 @@ class IncompatibleKeys(NamedTuple):
                 f"unexpected_keys={self.unexpected_keys})")
 
 
+def _dotted(prefix: str, name: str) -> str:
+    """``'block.fc'``: a name below ``prefix`` (the root's prefix is ``''``)."""
+    return f"{prefix}.{name}" if prefix else name
+
+
 def _quoted(keys) -> str:
     return ", ".join(f'"{k}"' for k in keys) + ". "
 
@@ -110,8 +115,7 @@ class Module:
             memo.add(id(self))
         yield prefix, self
         for name, child in self._children().items():
-            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name,
-                                           remove_duplicate)
+            yield from child.named_modules(memo, _dotted(prefix, name), remove_duplicate)
 
     def modules(self):
         """This module and every descendant, as torch's ``modules()``."""
@@ -126,7 +130,7 @@ class Module:
             for name, member in members(module).items():
                 if id(member) not in seen:
                     seen.add(id(member))
-                    yield (f"{module_name}.{name}" if module_name else name), member
+                    yield _dotted(module_name, name), member
 
     def named_parameters(self, prefix="", recurse=True):
         """``('fc1.weight', Parameter)`` pairs in torch's order (each module's own, then
@@ -151,14 +155,14 @@ class Module:
         fn(self)
         return self
 
-    def _named_arrays(self, prefix=""):
-        """Parameter then buffer arrays of each module, depth first: torch's state_dict order."""
-        for name, p in self._params.items():
-            yield prefix + name, p.data
-        for name, b in self._buffers.items():
-            yield prefix + name, b
-        for cname, child in self._children().items():
-            yield from child._named_arrays(f"{prefix}{cname}.")
+    def _named_arrays(self):
+        """Parameter then buffer arrays of each module, depth first, a module reached twice
+        under each of its names: torch's state_dict keys and order."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            for name, p in module._params.items():
+                yield _dotted(module_name, name), p.data
+            for name, b in module._buffers.items():
+                yield _dotted(module_name, name), b
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed and ordered as torch's state_dict."""

@@ -38,9 +38,14 @@ class MaxPool2d(_Pool):
         self.return_indices = checks.flag(self, "return_indices", return_indices)
         ceil_mode = checks.flag(self, "ceil_mode", ceil_mode)
         self.geometry = (k, p, d)
-        self.args = (kernel_size, stride, padding, dilation, ceil_mode, self.return_indices)
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
+
+    @property
+    def args(self):
+        """The functional's arguments after ``x``: torch's attributes."""
+        return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                self.return_indices)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -61,11 +66,15 @@ class AvgPool2d(_Pool):
         count_include_pad = checks.flag(self, "count_include_pad", count_include_pad)
         divisor_override = checks.divisor(self, divisor_override)
         self.geometry = (k, p, d)
-        self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
         self.kernel_size, self.stride = kernel_size, kernel_size if stride is None else stride
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    @property
+    def args(self):
+        """The functional's arguments after ``x``: torch's attributes."""
+        return (self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

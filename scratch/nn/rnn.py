@@ -96,8 +96,7 @@ class RNNBase(Module):
                     shapes.update(bias_ih=(size,), bias_hh=(size,))
                 for key, shape in shapes.items():
                     self._params[f"{key}_l{layer}{suffix}"] = Parameter(np.zeros(shape, dtype))
-        self.reset_parameters(R.generator(name, generator) if generator is not None
-                              else R.generator(name, seed))
+        self.reset_parameters(R.generator(name, generator if generator is not None else seed))
 
     @staticmethod
     def _check_proj_size(name, proj_size):
@@ -289,7 +288,6 @@ class RNN(RNNBase):
             dh_n = np.zeros(self._state_shape(1 if batch is None else batch), dout.dtype)
         dx, (dh0,) = self._run_backward(dout, [dh_n])
         return self._from_time_major(dx, batch), self._unbatch(dh0, batch)
-
 
 
 class LSTM(RNNBase):
