@@ -1,6 +1,6 @@
 """Plant each catalogued bug in a copy of the repository and run the parity suite on it.
 
-The catalogue (``parity_tests/bugs/catalogue.toml``) lists realistic hand-written
+The catalogue (``parity_tests/bugs/*.toml``, one file per area) lists realistic hand-written
 mistakes as data: the file, the exact original snippet, its replacement, the kind
 of mistake, a one-line story and the test meant to kill it. For each bug this
 command copies the repository (tracked and untracked, non-ignored files) into a
@@ -41,7 +41,7 @@ except ModuleNotFoundError:             # Python 3.10: the same parser as a pack
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGUE = ROOT / "parity_tests" / "bugs" / "catalogue.toml"
+CATALOGUE = ROOT / "parity_tests" / "bugs"
 FIELDS = ("id", "file", "kind", "story", "killer", "original", "replacement")
 KINDS = ("module arguments", "fresh state", "containers and snapshots", "optimizer state",
          "shapes", "numerics", "corners", "wrong derivative", "wrong reduction axis",
@@ -70,12 +70,22 @@ class Result:
     detail: str = ""
 
 
+def _entries(path: Path):
+    """``(file, n, entry)`` for each ``[[bug]]`` of a catalogue file, or of every ``*.toml``
+    in a catalogue folder (sorted by name)."""
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    if not files:
+        raise SystemExit(f"{path}: no catalogue file (*.toml) found")
+    for file in files:
+        with open(file, "rb") as f:
+            for n, entry in enumerate(tomllib.load(f).get("bug", []), start=1):
+                yield file, n, entry
+
+
 def load(path: Path = CATALOGUE) -> list[Bug]:
     """The catalogue's bugs, checked for required fields, known kinds and unique ids."""
-    with open(path, "rb") as f:
-        entries = tomllib.load(f).get("bug", [])
     bugs, seen = [], set()
-    for n, entry in enumerate(entries, start=1):
+    for path, n, entry in _entries(path):
         missing = [k for k in FIELDS if k not in entry]
         if missing:
             raise SystemExit(f"{path}: bug #{n} ({entry.get('id', '?')}) lacks {missing}")
@@ -222,7 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip running the killer tests on the unmodified code first")
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE,
-                        help="catalogue file (default parity_tests/bugs/catalogue.toml)")
+                        help="catalogue file, or a folder of them (default parity_tests/bugs)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
