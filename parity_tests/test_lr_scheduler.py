@@ -11,157 +11,30 @@ also give torch's lrs bit for bit.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, note
+from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests.helpers import assert_parity
 from parity_tests.optim_problems import steps_reduction
+from parity_tests.scheduler_cases import (
+    OPTIMIZERS,
+    Spec,
+    assert_same,
+    horizon,
+    one_cycle_specs,
+    optimizer_pair,
+    setups,
+    specs,
+    step_once,
+)
 from reference import convert
 from scratch import optim
 from scratch.nn import Parameter
 from scratch.optim import lr_scheduler
-
-
-class Decay:
-    """A callable object with state: torch's state_dict saves its ``__dict__``, not None."""
-
-    def __init__(self, rate):
-        self.rate = rate
-
-    def __call__(self, epoch):
-        return self.rate ** epoch
-
-
-LAMBDAS = {"pow": lambda epoch: 0.9 ** epoch, "inverse": lambda epoch: 1.0 / (epoch + 1),
-           "constant": lambda epoch: 0.95, "object": Decay(0.8)}
-
-
-@dataclass
-class Spec:
-    """A scheduler to build on either side: ``name`` in lr_scheduler, its kwargs, and
-    for SequentialLR/ChainedScheduler the child specs."""
-    name: str
-    kwargs: dict
-    children: list = field(default_factory=list)
-
-    def build(self, module, opt):
-        kwargs = dict(self.kwargs)
-        if "lr_lambda" in kwargs:
-            kwargs["lr_lambda"] = LAMBDAS[kwargs["lr_lambda"]]
-        if self.name == "SequentialLR":
-            return module.SequentialLR(opt, [c.build(module, opt) for c in self.children],
-                                       **kwargs)
-        if self.name == "ChainedScheduler":
-            return module.ChainedScheduler([c.build(module, opt) for c in self.children])
-        return getattr(module, self.name)(opt, **kwargs)
-
-
-GAMMAS = st.floats(0.1, 1.0)
-ITERS = st.integers(1, 8)
-
-
-def simple_specs():
-    return st.one_of(
-        st.builds(lambda s, g: Spec("StepLR", dict(step_size=s, gamma=g)), st.integers(1, 5),
-                  GAMMAS),
-        st.builds(lambda m, g: Spec("MultiStepLR", dict(milestones=m, gamma=g)),
-                  st.lists(st.integers(1, 10), max_size=4), GAMMAS),
-        st.builds(lambda g: Spec("ExponentialLR", dict(gamma=g)), st.floats(0.5, 1.0)),
-        st.builds(lambda a, b, n: Spec("LinearLR", dict(start_factor=a, end_factor=b,
-                                                        total_iters=n)),
-                  st.floats(0.01, 1.0), st.floats(0.0, 1.0), ITERS),
-        st.builds(lambda f, n: Spec("ConstantLR", dict(factor=f, total_iters=n)),
-                  st.floats(0.05, 1.0), st.integers(0, 8)),
-        st.builds(lambda n, p: Spec("PolynomialLR", dict(total_iters=n, power=p)),
-                  ITERS, st.floats(0.5, 3.0)),
-        st.builds(lambda t, e: Spec("CosineAnnealingLR", dict(T_max=t, eta_min=e)),
-                  st.integers(1, 10), st.one_of(st.just(0.0), st.floats(0.0, 1e-3))),
-        st.builds(lambda f: Spec("LambdaLR", dict(lr_lambda=f)), st.sampled_from(sorted(LAMBDAS))),
-        st.builds(lambda f: Spec("MultiplicativeLR", dict(lr_lambda=f)),
-                  st.sampled_from(sorted(LAMBDAS))),
-        one_cycle_specs(),
-    )
-
-
-def one_cycle_specs(cycle_momentum=st.booleans()):
-    """total_steps >= 12 >= the steps taken, and pct_start * total_steps > 1: every
-    phase is longer than 0 steps (a phase of length 0 divides by zero in torch)."""
-    return st.builds(lambda lr, extra, pct, kind, three, cyc: Spec("OneCycleLR", dict(
-        max_lr=lr, total_steps=12 + extra, pct_start=pct, anneal_strategy=kind,
-        three_phase=three, cycle_momentum=cyc)),
-        st.floats(0.01, 1.0), st.integers(0, 4), st.floats(0.1, 0.45),
-        st.sampled_from(["cos", "linear"]), st.booleans(), cycle_momentum)
-
-
-@st.composite
-def specs(draw):
-    """A simple scheduler, or two chained, or two in sequence (OneCycleLR, which owns
-    the schedule and forbids stepping past its end, only alone)."""
-    kind = draw(st.sampled_from(["simple", "simple", "chained", "sequential"]))
-    if kind == "simple":
-        return draw(simple_specs())
-    children = draw(st.lists(simple_specs().filter(lambda s: s.name != "OneCycleLR"),
-                             min_size=2, max_size=2))
-    if kind == "chained":
-        return Spec("ChainedScheduler", {}, children)
-    return Spec("SequentialLR", dict(milestones=[draw(st.integers(1, 8))]), children)
-
-
-OPTIMIZERS = ["SGD", "Adam", "AdamW"]   # momentum, or betas whose beta1 OneCycleLR cycles
-
-
-@st.composite
-def setups(draw):
-    """Group lrs and momenta (SGD's momentum or Adam's beta1), the scheduler, the number
-    of steps."""
-    n_steps = draw(st.integers(1, 12))
-    lrs = draw(st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3))
-    momentum = draw(st.floats(0.5, 0.99))
-    return lrs, (draw(st.sampled_from(OPTIMIZERS)), momentum), draw(specs()), n_steps
-
-
-def _optimizers(lrs, momentum, tensor_lr=False):
-    """``momentum``: a float (SGD), or ``(optimizer name, momentum or beta1)``."""
-    name, momentum = momentum if isinstance(momentum, tuple) else ("SGD", momentum)
-    hyper = dict(momentum=momentum) if name == "SGD" else dict(betas=(momentum, 0.999))
-    params = [Parameter(np.zeros(2)) for _ in lrs]
-    t_params = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in lrs]
-    lr_of = (lambda lr: np.array(lr)) if tensor_lr else (lambda lr: lr)
-    t_lr_of = (lambda lr: torch.tensor(lr, dtype=torch.float64)) if tensor_lr else (lambda lr: lr)
-    opt = getattr(optim, name)([{"params": [p], "lr": lr_of(lr)} for p, lr in zip(params, lrs)],
-                               lr=0.1, **hyper)
-    t_opt = getattr(torch.optim, name)(
-        [{"params": [p], "lr": t_lr_of(lr)} for p, lr in zip(t_params, lrs)], lr=0.1, **hyper)
-    return opt, t_opt
-
-
-def _floats(values):
-    return [float(v) for v in values]
-
-
-def _assert_same(sched, t_sched, opt, t_opt, where, states=True):
-    note(f"{where}: scratch {_floats(sched.get_last_lr())}, torch "
-         f"{_floats(t_sched.get_last_lr())}")
-    assert _floats(sched.get_last_lr()) == _floats(t_sched.get_last_lr()), where
-    for group, t_group in zip(opt.param_groups, t_opt.param_groups):
-        assert float(group["lr"]) == float(t_group["lr"]), where
-        assert group.get("momentum") == t_group.get("momentum"), where
-        assert _floats(group.get("betas", ())) == _floats(t_group.get("betas", ())), where
-    if states:
-        assert sched.state_dict() == t_sched.state_dict(), where
-
-
-def _step(sched, opt, metric=None):
-    opt.step()
-    if metric is None:
-        sched.step()
-    else:
-        sched.step(metric)
 
 
 @given(setup=setups(), tensor_lr=st.booleans())
@@ -169,15 +42,56 @@ def test_scheduler_lrs_and_state_dicts_equal_torch(setup, tensor_lr):
     """After construction and after every step: the same lrs (exactly), momenta, and
     ``state_dict()`` as torch's (keys and values; lambdas saved as None)."""
     lrs, momentum, spec, n_steps = setup
-    opt, t_opt = _optimizers(lrs, momentum, tensor_lr)
+    opt, t_opt = optimizer_pair(lrs, momentum, tensor_lr)
     sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
-    _assert_same(sched, t_sched, opt, t_opt, "constructed", states=not tensor_lr)
+    assert_same(sched, t_sched, opt, t_opt, "constructed", states=not tensor_lr)
     for step in range(n_steps):
-        _step(sched, opt)
-        _step(t_sched, t_opt)
-        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}", states=not tensor_lr)
+        step_once(sched, opt)
+        step_once(t_sched, t_opt)
+        assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}", states=not tensor_lr)
     if tensor_lr:  # the scheduler fills the very array the optimizer reads
         assert all(isinstance(g["lr"], np.ndarray) for g in opt.param_groups)
+
+
+@given(lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+       momentum=st.tuples(st.sampled_from(OPTIMIZERS), st.floats(0.5, 0.99)), spec=specs())
+def test_every_boundary_step_equals_torch(lrs, momentum, spec):
+    """Stepped exactly ``horizon(spec)`` times, one step past every milestone,
+    ``total_iters``, cosine half-period and ``SequentialLR`` switch, each step compared:
+    a schedule that changes one step early or late at its last boundary fails here,
+    however short the drawn runs of the other tests are. ``OneCycleLR`` is stepped to
+    its very last allowed step, and one more is refused on both sides."""
+    opt, t_opt = optimizer_pair(lrs, momentum)
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    for step in range(horizon(spec)):
+        step_once(sched, opt)
+        step_once(t_sched, t_opt)
+        assert_same(sched, t_sched, opt, t_opt, f"step {step + 1} of {horizon(spec)}")
+    if spec.name == "OneCycleLR":
+        for s, o in ((sched, opt), (t_sched, t_opt)):
+            with pytest.raises(ValueError, match="Tried to step"):
+                step_once(s, o)
+
+
+@given(lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+       mode=st.sampled_from(["min", "max"]), threshold_mode=st.sampled_from(["rel", "abs"]),
+       patience=st.integers(0, 3), cooldown=st.integers(0, 3), factor=st.floats(0.1, 0.9),
+       min_lr=st.floats(0.0, 0.05))
+def test_reduce_lr_on_plateau_boundaries_equal_torch(lrs, mode, threshold_mode, patience,
+                                                     cooldown, factor, min_lr):
+    """A flat metric for long enough to pass ``patience``, then ``cooldown``, then
+    ``patience`` again (three reductions), for every mode and threshold mode together:
+    the lr at each of those exact steps equals torch's."""
+    kwargs = dict(mode=mode, threshold_mode=threshold_mode, patience=patience,
+                  cooldown=cooldown, factor=factor, min_lr=min_lr)
+    opt, t_opt = optimizer_pair(lrs, 0.9)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
+    metrics = [1.0] + [1.0 - 1e-6] * 3 * (patience + cooldown + 2)
+    for i, metric in enumerate(metrics):
+        step_once(sched, opt, metric)
+        step_once(t_sched, t_opt, metric)
+        assert_same(sched, t_sched, opt, t_opt, f"metric {i}")
 
 
 @given(setup=setups(), data=st.data())
@@ -187,23 +101,23 @@ def test_resuming_from_state_dicts_continues_bit_for_bit(setup, data):
     never stopped, which are torch's."""
     lrs, momentum, spec, n_steps = setup
     k = data.draw(st.integers(0, n_steps), label="k")
-    opt, t_opt = _optimizers(lrs, momentum)
+    opt, t_opt = optimizer_pair(lrs, momentum)
     sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
     for _ in range(k):
-        _step(sched, opt)
-        _step(t_sched, t_opt)
+        step_once(sched, opt)
+        step_once(t_sched, t_opt)
     saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
-    opt2, _ = _optimizers(lrs, momentum)
+    opt2, _ = optimizer_pair(lrs, momentum)
     sched2 = spec.build(lr_scheduler, opt2)
     opt2.load_state_dict(saved_opt)
     sched2.load_state_dict(saved_sched)
-    _assert_same(sched2, t_sched, opt2, t_opt, "resumed")
+    assert_same(sched2, t_sched, opt2, t_opt, "resumed")
     for step in range(k, n_steps):
-        _step(sched, opt)
-        _step(sched2, opt2)
-        _step(t_sched, t_opt)
-        _assert_same(sched2, t_sched, opt2, t_opt, f"step {step + 1}")
-        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1} uninterrupted")
+        step_once(sched, opt)
+        step_once(sched2, opt2)
+        step_once(t_sched, t_opt)
+        assert_same(sched2, t_sched, opt2, t_opt, f"step {step + 1}")
+        assert_same(sched, t_sched, opt, t_opt, f"step {step + 1} uninterrupted")
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -214,12 +128,12 @@ def test_one_cycle_cycles_sgd_momentum_and_adam_beta1_like_torch(name, spec, lrs
                                                                   n_steps):
     """OneCycleLR's momentum cycle writes SGD's ``momentum`` and Adam's/AdamW's
     ``betas[0]`` (beta2 untouched), step by step as torch's."""
-    opt, t_opt = _optimizers(lrs, (name, momentum))
+    opt, t_opt = optimizer_pair(lrs, (name, momentum))
     sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
     for step in range(n_steps):
-        _step(sched, opt)
-        _step(t_sched, t_opt)
-        _assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}")
+        step_once(sched, opt)
+        step_once(t_sched, t_opt)
+        assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}")
 
 
 CLOSED_FORMS = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
@@ -234,14 +148,14 @@ def test_step_with_an_epoch_uses_torchs_closed_form(setup, epochs):
     each scheduler's closed form: epochs drawn in any order, before and past
     ``total_iters``/``T_max``/the milestones, give torch's lrs exactly."""
     lrs, momentum, spec, _ = setup
-    opt, t_opt = _optimizers(lrs, momentum)
+    opt, t_opt = optimizer_pair(lrs, momentum)
     sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
     for epoch in epochs:
         opt.step()
         t_opt.step()
         sched.step(epoch)
         t_sched.step(epoch)
-        _assert_same(sched, t_sched, opt, t_opt, f"step({epoch})")
+        assert_same(sched, t_sched, opt, t_opt, f"step({epoch})")
 
 
 RESUMABLE = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
@@ -255,25 +169,25 @@ def test_last_epoch_resume_equals_torch(setup, data):
     from there on; without ``initial_lr`` both refuse with KeyError."""
     lrs, momentum, spec, n_steps = setup
     k = data.draw(st.integers(0, n_steps - 1), label="k")
-    opt, t_opt = _optimizers(lrs, momentum)
+    opt, t_opt = optimizer_pair(lrs, momentum)
     with pytest.raises(KeyError, match="initial_lr"):
         Spec(spec.name, dict(spec.kwargs, last_epoch=k)).build(lr_scheduler, opt)
     with pytest.raises(KeyError, match="initial_lr"):
         Spec(spec.name, dict(spec.kwargs, last_epoch=k)).build(torch.optim.lr_scheduler, t_opt)
     t_sched = spec.build(torch.optim.lr_scheduler, t_opt)
     for _ in range(k):
-        _step(t_sched, t_opt)
+        step_once(t_sched, t_opt)
     opt.load_state_dict(convert.optimizer_state_dict_to_numpy(t_opt.state_dict()))
     resumed = Spec(spec.name, dict(spec.kwargs, last_epoch=k))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sched = resumed.build(lr_scheduler, opt)
         t_resumed = resumed.build(torch.optim.lr_scheduler, t_opt)
-    _assert_same(sched, t_resumed, opt, t_opt, "resumed")
+    assert_same(sched, t_resumed, opt, t_opt, "resumed")
     for step in range(k, n_steps - 1):
-        _step(sched, opt)
-        _step(t_resumed, t_opt)
-        _assert_same(sched, t_resumed, opt, t_opt, f"step {step + 1}")
+        step_once(sched, opt)
+        step_once(t_resumed, t_opt)
+        assert_same(sched, t_resumed, opt, t_opt, f"step {step + 1}")
 
 
 @st.composite
@@ -301,19 +215,19 @@ def test_reduce_lr_on_plateau_equals_torch_and_resumes(setup, data):
     scheduler loading the state dict mid-run continues identically."""
     lrs, kwargs, metrics = setup
     k = data.draw(st.integers(0, len(metrics)), label="k")
-    opt, t_opt = _optimizers(lrs, 0.9)
+    opt, t_opt = optimizer_pair(lrs, 0.9)
     sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
     t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
     for i, metric in enumerate(metrics):
         if i == k:
             opt_state, state = opt.state_dict(), sched.state_dict()
-            opt, _ = _optimizers(lrs, 0.9)
+            opt, _ = optimizer_pair(lrs, 0.9)
             sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
             opt.load_state_dict(opt_state)
             sched.load_state_dict(state)
-        _step(sched, opt, metric)
-        _step(t_sched, t_opt, metric)
-        _assert_same(sched, t_sched, opt, t_opt, f"metric {i}")
+        step_once(sched, opt, metric)
+        step_once(t_sched, t_opt, metric)
+        assert_same(sched, t_sched, opt, t_opt, f"metric {i}")
 
 
 def test_adadelta_with_step_lr_trains_like_torch():
@@ -344,7 +258,7 @@ def test_adadelta_with_step_lr_trains_like_torch():
 
 
 def test_scheduler_errors_and_warnings_like_torch():
-    opt, t_opt = _optimizers([0.1], 0.9)
+    opt, t_opt = optimizer_pair([0.1], 0.9)
     for module, o in ((lr_scheduler, opt), (torch.optim.lr_scheduler, t_opt)):
         with pytest.raises(TypeError, match="is not an Optimizer"):
             module.StepLR(object(), 1)
