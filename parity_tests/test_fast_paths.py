@@ -434,6 +434,32 @@ def test_relu_before_max_pool_runs_after_it_with_the_same_numbers(threads, dtype
     check()
 
 
+def test_a_sequential_runs_the_order_written_unless_it_opts_in():
+    """No silent reordering: a Sequential a user writes runs ReLU first (its cache, the
+    mask, has the input's shape); opted in, the ReLU runs on the pooled map."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    seq = nn.Sequential({"relu": nn.ReLU(), "pool": nn.MaxPool2d(2)})
+    assert seq.relu_after_max_pool is False
+    seq.forward(x)
+    assert seq.relu._cache.shape == x.shape
+    seq.relu_after_max_pool = True
+    seq.forward(x)
+    assert seq.relu._cache.shape == (2, 3, 3, 3)
+
+
+def test_the_built_model_opts_in_and_its_relus_run_on_the_pooled_maps():
+    model = scratch_model.build(A.mnist_cnn(channels=(4, 8), hidden=16), dtype=np.float64)
+    assert model.relu_after_max_pool is True
+    pairs = [(name, nxt) for (name, layer), (_, nxt) in zip(model.layers.items(),
+                                                            list(model.layers.items())[1:])
+             if type(layer) is nn.ReLU and type(nxt) is nn.MaxPool2d]
+    assert pairs
+    x = np.random.default_rng(0).standard_normal((2, 1, 28, 28))
+    model.forward(x)
+    for name, pool in pairs:
+        assert model.layers[name]._cache.shape == pool._out[0]
+
+
 def test_errors_after_the_reordering_name_the_layer_they_named_before():
     """A wrong ``dout``, or a second backward, is blamed on the last layer as written
     (the pool), not on the ReLU that ran last."""
