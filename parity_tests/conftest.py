@@ -47,3 +47,11 @@ def mnist_root(pytestconfig):
     except mnist.MNISTError as err:
         pytest.fail(f"the MNIST files these tests need could not be fetched: {err}",
                     pytrace=False)
+
+
+def pytest_report_header(config):
+    """Say which paths the layers run: ``SCRATCH_FAST_PATHS=0 pytest parity_tests`` runs the
+    whole suite on the plain paths (test_fast_paths.py turns them on for itself)."""
+    from scratch.backends import fast
+    return (f"scratch fast paths: {'on' if fast.enabled else 'off'} "
+            f"(SCRATCH_FAST_PATHS={os.environ.get('SCRATCH_FAST_PATHS', 'unset')})")

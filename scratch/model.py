@@ -72,11 +72,17 @@ def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
           dtype=np.float32) -> nn.Sequential:
     """The scratch network. Its Linear and Conv2d layers draw torch's default
     initialisation at construction, in layer order, from one generator seeded by ``seed``
-    (each draws its weight, then its bias), so a seed fixes every weight."""
+    (each draws its weight, then its bias), so a seed fixes every weight.
+
+    The network runs each ReLU that directly precedes a MaxPool2d after the pool
+    (``relu_after_max_pool``, a fast path with the same numbers; see
+    :class:`~scratch.nn.Sequential`)."""
     rng = np.random.default_rng(seed)
     shapes = architecture.shapes()
-    return nn.Sequential({name: _layer(spec, in_shape, np.dtype(dtype), rng)
-                          for (name, spec), in_shape in zip(architecture.layers, shapes)})
+    model = nn.Sequential({name: _layer(spec, in_shape, np.dtype(dtype), rng)
+                           for (name, spec), in_shape in zip(architecture.layers, shapes)})
+    model.relu_after_max_pool = True                 # FAST PATH, chosen: see the docstring
+    return model
 
 
 def _recurrent(spec, in_shape, dtype, rng):

@@ -8,7 +8,6 @@ input.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -110,39 +109,6 @@ def unpad2d(xp: np.ndarray, padding: tuple[int, int], size: tuple[int, int]) -> 
     """Crop the padding added by :func:`pad2d` (extra included) back to ``size``."""
     (ph, pw), (h, w) = padding, size
     return xp[..., ph:ph + h, pw:pw + w]
-
-
-
-class FlatPlanes(NamedTuple):
-    """Where things sit when each (H, W) plane is flattened row by row for stride-1 windows
-    (see :func:`flat_planes`)."""
-    width: int           # row length: W plus the zeros after each row
-    start: int           # flat index of input element (0, 0)
-    length: int          # flat length of a zero-padded plane
-    span: int            # H_out * width: output positions, (width - W_out) per row dropped
-    offsets: list        # per tap (i, j), row-major: from an output position to what it reads
-
-
-def flat_planes(size, kernel, padding, dilation) -> FlatPlanes:
-    """Geometry of stride-1 windows on flattened planes (im2col as contiguous slices).
-
-    Each input row is followed by ``gap`` zeros that serve both as its right
-    padding and as the next row's left padding, ``gap = max(pw, W_out - W)``,
-    and zero rows stand for the top and bottom padding. The window of output
-    (oh, ow) then reads tap (i, j) at ``oh*width + ow + offsets[i*kw + j]``: for
-    all outputs at once, one contiguous slice of length ``span`` per tap. The
-    ``width - W_out`` positions past each output row wrap onto the next row; their
-    outputs are computed and dropped.
-    """
-    (h, w), (kh, kw), (ph, pw), (dh, dw) = size, kernel, padding, dilation
-    ho, wo = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
-    gap = max(pw, wo - w)
-    width = w + gap
-    start = ph * width + gap
-    offsets = [gap - pw + i * dh * width + j * dw for i in range(kh) for j in range(kw)]
-    span = ho * width
-    length = max(span + offsets[-1], start + h * width)
-    return FlatPlanes(width, start, length, span, offsets)
 
 
 def conv_pads(padding, kernel, dilation) -> tuple[int, int, int, int]:

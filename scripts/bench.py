@@ -317,7 +317,8 @@ def layer_table(batch_size, repeats, seed):
     def t_backward(layer, x, dout):
         layer(torch.from_numpy(x).requires_grad_(True)).backward(torch.from_numpy(dout))
 
-    scratch = time_layers(run_order(net.layers), lambda layer, x: layer.forward(x), s_backward)
+    scratch = time_layers(run_order(net.layers, net.relu_after_max_pool),
+                          lambda layer, x: layer.forward(x), s_backward)
     torch_rows = time_layers(zip(net.layers, twin), t_forward, t_backward)
     rows = []
     for name, s_row in scratch.items():

@@ -1,78 +1,56 @@
-"""Element-wise activations: forward/backward pairs."""
+"""Activations: forward/backward pairs (element-wise, then the softmax family).
+
+Each ``*_forward(x, ...)`` returns ``(out, cache)`` with ``out`` of ``x``'s shape
+and dtype; the ``*_backward(dout, cache)`` under it returns ``dx``. ReLU has a
+threaded fast path in :mod:`scratch.backends.fast.activation`, entered through
+the lines marked ``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves
+only the code below.
+"""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from scratch import parallel
-
-
-def _zero(like):
-    return np.zeros((), like.dtype)
+from scratch.backends.fast import activation as fast_activation
 
 
 def relu_forward(x):
-    """``max(x, 0)``; the cache is the mask ``x > 0`` (torch's gradient at 0 is 0)."""
-    if x.ndim and x.flags.c_contiguous:
-        return _relu_forward_split(x)
+    """``max(x, 0)``, any shape; the cache is the boolean mask ``x > 0`` (torch's
+    gradient at 0 is 0)."""
+    if (fast := fast_activation.relu_forward(x)) is not None:
+        return fast                                              # FAST PATH (threads)
     return np.maximum(x, 0), x > 0
 
 
 def relu_backward(dout, mask):
-    if dout.ndim and dout.flags.c_contiguous:
-        return _relu_backward_split(dout, mask)
+    """``dout`` where the input was positive, else 0."""
+    if (fast := fast_activation.relu_backward(dout, mask)) is not None:
+        return fast                                              # FAST PATH (threads)
     return dout * mask
 
 
-_zeros = {}
-
-
-def _zeros_flat(size, dtype):
-    """A read-only run of ``size`` zeros, kept from call to call: NumPy's ``maximum``
-    is three times faster against an array of zeros than against the scalar 0."""
-    have = _zeros.get(dtype)
-    if have is None or have.size < size:
-        have = _zeros[dtype] = np.zeros(size, dtype)
-        have.flags.writeable = False
-    return have[:size]
-
-
-def _relu_forward_split(x):
-    """ReLU on a contiguous array, its batch split over threads."""
-    out, mask = np.empty_like(x), np.empty(x.shape, bool)
-    zeros = _zeros_flat(x.size, x.dtype) if x.dtype.kind == "f" else None
-
-    def chunk(sl):
-        xs = x[sl].reshape(-1)
-        np.greater(xs, 0, out=mask[sl].reshape(-1))
-        np.maximum(xs, 0 if zeros is None else zeros[:xs.size], out=out[sl].reshape(-1))
-
-    parallel.run(chunk, x.shape[0], x.size)
-    return out, mask
-
-
-def _relu_backward_split(dout, mask):
-    dx = np.empty(np.broadcast_shapes(dout.shape, mask.shape), np.result_type(dout, mask))
-    if dx.shape != dout.shape or not mask.flags.c_contiguous:
-        return dout * mask
-
-    def chunk(sl):
-        np.multiply(dout[sl], mask[sl], out=dx[sl])
-
-    parallel.run(chunk, dout.shape[0], dout.size)
-    return dx
+class LeakyReLUCache(NamedTuple):
+    mask: np.ndarray         # x > 0
+    negative_slope: float
 
 
 def leaky_relu_forward(x, negative_slope=0.01):
-    """``x`` where ``x > 0`` else ``negative_slope * x``; at 0 the slope side is used."""
+    """``x`` where ``x > 0`` else ``negative_slope * x``; at 0 the slope side is used.
+    Cache: :class:`LeakyReLUCache`."""
     mask = x > 0
-    return np.where(mask, x, x * x.dtype.type(negative_slope)), (mask, negative_slope)
+    out = np.where(mask, x, x * x.dtype.type(negative_slope))
+    return out, LeakyReLUCache(mask, negative_slope)
 
 
 def leaky_relu_backward(dout, cache):
     mask, slope = cache
     return np.where(mask, dout, dout * dout.dtype.type(slope))
+
+
+def _zero(like):
+    return np.zeros((), like.dtype)
 
 
 def _channel_view(weight, ndim):
@@ -82,11 +60,18 @@ def _channel_view(weight, ndim):
     return weight.reshape((1, -1) + (1,) * (ndim - 2)) if ndim > 1 else weight
 
 
+class PReLUCache(NamedTuple):
+    x: np.ndarray
+    mask: np.ndarray         # x > 0
+    weight: np.ndarray       # (1,) or (C,): the slopes
+
+
 def prelu_forward(x, weight):
-    """PReLU with a learned slope: ``weight`` is (1,) or (C,) for input (N, C, ...)."""
+    """PReLU with a learned slope: ``weight`` is (1,) or (C,) for input (N, C, ...).
+    Cache: :class:`PReLUCache`."""
     mask = x > 0
     a = _channel_view(weight, x.ndim)
-    return np.where(mask, x, a * x), (x, mask, weight)
+    return np.where(mask, x, a * x), PReLUCache(x, mask, weight)
 
 
 def prelu_backward(dout, cache):
@@ -136,11 +121,16 @@ def _normal_cdf(x):
     return 0.5 * (1 + np.asarray(_erf_object(x64 * _SQRT_HALF), np.float64))
 
 
+class GELUCache(NamedTuple):
+    x: np.ndarray
+    approximate: str         # 'none' or 'tanh'
+
+
 def gelu_forward(x, approximate="none"):
     """GELU, ``x * Phi(x)``; ``approximate='tanh'`` uses torch's tanh formula
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
 
-    Any shape; the output keeps ``x``'s shape and dtype. Cache: ``(x, approximate)``.
+    Any shape; the output keeps ``x``'s shape and dtype. Cache: :class:`GELUCache`.
     """
     if approximate == "tanh":
         t = np.tanh(x.dtype.type(_TANH_K) * (x + x.dtype.type(0.044715) * x * x * x))
@@ -150,7 +140,7 @@ def gelu_forward(x, approximate="none"):
     else:
         raise ValueError(f"approximate argument must be either none or tanh, got "
                          f"{approximate!r}")
-    return np.asarray(out, x.dtype), (x, approximate)
+    return np.asarray(out, x.dtype), GELUCache(x, approximate)
 
 
 def gelu_backward(dout, cache):
@@ -167,10 +157,15 @@ def gelu_backward(dout, cache):
     return np.asarray(dout * grad, dout.dtype)
 
 
+class ELUCache(NamedTuple):
+    x: np.ndarray
+    alpha: float
+
+
 def elu_forward(x, alpha=1.0):
-    """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``. Cache: ``(x, alpha)``."""
+    """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``. Cache: :class:`ELUCache`."""
     neg = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
-    return np.asarray(np.where(x > 0, x, neg), x.dtype), (x, alpha)
+    return np.asarray(np.where(x > 0, x, neg), x.dtype), ELUCache(x, alpha)
 
 
 def elu_backward(dout, cache):
@@ -180,10 +175,15 @@ def elu_backward(dout, cache):
     return np.asarray(dout * slope, dout.dtype)
 
 
+class SiLUCache(NamedTuple):
+    x: np.ndarray
+    sigmoid: np.ndarray      # sigmoid(x)
+
+
 def silu_forward(x):
-    """SiLU (swish), ``x * sigmoid(x)``. Cache: ``(x, sigmoid(x))``."""
+    """SiLU (swish), ``x * sigmoid(x)``. Cache: :class:`SiLUCache`."""
     s, _ = sigmoid_forward(x)
-    return np.asarray(x * s, x.dtype), (x, s)
+    return np.asarray(x * s, x.dtype), SiLUCache(x, s)
 
 
 def silu_backward(dout, cache):
@@ -210,8 +210,14 @@ def _axis(x, dim):
     return None if x.ndim == 0 else softmax_dim(dim, x.ndim)
 
 
+class SoftmaxCache(NamedTuple):
+    out: np.ndarray          # the forward's output
+    axis: int | None         # the softmax axis; None for a 0-d input
+
+
 def log_softmax_forward(x, dim):
-    """``x - logsumexp(x, dim)``, stable for any finite ``x``. Cache: the output."""
+    """``x - logsumexp(x, dim)``, stable for any finite ``x``. Cache:
+    :class:`SoftmaxCache`."""
     axis = _axis(x, dim)
     if axis is None:
         out = np.zeros_like(x)
@@ -219,7 +225,7 @@ def log_softmax_forward(x, dim):
         shifted = x - x.max(axis=axis, keepdims=True, initial=-np.inf)   # initial: empty
         with np.errstate(divide="ignore"):          # log(0) only for an empty softmax axis
             out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-    return np.asarray(out, x.dtype), (out, axis)
+    return np.asarray(out, x.dtype), SoftmaxCache(out, axis)
 
 
 def log_softmax_backward(dout, cache):
@@ -231,14 +237,14 @@ def log_softmax_backward(dout, cache):
 
 
 def softmax_forward(x, dim):
-    """``exp(x) / sum(exp(x), dim)``, shifted by the maximum. Cache: the output."""
+    """``exp(x) / sum(exp(x), dim)``, shifted by the maximum. Cache: :class:`SoftmaxCache`."""
     axis = _axis(x, dim)
     if axis is None:
         out = np.ones_like(x)
     else:
         e = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
         out = e / e.sum(axis=axis, keepdims=True)
-    return np.asarray(out, x.dtype), (out, axis)
+    return np.asarray(out, x.dtype), SoftmaxCache(out, axis)
 
 
 def softmax_backward(dout, cache):

@@ -1,7 +1,18 @@
 """Batch normalisation (training and eval): forward/backward pair."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class BatchNormCache(NamedTuple):
+    xhat: np.ndarray         # x normalised, x's shape
+    inv_std: np.ndarray      # (C,): 1 / sqrt(var + eps)
+    weight: np.ndarray | None
+    has_bias: bool
+    axes: tuple              # the axes reduced over: all but the channel axis 1
+    training: bool           # batch statistics (True) or running ones
 
 
 def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
@@ -14,7 +25,7 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
     ``running = (1 - momentum) * running + momentum * batch_stat`` with the
     unbiased variance, as torch does. In eval, uses the running statistics.
     Without running buffers (None) training mode still normalises with the
-    batch statistics. Cache: ``(xhat, inv_std, weight, has_bias, axes, training)``.
+    batch statistics. Cache: :class:`BatchNormCache`.
     """
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -36,7 +47,7 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, training,
         out = xhat * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return out, (xhat, inv_std, weight, bias is not None, axes, training)
+    return out, BatchNormCache(xhat, inv_std, weight, bias is not None, axes, training)
 
 
 def batch_norm_backward(dout, cache):

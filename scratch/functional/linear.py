@@ -1,39 +1,55 @@
-"""Fully connected layer and flatten: forward/backward pairs."""
+"""Fully connected layer and flatten: forward/backward pairs.
+
+Linear's products run split over scratch's threads when more than one is set
+(:mod:`scratch.backends.fast.linear`, entered through the lines marked
+``FAST PATH``); ``scratch.backends.fast.enabled = False`` leaves only the code below.
+"""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from scratch import parallel
+from scratch.backends.fast import linear as fast_linear
+
+
+class LinearCache(NamedTuple):
+    x: np.ndarray            # (*, in_features): the input
+    w: np.ndarray            # (out_features, in_features)
+    has_bias: bool
 
 
 def linear_forward(x, w, b=None):
     """``out = x @ w.T + b``.
 
     x: (*, in_features), 1-D included; w: (out_features, in_features);
-    b: (out_features,) or None. Returns out (*, out_features) and cache
-    ``(x, w, has_bias)``.
+    b: (out_features,) or None. Returns out (*, out_features) and a
+    :class:`LinearCache`.
     """
-    out = _matmul(x, w.T)
+    out = fast_linear.matmul(x, w.T)                             # FAST PATH (threads)
+    if out is None:
+        out = x @ w.T
     if b is not None:
         out += b
-    return out, (x, w, b is not None)
+    return out, LinearCache(x, w, b is not None)
 
 
 def linear_backward(dout, cache, input_grad=True):
     """Returns ``(dx, dw, db)``: ``dx`` None when ``input_grad`` is False, ``db`` without bias.
 
-    Leading axes are summed over: ``dw = dout^T @ x`` with both flattened to rows.
+    Leading axes are summed over: ``dw = dout^T @ x`` with both flattened to rows;
+    ``dx = dout @ w``; ``db`` = the sum of ``dout``'s rows.
     """
     x, w, has_bias = cache
     rows = dout.reshape(-1, w.shape[0])                          # (prod(*), out_features)
-    products = [lambda: _matmul(rows.T, x.reshape(-1, w.shape[1]))]
-    if input_grad:
-        products.append(lambda: _matmul(dout, w))
-    results = parallel.at_once(products, macs=rows.size * w.shape[1])
-    dw = results[0]
-    dx = results[1] if input_grad else None
+    x_rows = x.reshape(-1, w.shape[1])                           # (prod(*), in_features)
+    fast = fast_linear.weight_and_input_grads(rows, x_rows, dout, w, input_grad)
+    if fast is not None:                                         # FAST PATH (threads)
+        dw, dx = fast
+    else:
+        dw = rows.T @ x_rows
+        dx = dout @ w if input_grad else None
     db = rows.sum(axis=0) if has_bias else None
     return dx, dw, db
 
@@ -49,7 +65,7 @@ def _dims(ndim, start_dim, end_dim):
 def flatten_forward(x, start_dim=1, end_dim=-1):
     """Merge axes ``start_dim`` .. ``end_dim`` (inclusive) into one, as ``torch.flatten``.
 
-    Default: (N, ...) -> (N, prod(...)). Cache: the input shape.
+    Default: (N, ...) -> (N, prod(...)). Cache: the input shape (a tuple of ints).
     """
     start, end = _dims(x.ndim, start_dim, end_dim)
     if start is None or end is None or start > end:
@@ -62,17 +78,3 @@ def flatten_forward(x, start_dim=1, end_dim=-1):
 
 def flatten_backward(dout, cache):
     return dout.reshape(cache)
-
-
-def _matmul(a, b):
-    """``a @ b``; for a 2-D ``a``, its rows split over scratch's threads (each row is
-    the same single-threaded BLAS product as without the split)."""
-    if a.ndim != 2 or b.ndim != 2 or parallel.get_num_threads() == 1:
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-
-    def chunk(sl):
-        np.matmul(a[sl], b, out=out[sl])
-
-    parallel.run(chunk, a.shape[0], macs=out.size * a.shape[1])
-    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,6 +105,22 @@ def nll_loss_backward(dloss, cache):
     return _index_loss_backward(dloss, cache)
 
 
+class IndexTargets(NamedTuple):
+    valid: np.ndarray        # (M,): the target is not ignore_index
+    safe: np.ndarray         # (M,): the target, 0 where ignored (a valid index)
+
+
+class LossCache(NamedTuple):
+    """What the NLL and cross-entropy backwards need from the forward."""
+    log_probs: np.ndarray | None   # (M, C) rows; None for NLL (its input is log_probs)
+    q: np.ndarray                  # (M, C): dloss_m / dlog_probs[m] = -q[m]
+    denominator: float             # 'mean' divisor
+    reduction: str
+    shape: tuple                   # the logits' (or log-probabilities') shape
+    class_axis: int
+    targets: IndexTargets | None   # None for class-probability targets
+
+
 def _index_loss(logits, target, weight, ignore_index, reduction, label_smoothing,
                 log_softmax_first):
     class_axis = 0 if logits.ndim == 1 else 1
@@ -114,9 +131,10 @@ def _index_loss(logits, target, weight, ignore_index, reduction, label_smoothing
     flat = np.asarray(target).reshape(-1)
     losses, q, denominator = nll_terms(rows, flat, weight, ignore_index, label_smoothing)
     out = _reduce(losses, denominator, reduction, np.shape(target), logits.dtype)
-    return out, (rows if log_softmax_first else None, q, denominator, reduction,
-                 logits.shape, class_axis, (flat != ignore_index, np.where(
-                     flat != ignore_index, flat, 0)))
+    valid = flat != ignore_index
+    targets = IndexTargets(valid, np.where(valid, flat, 0))
+    return out, LossCache(rows if log_softmax_first else None, q, denominator, reduction,
+                          logits.shape, class_axis, targets)
 
 
 def _index_loss_backward(dloss, cache):
@@ -181,7 +199,7 @@ def cross_entropy_forward(logits, target, weight=None, size_average=None, ignore
     losses = -(q * log_probs).sum(axis=1)
     out_shape = tuple(s for i, s in enumerate(logits.shape) if i != class_axis)
     out = _reduce(losses, len(rows), reduction, out_shape, dtype)
-    return out, (log_probs, q, len(rows), reduction, logits.shape, class_axis, None)
+    return out, LossCache(log_probs, q, len(rows), reduction, logits.shape, class_axis, None)
 
 
 def cross_entropy_backward(dloss, cache):

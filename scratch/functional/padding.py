@@ -7,6 +7,8 @@ its source (the gather's adjoint).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 MODES = ("constant", "reflect", "replicate", "circular")
@@ -26,13 +28,20 @@ def _source(size: int, before: int, after: int, mode: str) -> np.ndarray:
     return np.where(folded < size, folded, period - folded)
 
 
+class PadCache(NamedTuple):
+    rows: np.ndarray         # (top + H + bottom,): source row of each output row (-1: constant)
+    cols: np.ndarray         # (left + W + right,): the same for columns
+    offset: tuple            # (top, left): where the input sits in the output
+    size: tuple              # (H, W) of the input
+
+
 def pad_forward(x, pad, mode="constant", value=0.0):
     """Pad ``x`` (..., H, W) by ``pad = (left, right, top, bottom)`` (torch's order).
 
     Output (..., top + H + bottom, left + W + right). ``reflect`` mirrors
     without repeating the edge (needs each pad < the size), ``replicate``
     repeats the edge, ``circular`` wraps around (needs each pad <= the size).
-    The cache holds the per-axis source indices and the input size.
+    The cache is a :class:`PadCache` (the per-axis source indices and the input size).
     """
     left, right, top, bottom = pad
     h, w = x.shape[-2:]
@@ -42,7 +51,7 @@ def pad_forward(x, pad, mode="constant", value=0.0):
         out[..., top:top + h, left:left + w] = x
     else:
         out = np.take(np.take(x, rows, axis=-2), cols, axis=-1)
-    return out, (rows, cols, (top, left), (h, w))
+    return out, PadCache(rows, cols, (top, left), (h, w))
 
 
 def _fold_axis(grad, source, start, size, axis):

@@ -1,11 +1,18 @@
-"""Max and average pooling: forward/backward pairs."""
+"""Max, average and adaptive pooling: forward/backward pairs.
+
+Each pair reads windows through :func:`~scratch.windows.taps` (one strided view
+of the padded input per kernel offset) and sends gradients back through
+:func:`~scratch.windows.fold`. A faster 2x2 max pool lives in
+:mod:`scratch.backends.fast.pooling`, entered through the lines marked
+``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
+"""
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
 
-from scratch import parallel
+from scratch.backends.fast import pooling as fast_pooling
 from scratch.windows import (
     fold,
     pad2d,
@@ -38,25 +45,37 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
     return k, s, p, d, out, extra, inside
 
 
+class MaxPool2dCache(NamedTuple):
+    """What :func:`max_pool2d_backward` needs from the forward."""
+    first_max: list      # per kernel offset (i, j), row-major: (..., H_out, W_out) booleans
+    kernel: tuple        # (kh, kw)
+    padded_shape: tuple  # the padded input's shape
+    size: tuple          # (H, W): the input's height and width
+    stride: tuple        # (sh, sw)
+    padding: tuple       # (ph, pw)
+    dilation: tuple      # (dh, dw)
+
+
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                        return_indices=False):
     """Max over each window; padding counts as -inf.
 
-    x: (N, C, H, W) or (C, H, W). Output size as for conv (with ``ceil_mode``
-    rounding up). The cache holds one boolean mask (..., H_out, W_out) per
-    kernel offset, true where that offset holds the window's first maximum in
+    x: (N, C, H, W) or (C, H, W). ``stride`` defaults to ``kernel_size``.
+    ``H_out = floor_or_ceil((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`` (same for W;
+    ``ceil_mode`` rounds up, dropping a last window that would start in the right
+    padding). Returns out (..., H_out, W_out) and a :class:`MaxPool2dCache`
+    whose ``first_max`` holds one boolean mask (..., H_out, W_out) per kernel
+    offset, true where that offset holds the window's first maximum in
     row-major order: the one element torch sends the window's gradient to.
     With ``return_indices`` (torch's functional order: after ``ceil_mode``) the
     output is ``(out, indices)``, see :func:`max_pool2d_indices`.
     """
     k, s, p, d, out_hw, extra, inside = _pool_geometry(x, kernel_size, stride, padding,
                                                        dilation, ceil_mode)
-    if (k == s == (2, 2) and p == (0, 0) and d == (1, 1) and not any(extra) and x.ndim == 4
-            and not return_indices):
-        fast = _max_pool2x2_forward(x, out_hw)
-        if fast is not None:
-            return fast
-    xp = pad2d(x, p, extra, value=-np.inf)
+    if (fast := fast_pooling.max_pool2d_forward(x, k, s, p, d, extra, out_hw,
+                                                return_indices)) is not None:
+        return fast                                              # FAST PATH (2x2, stride 2)
+    xp = pad2d(x, p, extra, value=-np.inf)                       # (..., Hp, Wp)
     views = [(i, j, xp[index]) for i, j, index in taps(k, s, d, out_hw)]  # row-major order
     out = views[0][2].copy()
     for _, _, view in views[1:]:
@@ -71,8 +90,20 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
         np.greater(hit, taken, out=hit)                            # hit and not yet taken
         taken |= hit
         first_max.append(hit)
-    cache = (first_max, k, xp.shape, x.shape[-2:], s, p, d)
+    cache = MaxPool2dCache(first_max, k, xp.shape, x.shape[-2:], s, p, d)
     return ((out, max_pool2d_indices(cache)) if return_indices else out), cache
+
+
+def max_pool2d_backward(dout, cache):
+    """Each window's gradient goes to its first maximum; overlapping windows accumulate.
+
+    dout: (..., H_out, W_out); returns dx (..., H, W)."""
+    if isinstance(cache, fast_pooling.Pool2x2Cache):
+        return fast_pooling.max_pool2d_backward(dout, cache)     # FAST PATH (its cache)
+    first_max, k, padded_shape, size, s, p, d = cache
+    dxp = fold(lambda i, j: dout * first_max[i * k[1] + j], padded_shape, k, s, d,
+               dout.shape[-2:], dout.dtype)
+    return np.ascontiguousarray(unpad2d(dxp, p, size))
 
 
 def max_pool2d_indices(cache):
@@ -88,82 +119,6 @@ def max_pool2d_indices(cache):
     return indices
 
 
-def max_pool2d_backward(dout, cache):
-    """Each window's gradient goes to its first maximum; overlapping windows accumulate."""
-    if isinstance(cache, _Pool2x2Cache):
-        return _max_pool2x2_backward(dout, cache)
-    first_max, k, padded_shape, size, s, p, d = cache
-    dxp = fold(lambda i, j: dout * first_max[i * k[1] + j], padded_shape, k, s, d,
-               dout.shape[-2:], dout.dtype)
-    return np.ascontiguousarray(unpad2d(dxp, p, size))
-
-
-class _Pool2x2Cache(NamedTuple):
-    first_in_row: np.ndarray   # (N, C, 2*Ho, Wo): the left element is its pair's first max
-    top_wins: np.ndarray       # (N, C, Ho, Wo): the top pair holds the window's first max
-    size: tuple                # (H, W) of the input
-
-
-def _max_pool2x2_forward(x, out_hw):
-    """2x2 windows with stride 2 on (N, C, H, W), batch split over threads.
-
-    NumPy's element-wise loops are several times faster on contiguous runs
-    than on strided ones, so each halving runs over the whole flattened chunk:
-    ``pair[k] = max(x[k], x[k+1])`` and then ``quad[k] = max(pair[k], pair[k+W])``
-    for every k (only the values at window corners are used). Torch's first
-    maximum in row-major order follows from two comparisons made the same way:
-    the window's top pair holds it when ``max(top) >= max(bottom)`` (ties go to
-    the earlier row), and within a pair the left element when ``left >= right``.
-    None when the output holds NaN (a comparison with NaN is false, so the
-    general path's masks, which drop such a window's gradient, are needed).
-    """
-    n, c, h, w = x.shape
-    ho, wo = out_hw
-    out = np.empty((n, c, ho, wo), x.dtype)
-    first_in_row = np.empty((n, c, 2 * ho, wo), bool)
-    top_wins = np.empty((n, c, ho, wo), bool)
-
-    def chunk(sl):
-        flat = np.ascontiguousarray(x[sl]).reshape(-1)
-        size = flat.size
-        pair, left_ge = np.empty(size, x.dtype), np.empty(size, bool)
-        np.maximum(flat[:-1], flat[1:], out=pair[:-1])
-        np.greater_equal(flat[:-1], flat[1:], out=left_ge[:-1])
-        quad, top_ge = np.empty(size, x.dtype), np.empty(size, bool)
-        np.maximum(pair[:-w], pair[w:], out=quad[:-w])
-        np.greater_equal(pair[:-w], pair[w:], out=top_ge[:-w])
-        corners = (slice(None), slice(None), slice(0, 2 * ho, 2), slice(0, 2 * wo, 2))
-        shape = (sl.stop - sl.start, c, h, w)
-        out[sl] = quad.reshape(shape)[corners]
-        top_wins[sl] = top_ge.reshape(shape)[corners]
-        first_in_row[sl] = left_ge.reshape(shape)[:, :, :2 * ho, 0:2 * wo:2]
-        return np.isnan(out[sl]).any()          # NaN anywhere (a sum would warn on inf - inf)
-
-    if any(parallel.run(chunk, n, x.size)):
-        return None
-    return out, _Pool2x2Cache(first_in_row, top_wins, x.shape[-2:])
-
-
-def _max_pool2x2_backward(dout, cache):
-    """Route each window's gradient to the top or bottom pair, then to the left or
-    right element of that pair."""
-    first_in_row, top_wins, (h, w) = cache
-    n, c, ho, wo = dout.shape
-    cropped = (h, w) != (2 * ho, 2 * wo)                # odd sizes: the last row/column get 0
-    dx = (np.zeros if cropped else np.empty)((n, c, h, w), dout.dtype)
-
-    def chunk(sl):
-        rows = np.empty((sl.stop - sl.start, c, 2 * ho, wo), dout.dtype)
-        np.multiply(dout[sl], top_wins[sl], out=rows[:, :, 0::2])
-        np.multiply(dout[sl], ~top_wins[sl], out=rows[:, :, 1::2])
-        dxb = dx[sl, :, :2 * ho, :2 * wo]
-        np.multiply(rows, first_in_row[sl], out=dxb[..., 0::2])
-        np.multiply(rows, ~first_in_row[sl], out=dxb[..., 1::2])
-
-    parallel.run(chunk, n, dx.size)
-    return dx
-
-
 def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
     """Per-output-position window length along one axis, torch's rule."""
     start = np.arange(out) * stride - padding
@@ -173,14 +128,28 @@ def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
     return full if count_include_pad else inside
 
 
+class AvgPool2dCache(NamedTuple):
+    """What :func:`avg_pool2d_backward` needs from the forward."""
+    divisor: np.ndarray  # (H_out, W_out): each window's divisor
+    kernel: tuple        # (kh, kw)
+    padded_shape: tuple  # the padded input's shape
+    size: tuple          # (H, W): the input's height and width
+    stride: tuple        # (sh, sw)
+    padding: tuple       # (ph, pw)
+    dilation: tuple      # (1, 1): average pooling has none
+
+
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                        count_include_pad=True, divisor_override=None):
     """Mean over each window.
 
-    The divisor of a window is its size clipped to the padded input (with
-    ``count_include_pad``) or to the real input (without); windows that
-    ``ceil_mode`` lets run past the padding never count those positions.
+    x: (N, C, H, W) or (C, H, W); output (..., H_out, W_out), sizes as for
+    :func:`max_pool2d_forward` (no dilation). The divisor of a window is its size
+    clipped to the padded input (with ``count_include_pad``) or to the real input
+    (without); windows that ``ceil_mode`` lets run past the padding never count
+    those positions.
     ``divisor_override``, when given, divides every window's sum instead.
+    The cache is an :class:`AvgPool2dCache` (the divisors and the geometry).
     """
     k, s, p, d, out_hw, extra, _ = _pool_geometry(x, kernel_size, stride, padding, 1,
                                                   ceil_mode)
@@ -194,10 +163,12 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     total = np.zeros(x.shape[:-2] + out_hw, x.dtype)
     for _, _, index in taps(k, s, d, out_hw):
         total += xp[index]
-    return total / div, (div, k, xp.shape, (h, w), s, p, d)
+    return total / div, AvgPool2dCache(div, k, xp.shape, (h, w), s, p, d)
 
 
 def avg_pool2d_backward(dout, cache):
+    """Each window's gradient shared equally (``dout / divisor``) among its elements;
+    overlapping windows accumulate. Returns dx (..., H, W)."""
     div, k, padded_shape, size, s, p, d = cache
     share = dout / div
     dxp = fold(lambda i, j: share, padded_shape, k, s, d, div.shape, dout.dtype)
@@ -218,6 +189,13 @@ def _adaptive_matrix(size, out):
     return (pos >= start[:, None]) & (pos < end[:, None]), end - start
 
 
+class AdaptiveAvgPool2dCache(NamedTuple):
+    """What :func:`adaptive_avg_pool2d_backward` needs from the forward."""
+    select_h: np.ndarray  # (out_h, H): 0/1, row a selects window a's rows
+    select_w: np.ndarray  # (out_w, W): 0/1, row b selects window b's columns
+    area: np.ndarray      # (out_h, out_w): each window's number of elements
+
+
 def adaptive_avg_pool2d_forward(x, output_size):
     """Mean over torch's adaptive windows (:func:`adaptive_bounds`) of the last two axes.
 
@@ -233,13 +211,19 @@ def adaptive_avg_pool2d_forward(x, output_size):
     sel_h, sel_w = sel_h.astype(x.dtype), sel_w.astype(x.dtype)
     area = np.outer(len_h, len_w).astype(x.dtype)                 # (out_h, out_w)
     out = (sel_h @ x @ sel_w.T) / area                            # (..., out_h, out_w)
-    return out, (sel_h, sel_w, area)
+    return out, AdaptiveAvgPool2dCache(sel_h, sel_w, area)
 
 
 def adaptive_avg_pool2d_backward(dout, cache):
     """Each window's gradient shared equally among its elements; overlaps accumulate."""
     sel_h, sel_w, area = cache
     return np.ascontiguousarray(sel_h.T @ (dout / area) @ sel_w)
+
+
+class AdaptiveMaxPool2dCache(NamedTuple):
+    """What :func:`adaptive_max_pool2d_backward` needs from the forward."""
+    indices: np.ndarray   # (..., out_h, out_w): flat row * W + col of each first maximum
+    shape: tuple          # the input's shape
 
 
 def adaptive_max_pool2d_forward(x, output_size, return_indices=False):
@@ -263,7 +247,8 @@ def adaptive_max_pool2d_forward(x, output_size, return_indices=False):
             ww = w1[b] - w0[b]
             out[..., a, b] = np.take_along_axis(win, arg[..., None], -1)[..., 0]
             indices[..., a, b] = (h0[a] + arg // ww) * w + w0[b] + arg % ww
-    return ((out, indices) if return_indices else out), (indices, x.shape)
+    cache = AdaptiveMaxPool2dCache(indices, x.shape)
+    return ((out, indices) if return_indices else out), cache
 
 
 def adaptive_max_pool2d_backward(dout, cache):

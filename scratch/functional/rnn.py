@@ -13,7 +13,68 @@ forget gate). The sequence backward walks the steps in reverse and carries both.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class AffineCache(NamedTuple):
+    """The inputs of one step's ``x @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh``."""
+    x: np.ndarray            # (N, D)
+    h_prev: np.ndarray       # (N, H)
+    w_ih: np.ndarray         # (G*H, D)
+    w_hh: np.ndarray         # (G*H, H)
+    has_bias: bool
+
+
+class RNNStepCache(NamedTuple):
+    x: np.ndarray            # (N, D)
+    h_prev: np.ndarray       # (N, H)
+    w_ih: np.ndarray         # (H, D)
+    w_hh: np.ndarray         # (H, H)
+    has_bias: bool
+    nonlinearity: str        # 'tanh' or 'relu'
+    h: np.ndarray            # (N, H): the step's output
+
+
+class RNNCache(NamedTuple):
+    x: np.ndarray            # (T, N, D)
+    h0: np.ndarray           # (N, H)
+    out: np.ndarray          # (T, N, H): every step's hidden state
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    has_bias: bool
+    nonlinearity: str
+
+
+class LSTMGates(NamedTuple):
+    """One LSTM step's cell input and gates, each (N, H)."""
+    c_prev: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    tanh_c: np.ndarray
+
+
+class LSTMStepCache(NamedTuple):
+    affine: AffineCache
+    c_prev: np.ndarray
+    i: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    tanh_c: np.ndarray
+
+
+class LSTMCache(NamedTuple):
+    x: np.ndarray            # (T, N, D)
+    h0: np.ndarray           # (N, H)
+    out: np.ndarray          # (T, N, H)
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    has_bias: bool
+    gates: list              # one LSTMGates per step
 
 
 def _sigmoid(a):
@@ -53,10 +114,10 @@ def rnn_step_forward(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="
 
     x: (N, D); h_prev: (N, H); w_ih: (H, D); w_hh: (H, H); b_ih, b_hh: (H,) or None
     (both or neither); nonlinearity: 'tanh' or 'relu'.
-    Returns h (N, H) and cache ``(x, h_prev, w_ih, w_hh, has_bias, nonlinearity, h)``.
+    Returns h (N, H) and an :class:`RNNStepCache`.
     """
     h = _rnn_activation(_affine(x, h_prev, w_ih, w_hh, b_ih, b_hh), nonlinearity)
-    return h, (x, h_prev, w_ih, w_hh, b_ih is not None, nonlinearity, h)
+    return h, RNNStepCache(x, h_prev, w_ih, w_hh, b_ih is not None, nonlinearity, h)
 
 
 def rnn_step_backward(dh, cache):
@@ -93,14 +154,14 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x: (T, N, D); h0: (N, H). The input part of every step is one matrix product;
     the loop over time holds only the recurrent part.
     Returns out (T, N, H), the hidden state at every step (the last one is
-    ``h_n``), and cache ``(x, h0, out, w_ih, w_hh, has_bias, nonlinearity)``.
+    ``h_n``), and an :class:`RNNCache`.
     """
     a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
     h = h0
     for t in range(x.shape[0]):
         h = out[t] = _rnn_activation(a_in[t] + h @ w_hh.T, nonlinearity)
-    return out, (x, h0, out, w_ih, w_hh, b_ih is not None, nonlinearity)
+    return out, RNNCache(x, h0, out, w_ih, w_hh, b_ih is not None, nonlinearity)
 
 
 def rnn_backward(dout, dh_n, cache):
@@ -151,12 +212,13 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b_ih=None, b_hh=None):
 
     with ``a = x @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh`` (N, 4H).
     x: (N, D); h_prev, c_prev: (N, H); w_ih: (4H, D); w_hh: (4H, H); biases (4H,) or None.
-    Returns h (N, H), c (N, H) and cache ``(affine inputs, c_prev, i, f, g, o, tanh(c))``.
+    Returns h (N, H), c (N, H) and an :class:`LSTMStepCache`.
     """
     i, f, g, o = _lstm_gates(_affine(x, h_prev, w_ih, w_hh, b_ih, b_hh))
     c = f * c_prev + i * g
     tc = np.tanh(c)
-    return o * tc, c, ((x, h_prev, w_ih, w_hh, b_ih is not None), c_prev, i, f, g, o, tc)
+    affine = AffineCache(x, h_prev, w_ih, w_hh, b_ih is not None)
+    return o * tc, c, LSTMStepCache(affine, c_prev, i, f, g, o, tc)
 
 
 def lstm_step_backward(dh, dc, cache):
@@ -175,8 +237,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
     """A whole sequence from ``(h0, c0)`` (N, H) each; x: (T, N, D).
 
     Returns out (T, N, H) (the hidden state at every step), c_n (N, H) (the
-    final cell state; ``h_n`` is ``out[-1]``) and cache: the inputs, states and
-    every step's gates.
+    final cell state; ``h_n`` is ``out[-1]``) and an :class:`LSTMCache` (the
+    inputs, states and every step's gates).
     """
     a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, 4H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
@@ -187,8 +249,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
         c_prev, c = c, f * c + i * g
         tc = np.tanh(c)
         h = out[t] = o * tc
-        gates.append((c_prev, i, f, g, o, tc))
-    return out, c, (x, h0, out, w_ih, w_hh, b_ih is not None, gates)
+        gates.append(LSTMGates(c_prev, i, f, g, o, tc))
+    return out, c, LSTMCache(x, h0, out, w_ih, w_hh, b_ih is not None, gates)
 
 
 def lstm_backward(dout, dh_n, dc_n, cache):

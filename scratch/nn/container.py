@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from scratch import checks
+from scratch.backends import fast
 from scratch.nn.activation import ReLU
 from scratch.nn.module import Module
 from scratch.nn.pooling import MaxPool2d
@@ -17,11 +18,15 @@ class Sequential(Module):
     layers, ``model.fc`` and ``append`` work as in torch; ``model.layers`` is
     the name -> layer dict.
 
-    One reordering, for speed: a ``ReLU`` directly followed by a ``MaxPool2d``
-    runs after the pool instead (see :func:`run_order`). An error raised in
-    forward names the layer that raised it, so bad input to such a pair is
-    reported by the pool.
+    The layers run in the order written, unless ``relu_after_max_pool`` is set
+    (default False; :func:`scratch.model.build` sets it): then a ``ReLU``
+    directly followed by a ``MaxPool2d`` runs after the pool instead, the same
+    numbers for less work (see :func:`run_order`), and the ReLU's cache holds
+    the pooled map's mask. ``scratch.backends.fast.enabled = False`` runs the
+    written order even then. An error raised in forward names the layer that
+    raised it, so bad input to such a pair is reported by the pool.
     """
+    relu_after_max_pool = False      # opt-in fast path: see run_order
 
     def __init__(self, *args):
         super().__init__()
@@ -57,7 +62,7 @@ class Sequential(Module):
 
     def forward(self, x):
         """Errors raised by a layer are re-raised with its name: ``layer 'fc1' (Linear): ...``."""
-        self._order = run_order(self.layers)
+        self._order = run_order(self.layers, self.relu_after_max_pool)
         try:
             for name, layer in self._order:
                 x = layer.forward(x)
@@ -91,9 +96,12 @@ class Sequential(Module):
         return dout if input_grad else None
 
 
-def run_order(layers: dict[str, Module]) -> list[tuple[str, Module]]:
-    """The ``(name, layer)`` pairs in order, each ``ReLU`` that directly precedes a
-    ``MaxPool2d`` (without ``return_indices``) moved after it.
+def run_order(layers: dict[str, Module],
+              relu_after_max_pool: bool = False) -> list[tuple[str, Module]]:
+    """The ``(name, layer)`` pairs in the order forward runs them: as written, or with
+    ``relu_after_max_pool`` (and the fast paths on, :mod:`scratch.backends.fast`)
+    each ``ReLU`` that directly precedes a ``MaxPool2d`` (without ``return_indices``)
+    moved after it.
 
     ``max(relu(a), relu(b)) = relu(max(a, b))``: ReLU never changes which element
     of a window is the first maximum when that maximum is positive, and when it
@@ -104,6 +112,8 @@ def run_order(layers: dict[str, Module]) -> list[tuple[str, Module]]:
     after a 2x2 pool) instead of on the largest activation of the network.
     """
     order = list(layers.items())
+    if not (relu_after_max_pool and fast.is_enabled()):
+        return order
     for i in range(len(order) - 1):
         (_, first), (_, second) = order[i], order[i + 1]
         if (type(first) is ReLU and type(second) is MaxPool2d

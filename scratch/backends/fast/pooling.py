@@ -1,0 +1,84 @@
+"""2x2 max pooling with stride 2 over contiguous runs, the batch split over scratch's threads.
+
+Entered from :func:`scratch.functional.max_pool2d_forward` (its ``FAST PATH``
+line). Same comparisons as the plain path, so the same output and gradient, bit
+for bit; a window holding NaN hands the call back to the plain path.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from scratch import parallel
+from scratch.backends import fast
+
+
+class Pool2x2Cache(NamedTuple):
+    first_in_row: np.ndarray   # (N, C, 2*Ho, Wo): the left element is its pair's first max
+    top_wins: np.ndarray       # (N, C, Ho, Wo): the top pair holds the window's first max
+    size: tuple                # (H, W) of the input
+
+
+def max_pool2d_forward(x, kernel, stride, padding, dilation, extra, out_hw, return_indices):
+    """``(out, Pool2x2Cache)``, or None when the switch is off or the pool is not 2x2
+    with stride 2, no padding or dilation, batched (N, C, H, W) input and no indices.
+
+    NumPy's element-wise loops are several times faster on contiguous runs
+    than on strided ones, so each halving runs over the whole flattened chunk:
+    ``pair[k] = max(x[k], x[k+1])`` and then ``quad[k] = max(pair[k], pair[k+W])``
+    for every k (only the values at window corners are used). Torch's first
+    maximum in row-major order follows from two comparisons made the same way:
+    the window's top pair holds it when ``max(top) >= max(bottom)`` (ties go to
+    the earlier row), and within a pair the left element when ``left >= right``.
+    None also when the output holds NaN (a comparison with NaN is false, so the
+    plain path's masks, which drop such a window's gradient, are needed).
+    """
+    if (not fast.is_enabled() or not kernel == stride == (2, 2) or padding != (0, 0)
+            or dilation != (1, 1) or any(extra) or x.ndim != 4 or return_indices):
+        return None
+    n, c, h, w = x.shape
+    ho, wo = out_hw
+    out = np.empty((n, c, ho, wo), x.dtype)
+    first_in_row = np.empty((n, c, 2 * ho, wo), bool)
+    top_wins = np.empty((n, c, ho, wo), bool)
+
+    def chunk(sl):
+        flat = np.ascontiguousarray(x[sl]).reshape(-1)
+        size = flat.size
+        pair, left_ge = np.empty(size, x.dtype), np.empty(size, bool)
+        np.maximum(flat[:-1], flat[1:], out=pair[:-1])
+        np.greater_equal(flat[:-1], flat[1:], out=left_ge[:-1])
+        quad, top_ge = np.empty(size, x.dtype), np.empty(size, bool)
+        np.maximum(pair[:-w], pair[w:], out=quad[:-w])
+        np.greater_equal(pair[:-w], pair[w:], out=top_ge[:-w])
+        corners = (slice(None), slice(None), slice(0, 2 * ho, 2), slice(0, 2 * wo, 2))
+        shape = (sl.stop - sl.start, c, h, w)
+        out[sl] = quad.reshape(shape)[corners]
+        top_wins[sl] = top_ge.reshape(shape)[corners]
+        first_in_row[sl] = left_ge.reshape(shape)[:, :, :2 * ho, 0:2 * wo:2]
+        return np.isnan(out[sl]).any()          # NaN anywhere (a sum would warn on inf - inf)
+
+    if any(parallel.run(chunk, n, x.size)):
+        return None
+    return out, Pool2x2Cache(first_in_row, top_wins, x.shape[-2:])
+
+
+def max_pool2d_backward(dout, cache):
+    """Route each window's gradient to the top or bottom pair, then to the left or
+    right element of that pair."""
+    first_in_row, top_wins, (h, w) = cache
+    n, c, ho, wo = dout.shape
+    cropped = (h, w) != (2 * ho, 2 * wo)                # odd sizes: the last row/column get 0
+    dx = (np.zeros if cropped else np.empty)((n, c, h, w), dout.dtype)
+
+    def chunk(sl):
+        rows = np.empty((sl.stop - sl.start, c, 2 * ho, wo), dout.dtype)
+        np.multiply(dout[sl], top_wins[sl], out=rows[:, :, 0::2])
+        np.multiply(dout[sl], ~top_wins[sl], out=rows[:, :, 1::2])
+        dxb = dx[sl, :, :2 * ho, :2 * wo]
+        np.multiply(rows, first_in_row[sl], out=dxb[..., 0::2])
+        np.multiply(rows, ~first_in_row[sl], out=dxb[..., 1::2])
+
+    parallel.run(chunk, n, dx.size)
+    return dx
