@@ -159,7 +159,8 @@ CASES = [
     ("sequential_index", lambda: nn.Sequential(nn.ReLU())[1], IndexError,
      r"index 1 is out of range for a Sequential of 1 layers"),
     ("parameter_assignment", lambda: setattr(nn.Linear(2, 1), "weight", zeros(1, 2)), TypeError,
-     r"cannot assign 'ndarray' as parameter 'weight' \(scratch\.nn\.Parameter expected\)"),
+     r"cannot assign 'numpy\.ndarray' as parameter 'weight' \(scratch\.nn\.Parameter or None "
+     r"expected\)"),
     ("missing_attribute", lambda: nn.Linear(2, 1).weights, AttributeError,
      r"'Linear' object has no attribute 'weights'"),
     ("sequential_layer", lambda: nn.Sequential({"fc1": nn.Linear(4, 3), "fc2": nn.Linear(2, 1)})

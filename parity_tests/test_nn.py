@@ -115,7 +115,7 @@ def test_parameters_buffers_and_children_are_attributes_as_in_torch():
     assert not np.allclose(model.forward(x), before)
     model.bn.running_mean = np.ones(2)
     assert model.bn._buffers["running_mean"] is model.bn.running_mean
-    for target, name, value in ((model.fc, "weight", np.zeros((2, 3))), (model.fc, "bias", None),
+    for target, name, value in ((model.fc, "weight", np.zeros((2, 3))), (model.fc, "bias", 1.0),
                                 (model.bn, "running_var", [1.0, 1.0]), (model, "fc", np.eye(2))):
         with pytest.raises(TypeError, match=f"cannot assign .* '{name}'"):
             setattr(target, name, value)

@@ -17,13 +17,14 @@ from scratch.nn.activation import (
            Tanh,
 )
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
-from scratch.nn.container import Sequential
+from scratch.nn.container import ModuleDict, ModuleList, Sequential
 from scratch.nn.conv import Conv2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
-from scratch.nn.module import Module, Parameter
+from scratch.nn.module import Module
+from scratch.nn.parameter import Buffer, Parameter
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
@@ -34,3 +35,4 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
+__all__ += ["Buffer", "ModuleDict", "ModuleList"]

@@ -45,6 +45,14 @@ class _BatchNorm(Module):
             self._buffers["running_var"] = np.ones(num_features, dtype)
             self._buffers["num_batches_tracked"] = np.zeros((), np.int64)
 
+    def _complete_state(self, state, prefix):
+        """torch's: a checkpoint without ``num_batches_tracked`` (saved before torch had
+        it) keeps the current count instead of reporting the key missing."""
+        count = self._buffers.get("num_batches_tracked")
+        if self.track_running_stats:
+            state.setdefault(prefix + "num_batches_tracked",
+                             np.zeros((), np.int64) if count is None else count)
+
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={'bias' in self._params}, "
