@@ -25,6 +25,7 @@ from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 
@@ -34,3 +35,4 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
+__all__ += ["Residual"]
