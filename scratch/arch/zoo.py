@@ -162,9 +162,10 @@ def basic_block(in_channels: int, out_channels: int, stride: int = 1) -> Residua
 
 def mnist_resnet(channels: tuple[int, int, int] = (8, 16, 32),
                  num_classes: int = 10) -> Architecture:
-    """A small ResNet for 28x28 MNIST: a conv3x3-BN-ReLU stem, three stages of one
-    :func:`basic_block` each (``channels``; the second and third halve the size with
-    stride 2 and a projection shortcut: 28 -> 14 -> 7), global average pooling, Linear."""
+    """A small ResNet for 28x28 MNIST: a stem as ResNet's (conv3x3-BN-ReLU, then 2x2 max
+    pooling: 28 -> 14), three stages of one :func:`basic_block` each (``channels``; the
+    second and third halve the map with stride 2 and a projection shortcut: 14 -> 7 -> 4),
+    global average pooling, and a Linear classifier."""
     c1, c2, c3 = channels
     return Architecture(
         input_shape=(1, 28, 28),
@@ -172,6 +173,7 @@ def mnist_resnet(channels: tuple[int, int, int] = (8, 16, 32),
             ("conv1", Conv2d(c1, 3, padding=1, bias=False)),
             ("bn1", BatchNorm2d()),
             ("relu1", ReLU()),
+            ("pool1", MaxPool2d(2)),
             ("stage1", basic_block(c1, c1)),
             ("stage2", basic_block(c1, c2, stride=2)),
             ("stage3", basic_block(c2, c3, stride=2)),
