@@ -760,3 +760,51 @@ def deep_architectures(draw, max_blocks=3):
     for j in range(draw(st.integers(1, 2))):
         layers.append((f"fc{j}", A.Linear(draw(st.integers(1, 4)), draw(st.booleans()))))
     return A.Architecture(input_shape=(c, h, w), layers=tuple(layers))
+
+
+# --------------------------------------------------------------------------- residual blocks
+@st.composite
+def residual_blocks(draw, in_channels: int):
+    """A Residual block for ``in_channels`` input channels, valid on any size by
+    construction: a body of conv (kernel 1 or 3, padding keeping the size, stride 1 or 2),
+    optional batch norm, optionally an activation and a second 3x3 conv (and batch norm);
+    the identity shortcut when neither stride nor channels change, else (and sometimes
+    anyway) a projection: a 1x1 conv of the body's stride, with or without batch norm.
+    Both branches then give floor((size - 1) / stride) + 1 a side. ReLU after the sum or
+    not."""
+    out = draw(st.integers(1, 3))
+    stride = draw(st.sampled_from([1, 2]))
+    k = draw(st.sampled_from([1, 3]))
+    body = [("conv1", A.Conv2d(out, k, stride, padding=k // 2, bias=draw(st.booleans())))]
+    if draw(st.booleans()):
+        body.append(("bn1", A.BatchNorm2d()))
+    if draw(st.booleans()):
+        body += [("act1", draw(ACTIVATION_SPECS)),
+                 ("conv2", A.Conv2d(out, 3, padding=1, bias=draw(st.booleans())))]
+        if draw(st.booleans()):
+            body.append(("bn2", A.BatchNorm2d()))
+    shortcut = ()
+    if stride != 1 or out != in_channels or draw(st.booleans()):
+        shortcut = (("conv", A.Conv2d(out, 1, stride, bias=draw(st.booleans()))),)
+        if draw(st.booleans()):
+            shortcut += (("bn", A.BatchNorm2d()),)
+    return A.Residual(tuple(body), shortcut, relu=draw(st.booleans()))
+
+
+@st.composite
+def residual_architectures(draw, max_blocks=2):
+    """An optional conv stem, 1-2 drawn residual blocks (:func:`residual_blocks`), optional
+    global average pooling, flatten and a linear layer, on an input of 1-6 pixels a side."""
+    c, size = draw(st.integers(1, 3)), draw(st.integers(1, 6))
+    layers, shape = [], (c, size, size)
+    if draw(st.booleans()):
+        layers.append(("stem", A.Conv2d(draw(st.integers(1, 3)), 3, padding=1)))
+        shape = layers[-1][1].output_shape(shape)
+    for i in range(draw(st.integers(1, max_blocks))):
+        block = draw(residual_blocks(shape[0]))
+        layers.append((f"block{i + 1}", block))
+        shape = block.output_shape(shape)
+    if draw(st.booleans()):
+        layers.append(("pool", A.AdaptiveAvgPool2d(1)))
+    layers += [("flatten", A.Flatten()), ("fc", A.Linear(draw(st.integers(2, 4))))]
+    return A.Architecture(input_shape=(c, size, size), layers=tuple(layers))

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from parity_tests import strategies as S
 from parity_tests.helpers import dtypes
-from parity_tests.test_model import batch_for, compare_step, comparison_budget, twins
+from parity_tests.model_helpers import batch_for, compare_step, comparison_budget, twins
 from scratch import arch as A
 
 

@@ -158,12 +158,13 @@ def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir,
     assert "nothing to resume" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam")])
+@pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam"), ("mnist_resnet", "sgd")])
 def test_resume_continues_exactly_for_other_architectures_and_optimizers(
         data_dir, tmp_path, monkeypatch, arch, optimizer):
     """A stop mid-epoch (a SIGINT sent to this process by the 5th step) and --resume end
     bit for bit where an uninterrupted run ends, optimizer state (Adam's moments, batch
-    norm's running statistics) included. (SGD on the default network: the tests above.)"""
+    norm's running statistics, inside residual blocks too) included. (SGD on the default
+    network: the tests above.)"""
     def argv(out, *extra):
         return ["--epochs", "2", "--limit-train", "128", "--limit-test", "64", "--batch-size",
                 "32", "--data-dir", str(data_dir), "--device", "cpu", "--no-progress",

@@ -1,6 +1,12 @@
-"""The torch mirror of a scratch model, built from the same Architecture."""
+"""The torch mirror of a scratch model, built from the same Architecture.
+
+One loop for every spec, as ``scratch.model``'s: the module is :data:`TWINS`'s or
+``torch.nn``'s class named ``spec.layer``, with ``spec.arguments(input shape)``; a chain of
+specs (a residual block's body or shortcut) becomes an ``nn.Sequential`` by the same loop.
+"""
 from __future__ import annotations
 
+import functools
 import inspect
 from collections import OrderedDict
 
@@ -9,77 +15,37 @@ from torch import nn
 
 from reference import dropout
 from scratch import arch as A
-from scratch.windows import pair
 
 BATCH_NORM_HAS_BIAS = "bias" in inspect.signature(nn.BatchNorm2d.__init__).parameters
 """Whether this torch's batch norm takes ``bias=`` (a shift-free scale; newer torch)."""
 
 
-def _layer(spec, in_shape) -> nn.Module:
-    extra = _activation_or_dropout(spec)
-    if extra is not None:
-        return extra
-    if isinstance(spec, A.Conv2d):
-        padding = spec.padding if isinstance(spec.padding, str) else pair(spec.padding)
-        return nn.Conv2d(in_shape[0], spec.out_channels, pair(spec.kernel_size),
-                         pair(spec.stride), padding, pair(spec.dilation), spec.groups,
-                         spec.bias, spec.padding_mode)
-    if isinstance(spec, A.Linear):
-        return nn.Linear(in_shape[-1], spec.out_features, bias=spec.bias)
-    if isinstance(spec, A.MaxPool2d):
-        return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
-                            ceil_mode=spec.ceil_mode)
-    if isinstance(spec, A.AvgPool2d):
-        return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
-                            spec.count_include_pad, spec.divisor_override)
-    if isinstance(spec, A.AdaptiveAvgPool2d):
-        return nn.AdaptiveAvgPool2d(spec.output_size)
-    if isinstance(spec, A.AdaptiveMaxPool2d):
-        return nn.AdaptiveMaxPool2d(spec.output_size)
-    if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
-        cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
-        if spec.bias:   # torch's default; older torch (2.11) has no bias= keyword
-            return cls(in_shape[0], spec.eps, spec.momentum, spec.affine,
-                       spec.track_running_stats)
-        if not BATCH_NORM_HAS_BIAS:
-            raise ValueError(f"BatchNorm with bias=False needs torch's bias= keyword, which "
-                             f"torch {torch.__version__} lacks; use a newer torch")
-        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, spec.track_running_stats,
-                   bias=False)
-    if isinstance(spec, A.LeakyReLU):
-        return nn.LeakyReLU(spec.negative_slope)
-    if isinstance(spec, A.PReLU):
-        return nn.PReLU(spec.num_parameters, spec.init)
-    if isinstance(spec, (A.RNN, A.LSTM)):
-        return _recurrent(spec, in_shape)
-    if isinstance(spec, A.Flatten):
-        return nn.Flatten(spec.start_dim, spec.end_dim)
-    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh}
-    if isinstance(spec, A.Rows):
-        return nn.Flatten(1, 2)
-    if type(spec) in simple:
-        return simple[type(spec)]()
-    raise TypeError(f"no torch layer for spec {spec!r}")
+def _torch_arguments_known(cls, kwargs, spec) -> None:
+    """Refuse, with the torch version, an argument this torch's module does not take
+    (BatchNorm's ``bias=False`` before torch had that keyword)."""
+    params = inspect.signature(cls).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [name for name in kwargs if name not in params]
+    if unknown:
+        raise ValueError(f"{spec.layer} with {', '.join(f'{k}={kwargs[k]!r}' for k in unknown)}"
+                         f" needs torch's {'/'.join(unknown)}= keyword, which torch "
+                         f"{torch.__version__} lacks; use a newer torch")
 
 
-def _activation_or_dropout(spec):
-    """GELU, ELU, SiLU, Softmax, LogSoftmax, and the mask-sharing dropout layers of
-    :mod:`reference.dropout` (torch's own when left alone); None for other specs."""
-    if isinstance(spec, A.GELU):
-        return nn.GELU(spec.approximate)
-    if isinstance(spec, A.ELU):
-        return nn.ELU(spec.alpha)
-    if isinstance(spec, A.SiLU):
-        return nn.SiLU()
-    if isinstance(spec, A.Softmax):
-        return nn.Softmax(spec.dim)
-    if isinstance(spec, A.LogSoftmax):
-        return nn.LogSoftmax(spec.dim)
-    if isinstance(spec, A.Dropout):
-        return dropout.Dropout(spec.p)
-    if isinstance(spec, A.Dropout2d):
-        return dropout.Dropout2d(spec.p)
-    return None
+def _module(spec, in_shape) -> nn.Module:
+    """The torch module for one spec: ``TWINS`` or ``torch.nn`` by ``spec.layer``."""
+    cls = TWINS.get(spec.layer) or getattr(nn, spec.layer)
+    kwargs = {name: _chain(value.layers, value.input_shape) if isinstance(value, A.Chain)
+              else value for name, value in spec.arguments(in_shape).items()}
+    _torch_arguments_known(cls, kwargs, spec)
+    return cls(**kwargs)
+
+
+def _chain(layers, input_shape) -> nn.Sequential:
+    shapes = A.walk(layers, input_shape)
+    return nn.Sequential(OrderedDict((name, _module(spec, shape))
+                                     for (name, spec), shape in zip(layers, shapes)))
 
 
 def build(architecture: A.Architecture, dtype=torch.float32, device="cpu") -> nn.Sequential:
@@ -88,10 +54,26 @@ def build(architecture: A.Architecture, dtype=torch.float32, device="cpu") -> nn
     Weights get torch's own default initialisation; copy scratch weights in with
     :func:`reference.convert.load_numpy_state` to make the twins identical.
     """
-    shapes = architecture.shapes()
-    layers = OrderedDict((name, _layer(spec, shape))
-                         for (name, spec), shape in zip(architecture.layers, shapes))
-    return nn.Sequential(layers).to(device=device, dtype=dtype)
+    return _chain(architecture.layers, architecture.input_shape).to(device=device, dtype=dtype)
+
+
+class Residual(nn.Module):
+    """The torch twin of ``scratch.nn.Residual``: ``relu(body(x) + shortcut(x))`` (no ReLU
+    when ``relu=False``); the shortcut defaults to the identity. autograd adds the two
+    branches' gradients of ``x``."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None, relu: bool = True):
+        super().__init__()
+        self.body = body
+        self.shortcut = nn.Identity() if shortcut is None else shortcut
+        self.relu = relu
+
+    def extra_repr(self):
+        return f"relu={self.relu}"
+
+    def forward(self, x):
+        out = self.body(x) + self.shortcut(x)
+        return torch.relu(out) if self.relu else out
 
 
 class _Output:
@@ -114,9 +96,8 @@ class LSTMOutput(_Output, nn.LSTM):
     """The torch twin of ``scratch.nn.LSTMOutput``; state_dict keys are nn.LSTM's."""
 
 
-def _recurrent(spec, in_shape) -> nn.Module:
-    kwargs = dict(num_layers=spec.num_layers, bias=spec.bias, bidirectional=spec.bidirectional,
-                  last_step=spec.last_step)
-    if isinstance(spec, A.RNN):
-        return RNNOutput(in_shape[1], spec.hidden_size, nonlinearity=spec.nonlinearity, **kwargs)
-    return LSTMOutput(in_shape[1], spec.hidden_size, **kwargs)
+TWINS = {"Rows": functools.partial(nn.Flatten, 1, 2), "RNNOutput": RNNOutput,
+         "LSTMOutput": LSTMOutput, "Dropout": dropout.Dropout, "Dropout2d": dropout.Dropout2d,
+         "Residual": Residual}
+"""The mirror's module for each ``spec.layer`` that ``torch.nn`` lacks or that the mirror
+replaces (dropout that can share its masks with scratch); the others are ``torch.nn``'s."""

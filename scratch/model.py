@@ -1,5 +1,13 @@
-"""Build a scratch :class:`~scratch.nn.Sequential` from an :class:`~scratch.arch.Architecture`."""
+"""Build a scratch :class:`~scratch.nn.Sequential` from an :class:`~scratch.arch.Architecture`.
+
+One loop for every spec: the module class is ``scratch.nn.<spec.layer>`` and its
+arguments are ``spec.arguments(input shape)``; an argument that is a chain of specs (a
+residual block's body or shortcut) is built into a ``Sequential`` by the same loop.
+Modules that take them also get the build's ``dtype`` and ``generator``.
+"""
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -7,89 +15,41 @@ from scratch import arch as A
 from scratch import nn
 
 
-def _layer(spec, in_shape, dtype, rng):
+def _builder_arguments(cls, dtype, rng) -> dict:
+    """``dtype`` and ``generator`` for the constructors that take them (by name, or
+    through ``**kwargs`` passed on to one that does, as ``RNNOutput``'s)."""
+    params = inspect.signature(cls).parameters
+    passes_on = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return {name: value for name, value in (("dtype", dtype), ("generator", rng))
+            if name in params or passes_on}
+
+
+def _module(spec, in_shape, dtype, rng) -> nn.Module:
     """The scratch module for one spec, given the per-sample input shape."""
-    extra = _activation_or_dropout(spec, rng)
-    if extra is not None:
-        return extra
-    if isinstance(spec, A.Conv2d):
-        return nn.Conv2d(in_shape[0], spec.out_channels, spec.kernel_size, spec.stride,
-                         spec.padding, spec.dilation, spec.groups, spec.bias, spec.padding_mode,
-                         dtype=dtype, generator=rng)
-    if isinstance(spec, A.Linear):
-        return nn.Linear(in_shape[-1], spec.out_features, spec.bias, dtype=dtype, generator=rng)
-    if isinstance(spec, A.MaxPool2d):
-        return nn.MaxPool2d(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
-                            ceil_mode=spec.ceil_mode)
-    if isinstance(spec, A.AvgPool2d):
-        return nn.AvgPool2d(spec.kernel_size, spec.stride, spec.padding, spec.ceil_mode,
-                            spec.count_include_pad, spec.divisor_override)
-    if isinstance(spec, A.AdaptiveAvgPool2d):
-        return nn.AdaptiveAvgPool2d(spec.output_size)
-    if isinstance(spec, A.AdaptiveMaxPool2d):
-        return nn.AdaptiveMaxPool2d(spec.output_size)
-    if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)):
-        cls = nn.BatchNorm1d if isinstance(spec, A.BatchNorm1d) else nn.BatchNorm2d
-        return cls(in_shape[0], spec.eps, spec.momentum, spec.affine, spec.track_running_stats,
-                   dtype=dtype, bias=spec.bias)
-    if isinstance(spec, A.LeakyReLU):
-        return nn.LeakyReLU(spec.negative_slope)
-    if isinstance(spec, A.PReLU):
-        return nn.PReLU(spec.num_parameters, spec.init, dtype=dtype)
-    if isinstance(spec, (A.RNN, A.LSTM)):
-        return _recurrent(spec, in_shape, dtype, rng)
-    if isinstance(spec, A.Flatten):
-        return nn.Flatten(spec.start_dim, spec.end_dim)
-    simple = {A.ReLU: nn.ReLU, A.Sigmoid: nn.Sigmoid, A.Tanh: nn.Tanh, A.Rows: nn.Rows}
-    if type(spec) in simple:
-        return simple[type(spec)]()
-    raise TypeError(f"no scratch layer for spec {spec!r}")
+    cls = getattr(nn, spec.layer)
+    kwargs = {name: _chain(value.layers, value.input_shape, dtype, rng)
+              if isinstance(value, A.Chain) else value
+              for name, value in spec.arguments(in_shape).items()}
+    return cls(**kwargs, **_builder_arguments(cls, dtype, rng))
 
 
-def _activation_or_dropout(spec, rng):
-    """GELU, ELU, SiLU, Softmax, LogSoftmax, Dropout, Dropout2d (None for other specs).
-
-    Dropout layers draw their masks from ``rng``, the generator the weights came
-    from: one seed fixes a whole training run, as torch's global generator does.
-    """
-    if isinstance(spec, A.GELU):
-        return nn.GELU(spec.approximate)
-    if isinstance(spec, A.ELU):
-        return nn.ELU(spec.alpha)
-    if isinstance(spec, A.SiLU):
-        return nn.SiLU()
-    if isinstance(spec, A.Softmax):
-        return nn.Softmax(spec.dim)
-    if isinstance(spec, A.LogSoftmax):
-        return nn.LogSoftmax(spec.dim)
-    if isinstance(spec, (A.Dropout, A.Dropout2d)):
-        cls = nn.Dropout if isinstance(spec, A.Dropout) else nn.Dropout2d
-        return cls(spec.p, generator=rng)
-    return None
+def _chain(layers, input_shape, dtype, rng) -> nn.Sequential:
+    """The layers as a Sequential that runs each ReLU directly preceding a MaxPool2d
+    after the pool (``relu_after_max_pool``, a fast path with the same numbers; see
+    :class:`~scratch.nn.Sequential`)."""
+    shapes = A.walk(layers, input_shape)
+    model = nn.Sequential({name: _module(spec, in_shape, dtype, rng)
+                           for (name, spec), in_shape in zip(layers, shapes)})
+    model.relu_after_max_pool = True                 # FAST PATH, chosen: see the docstring
+    return model
 
 
 def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
           dtype=np.float32) -> nn.Sequential:
     """The scratch network. Its Linear and Conv2d layers draw torch's default
-    initialisation at construction, in layer order, from one generator seeded by ``seed``
-    (each draws its weight, then its bias), so a seed fixes every weight.
-
-    The network runs each ReLU that directly precedes a MaxPool2d after the pool
-    (``relu_after_max_pool``, a fast path with the same numbers; see
-    :class:`~scratch.nn.Sequential`)."""
+    initialisation at construction, in layer order (a residual block's body, then its
+    shortcut), from one generator seeded by ``seed`` (each draws its weight, then its
+    bias), so a seed fixes every weight. Dropout layers draw their masks from the same
+    generator: one seed fixes a whole training run, as torch's global generator does."""
     rng = np.random.default_rng(seed)
-    shapes = architecture.shapes()
-    model = nn.Sequential({name: _layer(spec, in_shape, np.dtype(dtype), rng)
-                           for (name, spec), in_shape in zip(architecture.layers, shapes)})
-    model.relu_after_max_pool = True                 # FAST PATH, chosen: see the docstring
-    return model
-
-
-def _recurrent(spec, in_shape, dtype, rng):
-    """RNN / LSTM spec -> RNNOutput / LSTMOutput on (steps, features), drawn from ``rng``."""
-    kwargs = dict(num_layers=spec.num_layers, bias=spec.bias, bidirectional=spec.bidirectional,
-                  dtype=dtype, generator=rng, last_step=spec.last_step)
-    if isinstance(spec, A.RNN):
-        return nn.RNNOutput(in_shape[1], spec.hidden_size, nonlinearity=spec.nonlinearity,
-                            **kwargs)
-    return nn.LSTMOutput(in_shape[1], spec.hidden_size, **kwargs)
+    return _chain(architecture.layers, architecture.input_shape, np.dtype(dtype), rng)

@@ -50,17 +50,18 @@ class NonFiniteError(FloatingPointError):
 
 def penalised_names(model: nn.Sequential) -> list[str]:
     """The parameters L2 applies to: conv and linear weights (not biases, not batch-norm
-    or PReLU parameters). Both twins use these names."""
-    return [f"{name}.weight" for name, layer in model.layers.items()
+    or PReLU parameters), inside residual blocks too. Both twins use these names."""
+    return [f"{name}.weight" for name, layer in model.named_modules()
             if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
 
 def no_decay_names(model: nn.Sequential) -> set[str]:
     """The parameters ``--no-decay-bias-norm`` exempts from weight decay: every bias
     (``bias``, ``bias_ih_l0``...) and every batch-norm and PReLU parameter."""
+    modules = dict(model.named_modules())
     return {name for name, _ in model.named_parameters()
             if name.rsplit(".", 1)[-1].startswith("bias")
-            or isinstance(model.layers[name.split(".", 1)[0]],
+            or isinstance(modules[name.rsplit(".", 1)[0]],
                           (nn.BatchNorm1d, nn.BatchNorm2d, nn.PReLU))}
 
 
@@ -166,7 +167,7 @@ class ScratchTwin(_Scheduled):
         return flatten_state_dict(self.opt.state_dict())
 
     def _generators(self):
-        return [layer.generator for layer in self.model.layers.values()
+        return [layer.generator for layer in self.model.modules()
                 if isinstance(layer, nn.dropout._DropoutNd)]
 
     def rng_state(self) -> list[dict] | None:

@@ -26,6 +26,7 @@ from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.module import Module
 from scratch.nn.parameter import Buffer, Parameter
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 
@@ -36,3 +37,4 @@ __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
 __all__ += ["Buffer", "ModuleDict", "ModuleList"]
+__all__ += ["Residual"]

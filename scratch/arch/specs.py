@@ -1,0 +1,310 @@
+"""Layer specs: frozen data describing one layer each, read by both builders.
+
+Each spec names the module it describes (``layer``: the class name in ``torch.nn`` and
+``scratch.nn``, or of the mirror's twin) and gives that module's constructor arguments
+(:meth:`_Layer.arguments`, torch's keyword names): its own fields, plus the size the
+previous layer fixes (``in_channels``, ``in_features``...) read from the per-sample input
+shape. ``output_shape`` gives the per-sample shape the layer produces, so every size of
+a network is derived by walking the shapes, never written by hand.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from scratch.windows import conv_pads, pair, window_out_size
+
+Pair = tuple[int, int]
+
+
+class _Layer:
+    """What every layer spec shares: the module it describes and its arguments.
+
+    ``sized_by``: the constructor argument the input shape fixes and the axis of the
+    per-sample shape it is read from (``("in_channels", 0)``), or None.
+    """
+    sized_by: ClassVar[tuple[str, int] | None] = None
+
+    @property
+    def layer(self) -> str:
+        """The module's class name (``torch.nn`` and ``scratch.nn`` use the same)."""
+        return type(self).__name__
+
+    def arguments(self, in_shape: tuple[int, ...]) -> dict:
+        """The module's keyword arguments for per-sample input shape ``in_shape``."""
+        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.sized_by is not None:
+            name, axis = self.sized_by
+            kwargs = {name: in_shape[axis], **kwargs}
+        return kwargs
+
+
+
+@dataclass(frozen=True)
+class Conv2d(_Layer):
+    """``padding``: an int, a pair, ``'valid'`` or ``'same'``; ``padding_mode``: zeros,
+    reflect, replicate or circular (torch's)."""
+    sized_by = ("in_channels", 0)
+    out_channels: int
+    kernel_size: int | Pair
+    stride: int | Pair = 1
+    padding: int | Pair | str = 0
+    dilation: int | Pair = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+
+    def output_shape(self, shape):
+        _, h, w = shape
+        (kh, kw), (sh, sw), d = pair(self.kernel_size), pair(self.stride), pair(self.dilation)
+        top, bottom, left, right = conv_pads(self.padding, (kh, kw), d)
+        return (self.out_channels, window_out_size(h + bottom - top, kh, sh, top, d[0]),
+                window_out_size(w + right - left, kw, sw, left, d[1]))
+
+
+@dataclass(frozen=True)
+class MaxPool2d(_Layer):
+    kernel_size: int | Pair
+    stride: int | Pair | None = None
+    padding: int | Pair = 0
+    dilation: int | Pair = 1
+    ceil_mode: bool = False
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        k = pair(self.kernel_size)
+        s = pair(self.stride if self.stride is not None else self.kernel_size)
+        p, d = pair(self.padding), pair(self.dilation)
+        return (c, window_out_size(h, k[0], s[0], p[0], d[0], self.ceil_mode),
+                window_out_size(w, k[1], s[1], p[1], d[1], self.ceil_mode))
+
+
+@dataclass(frozen=True)
+class AvgPool2d(_Layer):
+    kernel_size: int | Pair
+    stride: int | Pair | None = None
+    padding: int | Pair = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        k = pair(self.kernel_size)
+        s = pair(self.stride if self.stride is not None else self.kernel_size)
+        p = pair(self.padding)
+        return (c, window_out_size(h, k[0], s[0], p[0], 1, self.ceil_mode),
+                window_out_size(w, k[1], s[1], p[1], 1, self.ceil_mode))
+
+
+class _SameShape(_Layer):
+    """Layers whose output has the shape of their input."""
+
+    def output_shape(self, shape):
+        return shape
+
+
+class _BatchNorm(_SameShape):
+    sized_by = ("num_features", 0)
+
+    def arguments(self, in_shape):
+        """``bias`` only when False: torch's default, and older torch has no such keyword."""
+        kwargs = super().arguments(in_shape)
+        if kwargs["bias"]:
+            del kwargs["bias"]
+        return kwargs
+
+
+@dataclass(frozen=True)
+class BatchNorm2d(_BatchNorm):
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class BatchNorm1d(_BatchNorm):
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class Linear(_Layer):
+    sized_by = ("in_features", -1)
+    out_features: int
+    bias: bool = True
+
+    def output_shape(self, shape):
+        """Acts on the last axis, as torch's: (*, in_features) -> (*, out_features)."""
+        return tuple(shape[:-1]) + (self.out_features,)
+
+
+@dataclass(frozen=True)
+class Flatten(_Layer):
+    """Axes as torch counts them, the batch axis being 0, which must stay: start_dim >= 1."""
+    start_dim: int = 1
+    end_dim: int = -1
+
+    def output_shape(self, shape):
+        ndim = len(shape) + 1
+        start = self.start_dim % ndim if -ndim <= self.start_dim < ndim else None
+        end = self.end_dim % ndim if -ndim <= self.end_dim < ndim else None
+        if start is None or end is None or start == 0 or start > end:
+            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) "
+                             f"needs 1 <= start_dim <= end_dim within {ndim} axes (batch "
+                             f"axis included)")
+        start, end = start - 1, end - 1
+        return tuple(shape[:start]) + (math.prod(shape[start:end + 1]),) + tuple(
+            shape[end + 1:])
+
+
+@dataclass(frozen=True)
+class ReLU(_SameShape):
+    pass
+
+
+@dataclass(frozen=True)
+class LeakyReLU(_SameShape):
+    negative_slope: float = 0.01
+
+
+@dataclass(frozen=True)
+class PReLU(_SameShape):
+    num_parameters: int = 1
+    init: float = 0.25
+
+
+@dataclass(frozen=True)
+class Sigmoid(_SameShape):
+    pass
+
+
+@dataclass(frozen=True)
+class Tanh(_SameShape):
+    pass
+
+
+@dataclass(frozen=True)
+class GELU(_SameShape):
+    approximate: str = "none"
+
+
+@dataclass(frozen=True)
+class ELU(_SameShape):
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class SiLU(_SameShape):
+    pass
+
+
+@dataclass(frozen=True)
+class Softmax(_SameShape):
+    """``dim`` counts the batch axis, as in torch (``dim=1``: the classes of (N, C))."""
+    dim: int
+
+
+@dataclass(frozen=True)
+class LogSoftmax(_SameShape):
+    """``dim`` counts the batch axis, as in torch (``dim=1``: the classes of (N, C))."""
+    dim: int
+
+
+@dataclass(frozen=True)
+class Dropout(_SameShape):
+    """Element-wise dropout. The scratch model draws its masks from the build seed's
+    generator; ``reference.dropout.share_masks`` gives the torch mirror the same masks."""
+    p: float = 0.5
+
+
+@dataclass(frozen=True)
+class Dropout2d(_SameShape):
+    """Channel-wise dropout of (N, C, H, W) activations (see :class:`Dropout`)."""
+    p: float = 0.5
+
+
+class _AdaptiveShape(_Layer):
+    """``output_size``: an int or a pair whose entries may be None (keep that size)."""
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        oh, ow = (self.output_size,) * 2 if isinstance(self.output_size, int) else (
+            self.output_size)
+        return (c, h if oh is None else oh, w if ow is None else ow)
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool2d(_AdaptiveShape):
+    output_size: int | tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class AdaptiveMaxPool2d(_AdaptiveShape):
+    output_size: int | tuple[int | None, int | None]
+
+
+# --------------------------------------------------------------------------- sequence models
+@dataclass(frozen=True)
+class Rows(_Layer):
+    """(C, H, W) -> (C*H, W): the image's rows (channel after channel) as a sequence of
+    C*H steps of W features; torch's ``nn.Flatten(1, 2)``."""
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"Rows needs an image (C, H, W), got per-sample shape {shape}")
+        c, h, w = shape
+        return (c * h, w)
+
+
+class _Recurrent(_Layer):
+    """RNN / LSTM on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``."""
+    sized_by = ("input_size", 1)
+
+    @property
+    def layer(self):
+        return type(self).__name__ + "Output"
+
+    def output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"{type(self).__name__} needs a sequence (steps, features), got "
+                             f"per-sample shape {shape}; put a Rows layer before it")
+        width = self.hidden_size * (2 if self.bidirectional else 1)
+        return (width,) if self.last_step else (shape[0], width)
+
+
+@dataclass(frozen=True)
+class RNN(_Recurrent):
+    """``torch.nn.RNN`` with ``batch_first=True`` on a (steps, features) input; its output
+    is ``output[:, -1]`` (the last step, (D*hidden,)) when ``last_step``, else the whole
+    sequence (steps, D*hidden). The final state is not passed on."""
+    hidden_size: int
+    num_layers: int = 1
+    nonlinearity: str = "tanh"
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+
+@dataclass(frozen=True)
+class LSTM(_Recurrent):
+    """``torch.nn.LSTM``, otherwise as :class:`RNN`."""
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+
+LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear | Flatten
+             | ReLU | LeakyReLU | PReLU | Sigmoid | Tanh | GELU | ELU | SiLU | Softmax
+             | LogSoftmax | Dropout | Dropout2d | AdaptiveAvgPool2d | AdaptiveMaxPool2d | Rows
+             | RNN | LSTM)
+"""Every layer spec (one layer each); :class:`scratch.arch.Residual` holds lists of them."""
