@@ -51,6 +51,14 @@ from scratch.functional.loss import (
                                            nll_loss_backward,
                                            nll_loss_forward,
 )
+from scratch.functional.margin_loss import (
+                                           cosine_embedding_loss_backward,
+                                           cosine_embedding_loss_forward,
+                                           multi_margin_loss_backward,
+                                           multi_margin_loss_forward,
+                                           soft_margin_loss_backward,
+                                           soft_margin_loss_forward,
+)
 from scratch.functional.padding import pad_backward, pad_forward
 from scratch.functional.pooling import (
                                            adaptive_avg_pool2d_backward,
@@ -62,6 +70,26 @@ from scratch.functional.pooling import (
                                            max_pool2d_backward,
                                            max_pool2d_forward,
                                            max_pool2d_indices,
+)
+from scratch.functional.probability_loss import (
+                                           binary_cross_entropy_backward,
+                                           binary_cross_entropy_forward,
+                                           binary_cross_entropy_with_logits_backward,
+                                           binary_cross_entropy_with_logits_forward,
+                                           kl_div_backward,
+                                           kl_div_forward,
+)
+from scratch.functional.regression_loss import (
+                                           gaussian_nll_loss_backward,
+                                           gaussian_nll_loss_forward,
+                                           huber_loss_backward,
+                                           huber_loss_forward,
+                                           l1_loss_backward,
+                                           l1_loss_forward,
+                                           mse_loss_backward,
+                                           mse_loss_forward,
+                                           smooth_l1_loss_backward,
+                                           smooth_l1_loss_forward,
 )
 from scratch.functional.rnn import (
                                            lstm_backward,
@@ -91,3 +119,12 @@ __all__ += ["draw_keep_mask", "dropout_backward", "dropout_forward", "dropout_no
 __all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
             "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
             "pad_backward", "pad_forward"]
+__all__ += ["binary_cross_entropy_backward", "binary_cross_entropy_forward",
+            "binary_cross_entropy_with_logits_backward",
+            "binary_cross_entropy_with_logits_forward", "cosine_embedding_loss_backward",
+            "cosine_embedding_loss_forward", "gaussian_nll_loss_backward",
+            "gaussian_nll_loss_forward", "huber_loss_backward", "huber_loss_forward",
+            "kl_div_backward", "kl_div_forward", "l1_loss_backward", "l1_loss_forward",
+            "mse_loss_backward", "mse_loss_forward", "multi_margin_loss_backward",
+            "multi_margin_loss_forward", "smooth_l1_loss_backward", "smooth_l1_loss_forward",
+            "soft_margin_loss_backward", "soft_margin_loss_forward"]

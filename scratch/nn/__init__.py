@@ -23,8 +23,11 @@ from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
+from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
 from scratch.nn.module import Module, Parameter
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
+from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 
@@ -34,3 +37,6 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
+__all__ += ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "GaussianNLLLoss",
+            "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "SmoothL1Loss",
+            "SoftMarginLoss"]
