@@ -60,6 +60,22 @@ from scratch.functional.margin_loss import (
                                            soft_margin_loss_forward,
 )
 from scratch.functional.padding import pad_backward, pad_forward
+from scratch.functional.piecewise_activation import (
+                                           hardshrink_backward,
+                                           hardshrink_forward,
+                                           hardsigmoid_backward,
+                                           hardsigmoid_forward,
+                                           hardswish_backward,
+                                           hardswish_forward,
+                                           hardtanh_backward,
+                                           hardtanh_forward,
+                                           relu6_backward,
+                                           relu6_forward,
+                                           softshrink_backward,
+                                           softshrink_forward,
+                                           threshold_backward,
+                                           threshold_forward,
+)
 from scratch.functional.pooling import (
                                            adaptive_avg_pool2d_backward,
                                            adaptive_avg_pool2d_forward,
@@ -101,6 +117,28 @@ from scratch.functional.rnn import (
                                            rnn_step_backward,
                                            rnn_step_forward,
 )
+from scratch.functional.smooth_activation import (
+                                           celu_backward,
+                                           celu_forward,
+                                           glu_backward,
+                                           glu_forward,
+                                           log_sigmoid_backward,
+                                           log_sigmoid_forward,
+                                           mish_backward,
+                                           mish_forward,
+                                           selu_backward,
+                                           selu_forward,
+                                           softmax2d_backward,
+                                           softmax2d_forward,
+                                           softmin_backward,
+                                           softmin_forward,
+                                           softplus_backward,
+                                           softplus_forward,
+                                           softsign_backward,
+                                           softsign_forward,
+                                           tanhshrink_backward,
+                                           tanhshrink_forward,
+)
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
            "batch_norm_forward", "conv2d_backward", "conv2d_forward", "cross_entropy_backward",
@@ -128,3 +166,12 @@ __all__ += ["binary_cross_entropy_backward", "binary_cross_entropy_forward",
             "mse_loss_backward", "mse_loss_forward", "multi_margin_loss_backward",
             "multi_margin_loss_forward", "smooth_l1_loss_backward", "smooth_l1_loss_forward",
             "soft_margin_loss_backward", "soft_margin_loss_forward"]
+__all__ += ["celu_backward", "celu_forward", "glu_backward", "glu_forward", "hardshrink_backward",
+            "hardshrink_forward", "hardsigmoid_backward", "hardsigmoid_forward",
+            "hardswish_backward", "hardswish_forward", "hardtanh_backward", "hardtanh_forward",
+            "log_sigmoid_backward", "log_sigmoid_forward", "mish_backward", "mish_forward",
+            "relu6_backward", "relu6_forward", "selu_backward", "selu_forward",
+            "softmax2d_backward", "softmax2d_forward", "softmin_backward", "softmin_forward",
+            "softplus_backward", "softplus_forward", "softshrink_backward", "softshrink_forward",
+            "softsign_backward", "softsign_forward", "tanhshrink_backward", "tanhshrink_forward",
+            "threshold_backward", "threshold_forward"]
