@@ -335,3 +335,16 @@ def test_outputs_keep_the_input_dtype(dtype):
         grads = loss_fn.backward(np.asarray(1.0))
         for g in grads if isinstance(grads, tuple) else (grads,):
             assert g.dtype == dtype
+
+
+@dtypes
+def test_kl_div_batchmean_divides_by_the_batch_size(dtype):
+    """'batchmean' is the sum over ``input.shape[0]``, not over the element count."""
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal((2, 3)).astype(dtype), rng.uniform(0, 1, (2, 3)).astype(dtype)
+    loss, cache = F.kl_div_forward(x, t, reduction="batchmean")
+    dx = F.kl_div_backward(np.asarray(0.5, dtype), cache)
+    t_loss, t_grads = torch_side(TF.kl_div, dict(input=x), dict(target=t), 0.5,
+                                 reduction="batchmean")
+    assert_parity(dict(loss=loss, dinput=dx), dict(loss=t_loss, **t_grads), dtype,
+                  dict(loss=6))

@@ -117,6 +117,16 @@ from scratch.functional.rnn import (
                                            rnn_step_backward,
                                            rnn_step_forward,
 )
+from scratch.functional.sample_normalization import (
+                                           group_norm_backward,
+                                           group_norm_forward,
+                                           instance_norm_backward,
+                                           instance_norm_forward,
+                                           local_response_norm_backward,
+                                           local_response_norm_forward,
+                                           rms_norm_backward,
+                                           rms_norm_forward,
+)
 from scratch.functional.smooth_activation import (
                                            celu_backward,
                                            celu_forward,
@@ -175,3 +185,6 @@ __all__ += ["celu_backward", "celu_forward", "glu_backward", "glu_forward", "har
             "softplus_backward", "softplus_forward", "softshrink_backward", "softshrink_forward",
             "softsign_backward", "softsign_forward", "tanhshrink_backward", "tanhshrink_forward",
             "threshold_backward", "threshold_forward"]
+__all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward",
+            "instance_norm_forward", "local_response_norm_backward", "local_response_norm_forward",
+            "rms_norm_backward", "rms_norm_forward"]

@@ -21,6 +21,7 @@ from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
+from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
@@ -38,6 +39,7 @@ from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, 
 from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
 from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.rnn import LSTM, RNN
+from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 from scratch.nn.smooth_activation import (
            CELU,
@@ -64,3 +66,4 @@ __all__ += ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "GaussianNLLL
 __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid",
             "Mish", "ReLU6", "SELU", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
             "Tanhshrink", "Threshold"]
+__all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
