@@ -51,7 +51,31 @@ from scratch.functional.loss import (
                                            nll_loss_backward,
                                            nll_loss_forward,
 )
+from scratch.functional.margin_loss import (
+                                           cosine_embedding_loss_backward,
+                                           cosine_embedding_loss_forward,
+                                           multi_margin_loss_backward,
+                                           multi_margin_loss_forward,
+                                           soft_margin_loss_backward,
+                                           soft_margin_loss_forward,
+)
 from scratch.functional.padding import pad_backward, pad_forward
+from scratch.functional.piecewise_activation import (
+                                           hardshrink_backward,
+                                           hardshrink_forward,
+                                           hardsigmoid_backward,
+                                           hardsigmoid_forward,
+                                           hardswish_backward,
+                                           hardswish_forward,
+                                           hardtanh_backward,
+                                           hardtanh_forward,
+                                           relu6_backward,
+                                           relu6_forward,
+                                           softshrink_backward,
+                                           softshrink_forward,
+                                           threshold_backward,
+                                           threshold_forward,
+)
 from scratch.functional.pooling import (
                                            adaptive_avg_pool2d_backward,
                                            adaptive_avg_pool2d_forward,
@@ -63,6 +87,26 @@ from scratch.functional.pooling import (
                                            max_pool2d_forward,
                                            max_pool2d_indices,
 )
+from scratch.functional.probability_loss import (
+                                           binary_cross_entropy_backward,
+                                           binary_cross_entropy_forward,
+                                           binary_cross_entropy_with_logits_backward,
+                                           binary_cross_entropy_with_logits_forward,
+                                           kl_div_backward,
+                                           kl_div_forward,
+)
+from scratch.functional.regression_loss import (
+                                           gaussian_nll_loss_backward,
+                                           gaussian_nll_loss_forward,
+                                           huber_loss_backward,
+                                           huber_loss_forward,
+                                           l1_loss_backward,
+                                           l1_loss_forward,
+                                           mse_loss_backward,
+                                           mse_loss_forward,
+                                           smooth_l1_loss_backward,
+                                           smooth_l1_loss_forward,
+)
 from scratch.functional.rnn import (
                                            lstm_backward,
                                            lstm_forward,
@@ -72,6 +116,38 @@ from scratch.functional.rnn import (
                                            rnn_forward,
                                            rnn_step_backward,
                                            rnn_step_forward,
+)
+from scratch.functional.sample_normalization import (
+                                           group_norm_backward,
+                                           group_norm_forward,
+                                           instance_norm_backward,
+                                           instance_norm_forward,
+                                           local_response_norm_backward,
+                                           local_response_norm_forward,
+                                           rms_norm_backward,
+                                           rms_norm_forward,
+)
+from scratch.functional.smooth_activation import (
+                                           celu_backward,
+                                           celu_forward,
+                                           glu_backward,
+                                           glu_forward,
+                                           log_sigmoid_backward,
+                                           log_sigmoid_forward,
+                                           mish_backward,
+                                           mish_forward,
+                                           selu_backward,
+                                           selu_forward,
+                                           softmax2d_backward,
+                                           softmax2d_forward,
+                                           softmin_backward,
+                                           softmin_forward,
+                                           softplus_backward,
+                                           softplus_forward,
+                                           softsign_backward,
+                                           softsign_forward,
+                                           tanhshrink_backward,
+                                           tanhshrink_forward,
 )
 
 __all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward",
@@ -91,3 +167,24 @@ __all__ += ["draw_keep_mask", "dropout_backward", "dropout_forward", "dropout_no
 __all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
             "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
             "pad_backward", "pad_forward"]
+__all__ += ["binary_cross_entropy_backward", "binary_cross_entropy_forward",
+            "binary_cross_entropy_with_logits_backward",
+            "binary_cross_entropy_with_logits_forward", "cosine_embedding_loss_backward",
+            "cosine_embedding_loss_forward", "gaussian_nll_loss_backward",
+            "gaussian_nll_loss_forward", "huber_loss_backward", "huber_loss_forward",
+            "kl_div_backward", "kl_div_forward", "l1_loss_backward", "l1_loss_forward",
+            "mse_loss_backward", "mse_loss_forward", "multi_margin_loss_backward",
+            "multi_margin_loss_forward", "smooth_l1_loss_backward", "smooth_l1_loss_forward",
+            "soft_margin_loss_backward", "soft_margin_loss_forward"]
+__all__ += ["celu_backward", "celu_forward", "glu_backward", "glu_forward", "hardshrink_backward",
+            "hardshrink_forward", "hardsigmoid_backward", "hardsigmoid_forward",
+            "hardswish_backward", "hardswish_forward", "hardtanh_backward", "hardtanh_forward",
+            "log_sigmoid_backward", "log_sigmoid_forward", "mish_backward", "mish_forward",
+            "relu6_backward", "relu6_forward", "selu_backward", "selu_forward",
+            "softmax2d_backward", "softmax2d_forward", "softmin_backward", "softmin_forward",
+            "softplus_backward", "softplus_forward", "softshrink_backward", "softshrink_forward",
+            "softsign_backward", "softsign_forward", "tanhshrink_backward", "tanhshrink_forward",
+            "threshold_backward", "threshold_forward"]
+__all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward",
+            "instance_norm_forward", "local_response_norm_backward", "local_response_norm_forward",
+            "rms_norm_backward", "rms_norm_forward"]

@@ -21,14 +21,40 @@ from scratch.nn.container import ModuleDict, ModuleList, Sequential
 from scratch.nn.conv import Conv2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten
+from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
+from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
 from scratch.nn.module import Module
 from scratch.nn.parameter import Buffer, Parameter
+from scratch.nn.piecewise_activation import (
+           Hardshrink,
+           Hardsigmoid,
+           Hardswish,
+           Hardtanh,
+           ReLU6,
+           Softshrink,
+           Threshold,
+)
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
+from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
+from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
+from scratch.nn.smooth_activation import (
+           CELU,
+           GLU,
+           SELU,
+           LogSigmoid,
+           Mish,
+           Softmax2d,
+           Softmin,
+           Softplus,
+           Softsign,
+           Tanhshrink,
+)
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
@@ -38,3 +64,10 @@ __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiL
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
 __all__ += ["Buffer", "ModuleDict", "ModuleList"]
 __all__ += ["Residual"]
+__all__ += ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "GaussianNLLLoss",
+            "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "SmoothL1Loss",
+            "SoftMarginLoss"]
+__all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid",
+            "Mish", "ReLU6", "SELU", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
+            "Tanhshrink", "Threshold"]
+__all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
