@@ -91,3 +91,13 @@ __all__ += ["draw_keep_mask", "dropout_backward", "dropout_forward", "dropout_no
 __all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
             "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
             "pad_backward", "pad_forward"]
+# sequences and attention
+from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
+from scratch.functional.sparse import (  # noqa: E402
+                                           embedding_backward,
+                                           embedding_forward,
+                                           embedding_renorm_,
+)
+
+__all__ += ["embedding_backward", "embedding_forward", "embedding_renorm_",
+            "layer_norm_backward", "layer_norm_forward"]

@@ -34,3 +34,8 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLos
 __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
+# sequences and attention
+from scratch.nn.layernorm import LayerNorm  # noqa: E402
+from scratch.nn.sparse import Embedding  # noqa: E402
+
+__all__ += ["Embedding", "LayerNorm"]
