@@ -92,6 +92,12 @@ __all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
             "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
             "pad_backward", "pad_forward"]
 # sequences and attention
+from scratch.functional.gru import (  # noqa: E402
+                                           gru_backward,
+                                           gru_forward,
+                                           gru_step_backward,
+                                           gru_step_forward,
+)
 from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
 from scratch.functional.sparse import (  # noqa: E402
                                            embedding_backward,
@@ -100,4 +106,5 @@ from scratch.functional.sparse import (  # noqa: E402
 )
 
 __all__ += ["embedding_backward", "embedding_forward", "embedding_renorm_",
+            "gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward",
             "layer_norm_backward", "layer_norm_forward"]

@@ -19,9 +19,16 @@ drawn from the keyword-only ``generator`` (a NumPy Generator or an int seed) or
 ``seed``; with neither, from the default generator that :func:`scratch.manual_seed`
 seeds (as ``Linear`` and ``Conv2d``).
 
-Not implemented (refused with a clear error): ``dropout > 0`` with more than
-one layer (with one layer torch applies no dropout either, and warns; so do
-we), ``proj_size > 0``, devices other than the CPU.
+Dropout between stacked layers (``dropout > 0``, ``num_layers > 1``, training mode):
+the output of every layer but the last is multiplied by a keep-mask / (1 - p) of
+its time-major shape (L, N, D*H) (N = 1 unbatched), as torch does; the masks are
+drawn from the layer's generator (``generator``/``seed``, after the weights), the
+last ones kept in ``layer.masks``; setting ``layer.mask_source`` to a callable
+``f(layer_output, layer_index) -> mask`` hands them in instead (to share torch's).
+With one layer torch applies no dropout and warns; so do we.
+
+Not implemented (refused with a clear error): ``proj_size > 0``, devices other
+than the CPU.
 """
 from __future__ import annotations
 
@@ -76,10 +83,6 @@ class RNNBase(Module):
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent "
                           f"layer, so non-zero dropout expects num_layers greater than 1, but "
                           f"got dropout={dropout} and num_layers={num_layers}", stacklevel=3)
-        elif self.dropout > 0:
-            raise NotImplementedError(
-                f"{name}: dropout between stacked layers (dropout={dropout}, num_layers="
-                f"{num_layers}) is not implemented in scratch; use dropout=0")
         self.proj_size = self._check_proj_size(name, proj_size)
         if device is not None and str(device) != "cpu":
             raise ValueError(f"{name}: scratch layers live on the CPU (NumPy), got "
@@ -96,7 +99,9 @@ class RNNBase(Module):
                     shapes.update(bias_ih=(size,), bias_hh=(size,))
                 for key, shape in shapes.items():
                     self._params[f"{key}_l{layer}{suffix}"] = Parameter(np.zeros(shape, dtype))
-        self.reset_parameters(R.generator(name, generator if generator is not None else seed))
+        self.generator = R.generator(name, generator if generator is not None else seed)
+        self.reset_parameters(self.generator)
+        self.mask_source, self.masks = None, []
 
     @staticmethod
     def _check_proj_size(name, proj_size):
@@ -168,8 +173,11 @@ class RNNBase(Module):
         Returns the top layer's output (L, N, D*H) and the final states, each as ``states``.
         """
         finals = [np.empty_like(s) for s in states]
-        caches = []
+        caches, self.masks, self._drop = [], [], []
         for layer in range(self.num_layers):
+            if layer:                                       # dropout between layers
+                x, scale = F.dropout_forward(x, self.dropout, self._layer_mask(x, layer - 1))
+                self._drop.append(scale)
             outs = []
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
@@ -183,6 +191,22 @@ class RNNBase(Module):
             x = np.concatenate(outs, axis=2) if self.num_directions == 2 else outs[0]
         self._cache = caches
         return x, finals
+
+    def _layer_mask(self, out, index):
+        """The keep-mask for the output (L, N, D*H) of layer ``index``, or None (no dropout)."""
+        if not self.training or self.dropout == 0:
+            return None
+        if self.dropout == 1:                               # torch: zeros, nothing drawn
+            mask = np.zeros(out.shape)
+        elif self.mask_source is not None:
+            mask = np.asarray(self.mask_source(out, index), np.float64)
+            if mask.shape != out.shape:
+                raise ValueError(f"{type(self).__name__}: mask_source gave a mask of shape "
+                                 f"{mask.shape} for layer {index}, expected {out.shape}")
+        else:
+            mask = F.draw_keep_mask(self.generator, out.shape, self.dropout)
+        self.masks.append(mask)
+        return mask
 
     def _run_backward(self, dout, dfinals):
         """Reverse of :meth:`_run`: returns dx (L, N, H_in) and the initial-state gradients."""
@@ -203,7 +227,7 @@ class RNNBase(Module):
                 for g, value in zip(dinit, dstates):
                     g[k] = value
                 self._set_grads(layer, d, dw_ih, dw_hh, db)
-            dout = dx
+            dout = F.dropout_backward(dx, self._drop[layer - 1]) if layer else dx
         return dout, dinit
 
     def _set_grads(self, layer, direction, dw_ih, dw_hh, db):
