@@ -64,3 +64,103 @@ def embedding_cases(draw):
     norm_type = draw(st.sampled_from([2.0, 2.0, 1.0, 3.0, float("inf")]))
     return EmbeddingCase(indices, weight, padding_idx, max_norm, norm_type,
                          draw(st.booleans()), draw(S.SEEDS))
+
+
+class AttentionCase(NamedTuple):
+    q: np.ndarray           # (*lead, L, E)
+    k: np.ndarray           # (*lead, S, E)
+    v: np.ndarray           # (*lead, S, Ev)
+    mask: np.ndarray | None  # bool (True: may attend) or float, (L, S) or (*lead, L, S)
+    is_causal: bool
+    dropout_p: float
+    scale: float | None
+    seed: int
+
+
+@st.composite
+def attention_cases(draw):
+    """Leading (batch, head) axes 0-2, L, S, E, Ev 1-4; no mask, a boolean or float mask of
+    (L, S) or the full shape (random booleans: some queries end up with every key masked),
+    or is_causal; dropout 0, 0.3 or 1; the default scale or a drawn one."""
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    length, source, e, ev = (draw(st.integers(1, 4)) for _ in range(4))
+    q = draw(S.array(lead + (length, e)))
+    k = draw(S.array(lead + (source, e)))
+    v = draw(S.array(lead + (source, ev)))
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    shape = (length, source) if draw(st.booleans()) else lead + (length, source)
+    mask = None
+    if kind == "bool":
+        mask = np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(shape)),
+                                      max_size=int(np.prod(shape))))).reshape(shape)
+    elif kind == "float":
+        mask = draw(S.array(shape))
+    return AttentionCase(q, k, v, mask, kind == "causal",
+                         draw(st.sampled_from([0.0, 0.0, 0.3, 1.0])),
+                         draw(st.none() | st.sampled_from([0.5, 2.0])), draw(S.SEEDS))
+
+
+class MHACase(NamedTuple):
+    embed_dim: int
+    num_heads: int
+    kwargs: dict            # the constructor's keyword arguments (dropout, bias, ...)
+    query: np.ndarray
+    key: np.ndarray
+    value: np.ndarray
+    self_attention: bool    # query, key and value the same array
+    key_padding_mask: np.ndarray | None
+    attn_mask: np.ndarray | None
+    need_weights: bool
+    average_attn_weights: bool
+    seed: int
+
+
+def _mask(draw, shape, float_ok=True):
+    if float_ok and draw(st.booleans()):
+        return draw(S.array(shape))
+    return np.array(draw(st.lists(st.booleans(), min_size=int(np.prod(shape)),
+                                  max_size=int(np.prod(shape))))).reshape(shape)
+
+
+@st.composite
+def mha_cases(draw):
+    """Every constructor argument; batched (either layout) or unbatched; self-attention or
+    query/key/value of their own sizes; key_padding_mask and attn_mask (2-D or 3-D) each
+    absent, boolean or float; with need_weights, no query has every key masked (torch's
+    plain softmax gives NaN there: see the dedicated test)."""
+    heads = draw(st.integers(1, 3))
+    e = heads * draw(st.integers(1, 2))
+    kdim = draw(st.none() | st.integers(1, 4))
+    vdim = draw(st.none() | st.integers(1, 4))
+    kwargs = dict(dropout=draw(st.sampled_from([0.0, 0.0, 0.5])), bias=draw(st.booleans()),
+                  add_bias_kv=draw(st.booleans()), add_zero_attn=draw(st.booleans()),
+                  kdim=kdim, vdim=vdim, batch_first=draw(st.booleans()))
+    batch = draw(st.none() | st.integers(1, 3))
+    length = draw(st.integers(1, 4))
+    self_attention = kdim is None and vdim is None and draw(st.booleans())
+    source = length if self_attention else draw(st.integers(1, 4))
+
+    def shaped(steps, dim):
+        if batch is None:
+            return (steps, dim)
+        return (batch, steps, dim) if kwargs["batch_first"] else (steps, batch, dim)
+    query = draw(S.array(shaped(length, e)))
+    key = query if self_attention else draw(S.array(shaped(source, kdim or e)))
+    value = query if self_attention else draw(S.array(shaped(source, vdim or e)))
+    kpm = (draw(st.none()) if draw(st.booleans()) else
+           _mask(draw, (source,) if batch is None else (batch, source)))
+    attn = None
+    if draw(st.booleans()):
+        attn = _mask(draw, (length, source) if draw(st.booleans())
+                     else ((batch or 1) * heads, length, source))
+    need_weights = draw(st.booleans())
+    if need_weights and not (kwargs["add_bias_kv"] or kwargs["add_zero_attn"]):
+        blocked = np.zeros(((batch or 1) * heads, length, source), bool)
+        if kpm is not None and kpm.dtype == bool:
+            blocked |= np.repeat(kpm.reshape(batch or 1, 1, source), heads, axis=0)
+        if attn is not None and attn.dtype == bool:
+            blocked |= attn
+        if blocked.all(axis=-1).any():
+            kpm = attn = None
+    return MHACase(e, heads, kwargs, query, key, value, self_attention, kpm, attn,
+                   need_weights, draw(st.booleans()), draw(S.SEEDS))

@@ -92,6 +92,10 @@ __all__ += ["adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward",
             "adaptive_max_pool2d_backward", "adaptive_max_pool2d_forward", "max_pool2d_indices",
             "pad_backward", "pad_forward"]
 # sequences and attention
+from scratch.functional.attention import (  # noqa: E402
+                                           scaled_dot_product_attention_backward,
+                                           scaled_dot_product_attention_forward,
+)
 from scratch.functional.gru import (  # noqa: E402
                                            gru_backward,
                                            gru_forward,
@@ -99,6 +103,10 @@ from scratch.functional.gru import (  # noqa: E402
                                            gru_step_forward,
 )
 from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
+from scratch.functional.multihead_attention import (  # noqa: E402
+                                           multi_head_attention_backward,
+                                           multi_head_attention_forward,
+)
 from scratch.functional.sparse import (  # noqa: E402
                                            embedding_backward,
                                            embedding_forward,
@@ -107,4 +115,6 @@ from scratch.functional.sparse import (  # noqa: E402
 
 __all__ += ["embedding_backward", "embedding_forward", "embedding_renorm_",
             "gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward",
-            "layer_norm_backward", "layer_norm_forward"]
+            "layer_norm_backward", "layer_norm_forward", "multi_head_attention_backward",
+            "multi_head_attention_forward", "scaled_dot_product_attention_backward",
+            "scaled_dot_product_attention_forward"]

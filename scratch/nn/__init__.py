@@ -35,9 +35,11 @@ __all__ += ["LSTM", "LSTMOutput", "RNN", "RNNOutput", "Rows"]
 __all__ += ["Dropout", "Dropout2d", "ELU", "GELU", "LogSoftmax", "NLLLoss", "SiLU", "Softmax"]
 __all__ += ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Identity"]
 # sequences and attention
+from scratch.nn.attention import MultiheadAttention  # noqa: E402
 from scratch.nn.gru import GRU  # noqa: E402
 from scratch.nn.layernorm import LayerNorm  # noqa: E402
 from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
 from scratch.nn.sparse import Embedding  # noqa: E402
 
-__all__ += ["Embedding", "GRU", "GRUCell", "LSTMCell", "LayerNorm", "RNNCell"]
+__all__ += ["Embedding", "GRU", "GRUCell", "LSTMCell", "LayerNorm", "MultiheadAttention",
+            "RNNCell"]
