@@ -164,3 +164,51 @@ def mha_cases(draw):
             kpm = attn = None
     return MHACase(e, heads, kwargs, query, key, value, self_attention, kpm, attn,
                    need_weights, draw(st.booleans()), draw(S.SEEDS))
+
+
+class EncoderCase(NamedTuple):
+    args: tuple             # TransformerEncoderLayer's positional arguments, torch's order
+    src: np.ndarray
+    src_mask: np.ndarray | None
+    padding: np.ndarray | None
+    is_causal: bool
+    num_layers: int
+    final_norm: bool
+    training: bool
+    seed: int
+
+
+@st.composite
+def encoder_cases(draw, max_layers=1):
+    """d_model = nhead * 1..2, dim_feedforward 1-6, dropout 0 or 0.5 (training or eval),
+    relu/gelu, eps, batch_first, norm_first, bias; batched or unbatched src of 1-4 steps;
+    src_mask absent, boolean, float or causal (with the is_causal hint);
+    src_key_padding_mask absent or boolean."""
+    nhead = draw(st.integers(1, 3))
+    d_model = nhead * draw(st.integers(1, 2))
+    batch_first, norm_first, bias = (draw(st.booleans()) for _ in range(3))
+    args = (d_model, nhead, draw(st.integers(1, 6)), draw(st.sampled_from([0.0, 0.5])),
+            draw(st.sampled_from(["relu", "gelu"])), draw(st.sampled_from([1e-5, 1e-2])),
+            batch_first, norm_first, bias)
+    batch = draw(st.none() | st.integers(1, 3))
+    length = draw(st.integers(1, 4))
+    shape = ((length, d_model) if batch is None else
+             (batch, length, d_model) if batch_first else (length, batch, d_model))
+    src = draw(S.array(shape))
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    mask = None
+    if kind == "bool":
+        mask = np.array(draw(st.lists(st.booleans(), min_size=length * length,
+                                      max_size=length * length))).reshape(length, length)
+    elif kind == "float":
+        mask = draw(S.array((length, length)))
+    elif kind == "causal":
+        mask = ~np.tril(np.ones((length, length), bool))
+    padding = None
+    if draw(st.booleans()):
+        padding = np.array(draw(st.lists(st.booleans(), min_size=(batch or 1) * length,
+                                         max_size=(batch or 1) * length)))
+        padding = padding.reshape(length) if batch is None else padding.reshape(batch, length)
+    return EncoderCase(args, src, mask, padding, kind == "causal",
+                       draw(st.integers(1, max_layers)), draw(st.booleans()),
+                       draw(st.booleans()), draw(S.SEEDS))
