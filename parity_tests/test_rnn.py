@@ -259,9 +259,8 @@ def test_initialisation_is_torchs_uniform(cls):
 ERRORS = [
     (lambda: nn.RNN(3, 4, nonlinearity="sigmoid"), ValueError, "Unknown nonlinearity"),
     (lambda: nn.RNN(3, 4, proj_size=2), TypeError, "proj_size"),
-    (lambda: nn.LSTM(3, 4, proj_size=2), NotImplementedError, "proj_size=2"),
+    (lambda: nn.LSTM(3, 4, proj_size=4), ValueError, "proj_size has to be smaller"),
     (lambda: nn.LSTM(3, 4, proj_size=-1), ValueError, "positive integer or zero"),
-    (lambda: nn.RNN(3, 4, 2, dropout=0.5), NotImplementedError, "dropout"),
     (lambda: nn.RNN(3, 4, dropout=1.5), ValueError, r"range \[0, 1\]"),
     (lambda: nn.RNN(0, 4), ValueError, "input_size must be greater than zero"),
     (lambda: nn.LSTM(3, 4.0), TypeError, "hidden_size should be of type int"),

@@ -188,3 +188,30 @@ __all__ += ["celu_backward", "celu_forward", "glu_backward", "glu_forward", "har
 __all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward",
             "instance_norm_forward", "local_response_norm_backward", "local_response_norm_forward",
             "rms_norm_backward", "rms_norm_forward"]
+# sequences and attention
+from scratch.functional.attention import (  # noqa: E402
+                                           scaled_dot_product_attention_backward,
+                                           scaled_dot_product_attention_forward,
+)
+from scratch.functional.gru import (  # noqa: E402
+                                           gru_backward,
+                                           gru_forward,
+                                           gru_step_backward,
+                                           gru_step_forward,
+)
+from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
+from scratch.functional.multihead_attention import (  # noqa: E402
+                                           multi_head_attention_backward,
+                                           multi_head_attention_forward,
+)
+from scratch.functional.sparse import (  # noqa: E402
+                                           embedding_backward,
+                                           embedding_forward,
+                                           embedding_renorm_,
+)
+
+__all__ += ["embedding_backward", "embedding_forward", "embedding_renorm_",
+            "gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward",
+            "layer_norm_backward", "layer_norm_forward", "multi_head_attention_backward",
+            "multi_head_attention_forward", "scaled_dot_product_attention_backward",
+            "scaled_dot_product_attention_forward"]

@@ -75,6 +75,8 @@ class LSTMCache(NamedTuple):
     w_hh: np.ndarray
     has_bias: bool
     gates: list              # one LSTMGates per step
+    w_hr: np.ndarray | None  # (P, H) with a projection (proj_size=P), else None
+    unprojected: list        # each step's o * tanh(c), (N, H)
 
 
 def _sigmoid(a):
@@ -233,40 +235,55 @@ def lstm_step_backward(dh, dc, cache):
     return dx, dh_prev, dc_prev, dw_ih, dw_hh, db
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
-    """A whole sequence from ``(h0, c0)`` (N, H) each; x: (T, N, D).
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
+    """A whole sequence from ``(h0, c0)``; x: (T, N, D).
 
-    Returns out (T, N, H) (the hidden state at every step), c_n (N, H) (the
-    final cell state; ``h_n`` is ``out[-1]``) and an :class:`LSTMCache` (the
-    inputs, states and every step's gates).
+    Without projection h0, c0 are (N, H). With ``w_hr`` (P, H) (torch's ``proj_size=P``)
+    each step's ``o * tanh(c)`` is projected, ``h = (o * tanh(c)) @ w_hr.T`` (N, P), and
+    that smaller h is both the output and what the next step multiplies by ``w_hh``
+    (4H, P); h0 is (N, P), c0 stays (N, H).
+    Returns out (T, N, H or P) (the hidden state at every step), c_n (N, H) (the
+    final cell state; ``h_n`` is ``out[-1]``) and an :class:`LSTMCache` (the inputs,
+    states and every step's gates, and the unprojected ``o * tanh(c)``).
     """
     a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, 4H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
-    gates = []
+    gates, unprojected = [], []
     h, c = h0, c0
     for t in range(x.shape[0]):
         i, f, g, o = _lstm_gates(a_in[t] + h @ w_hh.T)
         c_prev, c = c, f * c + i * g
         tc = np.tanh(c)
-        h = out[t] = o * tc
+        m = o * tc                                                      # (N, H)
+        h = out[t] = m if w_hr is None else m @ w_hr.T                  # (N, H or P)
         gates.append(LSTMGates(c_prev, i, f, g, o, tc))
-    return out, c, LSTMCache(x, h0, out, w_ih, w_hh, b_ih is not None, gates)
+        unprojected.append(m)
+    return out, c, LSTMCache(x, h0, out, w_ih, w_hh, b_ih is not None, gates, w_hr,
+                             unprojected)
 
 
 def lstm_backward(dout, dh_n, dc_n, cache):
-    """Backprop through time: dout (T, N, H); dh_n, dc_n (N, H) or None. The cell
-    gradient flows back through the forget gate, the hidden one through ``w_hh``.
+    """Backprop through time: dout (T, N, H or P); dh_n (N, H or P), dc_n (N, H) or None.
+    The cell gradient flows back through the forget gate, the hidden one through ``w_hh``
+    (and, with a projection, first back through ``w_hr``).
 
-    Returns ``(dx (T, N, D), dh0, dc0 (N, H), dw_ih, dw_hh, db)``.
+    Returns ``(dx (T, N, D), dh0, dc0, dw_ih, dw_hh, db)``, and ``dw_hr`` (P, H) appended
+    when the forward had a projection.
     """
-    x, h0, out, w_ih, w_hh, has_bias, gates = cache
+    x, h0, out, w_ih, w_hh, has_bias, gates, w_hr, unprojected = cache
     da = np.empty((*out.shape[:2], w_hh.shape[0]), dtype=out.dtype)  # (T, N, 4H)
     dh_prev = np.zeros_like(dout[0]) if dh_n is None else dh_n
-    dc_prev = np.zeros_like(dout[0]) if dc_n is None else dc_n
+    dc_prev = np.zeros_like(gates[0][0]) if dc_n is None else dc_n
+    dh_total = np.empty_like(out)                                      # (T, N, H or P)
     for t in reversed(range(dout.shape[0])):
-        dh = dout[t] + dh_prev
-        da[t], dc_prev = _lstm_gates_backward(dh, dc_prev, *gates[t])
+        dh = dh_total[t] = dout[t] + dh_prev
+        dm = dh if w_hr is None else dh @ w_hr                          # (N, H)
+        da[t], dc_prev = _lstm_gates_backward(dm, dc_prev, *gates[t])
         dh_prev = da[t] @ w_hh
     h_prev = np.concatenate([h0[None], out[:-1]])
     dx, dw_ih, dw_hh, db = _weight_grads(da, x, h_prev, w_ih, has_bias)
-    return dx, dh_prev, dc_prev, dw_ih, dw_hh, db
+    if w_hr is None:
+        return dx, dh_prev, dc_prev, dw_ih, dw_hh, db
+    m = np.stack(unprojected)                                           # (T, N, H)
+    dw_hr = dh_total.reshape(-1, dh_total.shape[-1]).T @ m.reshape(-1, m.shape[-1])
+    return dx, dh_prev, dc_prev, dw_ih, dw_hh, db, dw_hr

@@ -71,3 +71,13 @@ __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
             "Mish", "ReLU6", "SELU", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
             "Tanhshrink", "Threshold"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
+# sequences and attention
+from scratch.nn.attention import MultiheadAttention  # noqa: E402
+from scratch.nn.gru import GRU  # noqa: E402
+from scratch.nn.layernorm import LayerNorm  # noqa: E402
+from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
+from scratch.nn.sparse import Embedding  # noqa: E402
+from scratch.nn.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
+
+__all__ += ["Embedding", "GRU", "GRUCell", "LSTMCell", "LayerNorm", "MultiheadAttention",
+            "RNNCell", "TransformerEncoder", "TransformerEncoderLayer"]

@@ -19,9 +19,19 @@ drawn from the keyword-only ``generator`` (a NumPy Generator or an int seed) or
 ``seed``; with neither, from the default generator that :func:`scratch.manual_seed`
 seeds (as ``Linear`` and ``Conv2d``).
 
-Not implemented (refused with a clear error): ``dropout > 0`` with more than
-one layer (with one layer torch applies no dropout either, and warns; so do
-we), ``proj_size > 0``, devices other than the CPU.
+Dropout between stacked layers (``dropout > 0``, ``num_layers > 1``, training mode):
+the output of every layer but the last is multiplied by a keep-mask / (1 - p) of
+its time-major shape (L, N, D*H) (N = 1 unbatched), as torch does; the masks are
+drawn from the layer's generator (``generator``/``seed``, after the weights), the
+last ones kept in ``layer.masks``; setting ``layer.mask_source`` to a callable
+``f(layer_output, layer_index) -> mask`` hands them in instead (to share torch's).
+With one layer torch applies no dropout and warns; so do we.
+
+``LSTM(proj_size=P)`` (0 < P < hidden_size) projects each step's hidden state to P
+features with ``weight_hr_l{k}`` (P, H) (torch's): the output, h_0 and h_n have P
+features, c_0 and c_n keep H, and ``weight_hh_l{k}`` is (4H, P).
+
+Not implemented (refused with a clear error): devices other than the CPU.
 """
 from __future__ import annotations
 
@@ -76,11 +86,8 @@ class RNNBase(Module):
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent "
                           f"layer, so non-zero dropout expects num_layers greater than 1, but "
                           f"got dropout={dropout} and num_layers={num_layers}", stacklevel=3)
-        elif self.dropout > 0:
-            raise NotImplementedError(
-                f"{name}: dropout between stacked layers (dropout={dropout}, num_layers="
-                f"{num_layers}) is not implemented in scratch; use dropout=0")
         self.proj_size = self._check_proj_size(name, proj_size)
+        self._out_size = self.proj_size or self.hidden_size     # h's size: P or H
         if device is not None and str(device) != "cpu":
             raise ValueError(f"{name}: scratch layers live on the CPU (NumPy), got "
                              f"device={device!r}; use device=None or 'cpu'")
@@ -89,14 +96,18 @@ class RNNBase(Module):
         self.num_directions = 2 if bidirectional else 1
         size = self._gates * self.hidden_size
         for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            width = self.input_size if layer == 0 else self._out_size * self.num_directions
             for suffix in ("", "_reverse")[:self.num_directions]:
-                shapes = {"weight_ih": (size, width), "weight_hh": (size, self.hidden_size)}
+                shapes = {"weight_ih": (size, width), "weight_hh": (size, self._out_size)}
                 if bias:
                     shapes.update(bias_ih=(size,), bias_hh=(size,))
+                if self.proj_size:
+                    shapes["weight_hr"] = (self.proj_size, self.hidden_size)
                 for key, shape in shapes.items():
                     self._params[f"{key}_l{layer}{suffix}"] = Parameter(np.zeros(shape, dtype))
-        self.reset_parameters(R.generator(name, generator if generator is not None else seed))
+        self.generator = R.generator(name, generator if generator is not None else seed)
+        self.reset_parameters(self.generator)
+        self.mask_source, self.masks = None, []
 
     @staticmethod
     def _check_proj_size(name, proj_size):
@@ -111,15 +122,19 @@ class RNNBase(Module):
             p.data[...] = generator.uniform(-stdv, stdv, size=p.data.shape)
 
     def _weights(self, layer, direction):
-        """``(w_ih, w_hh, b_ih, b_hh)`` arrays of one layer and direction (biases None)."""
+        """``(w_ih, w_hh, b_ih, b_hh[, w_hr])`` arrays of one layer and direction (biases
+        None; ``w_hr`` only with a projection)."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        keys = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") + (
+            ("weight_hr",) if self.proj_size else ())
         return tuple(self._params[k + suffix].data if k + suffix in self._params else None
-                     for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                     for k in keys)
 
     # ------------------------------------------------------------------ shapes
-    def _state_shape(self, batch):
-        layers = self.num_layers * self.num_directions
-        return (layers, self.hidden_size) if batch is None else (layers, batch, self.hidden_size)
+    def _state_shape(self, batch, size=None):
+        """(layers*directions, N, size) ((.., size) unbatched); size: hidden_size by default."""
+        layers, size = self.num_layers * self.num_directions, size or self.hidden_size
+        return (layers, size) if batch is None else (layers, batch, size)
 
     def _to_time_major(self, x):
         """Checks the input; returns it as (L, N, H_in) and N (None when unbatched)."""
@@ -146,11 +161,11 @@ class RNNBase(Module):
             return out[:, 0]
         return out.transpose(1, 0, 2) if self.batch_first else out
 
-    def _state(self, state, batch, dtype, what):
-        """An initial state as (layers*directions, N, H); zeros when ``state`` is None."""
-        shape = self._state_shape(batch)
+    def _state(self, state, batch, dtype, what, size=None):
+        """An initial state as (layers*directions, N, size); zeros when ``state`` is None."""
+        shape = self._state_shape(batch, size)
         if state is None:
-            return np.zeros(self._state_shape(1 if batch is None else batch), dtype)
+            return np.zeros(self._state_shape(1 if batch is None else batch, size), dtype)
         checks.input_array(self, state, str(shape), (), dtype=dtype, what=what)
         if state.shape != shape:
             raise ValueError(f"{type(self).__name__}: expected {what} of shape {shape} "
@@ -168,8 +183,11 @@ class RNNBase(Module):
         Returns the top layer's output (L, N, D*H) and the final states, each as ``states``.
         """
         finals = [np.empty_like(s) for s in states]
-        caches = []
+        caches, self.masks, self._drop = [], [], []
         for layer in range(self.num_layers):
+            if layer:                                       # dropout between layers
+                x, scale = F.dropout_forward(x, self.dropout, self._layer_mask(x, layer - 1))
+                self._drop.append(scale)
             outs = []
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
@@ -184,11 +202,27 @@ class RNNBase(Module):
         self._cache = caches
         return x, finals
 
+    def _layer_mask(self, out, index):
+        """The keep-mask for the output (L, N, D*H) of layer ``index``, or None (no dropout)."""
+        if not self.training or self.dropout == 0:
+            return None
+        if self.dropout == 1:                               # torch: zeros, nothing drawn
+            mask = np.zeros(out.shape)
+        elif self.mask_source is not None:
+            mask = np.asarray(self.mask_source(out, index), np.float64)
+            if mask.shape != out.shape:
+                raise ValueError(f"{type(self).__name__}: mask_source gave a mask of shape "
+                                 f"{mask.shape} for layer {index}, expected {out.shape}")
+        else:
+            mask = F.draw_keep_mask(self.generator, out.shape, self.dropout)
+        self.masks.append(mask)
+        return mask
+
     def _run_backward(self, dout, dfinals):
         """Reverse of :meth:`_run`: returns dx (L, N, H_in) and the initial-state gradients."""
         caches, self._cache = self._cache, None
         dinit = [np.empty_like(d) for d in dfinals]
-        h = self.hidden_size
+        h = self._out_size
         for layer in reversed(range(self.num_layers)):
             dx = 0
             for d in range(self.num_directions):
@@ -198,16 +232,17 @@ class RNNBase(Module):
                                                 *(g[k] for g in dfinals),
                                                 caches[k])
                 dx_dir, *dstates = grads[:1 + len(dfinals)]
-                dw_ih, dw_hh, db = grads[1 + len(dfinals):]
                 dx = dx + (dx_dir[::-1] if d else dx_dir)
                 for g, value in zip(dinit, dstates):
                     g[k] = value
-                self._set_grads(layer, d, dw_ih, dw_hh, db)
-            dout = dx
+                self._set_grads(layer, d, *grads[1 + len(dfinals):])
+            dout = F.dropout_backward(dx, self._drop[layer - 1]) if layer else dx
         return dout, dinit
 
-    def _set_grads(self, layer, direction, dw_ih, dw_hh, db):
+    def _set_grads(self, layer, direction, dw_ih, dw_hh, db, dw_hr=None):
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        if dw_hr is not None:
+            self._params["weight_hr" + suffix].grad = dw_hr
         self._params["weight_ih" + suffix].grad = dw_ih
         self._params["weight_hh" + suffix].grad = dw_hh
         if db is not None:
@@ -218,12 +253,13 @@ class RNNBase(Module):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward "
                                f"(each forward allows one backward)")
-        shape, dtype, state_shape, batch = self._out
+        shape, dtype, state_shape, batch, *cell_shape = self._out
         checks.grad(self, dout, shape, dtype)
         result = []
         for what, g in dstates:
             if g is not None:
-                checks.grad(self, g, state_shape, dtype, what)
+                checks.grad(self, g, cell_shape[0] if what == "dc_n" else state_shape, dtype,
+                            what)
                 g = g if batch is not None else g[:, None]
             result.append(g)
         return result
@@ -302,21 +338,20 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, device, dtype, generator=generator,
                          seed=seed)
 
-    @staticmethod
-    def _check_proj_size(name, proj_size):
+    def _check_proj_size(self, name, proj_size):
         if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
             raise TypeError(f"{name}: proj_size should be of type int, got: "
                             f"{type(proj_size).__name__}")
         if proj_size < 0:
             raise ValueError(f"{name}: proj_size should be a positive integer or zero to "
                              f"disable projections, got {proj_size}")
-        if proj_size > 0:
-            raise NotImplementedError(f"{name}: projections (proj_size={proj_size}) are not "
-                                      f"implemented in scratch; use proj_size=0")
-        return 0
+        if proj_size >= self.hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got "
+                             f"proj_size={proj_size} and hidden_size={self.hidden_size}")
+        return int(proj_size)
 
-    def _sequence_forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
-        return F.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    def _sequence_forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None):
+        return F.lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
 
     def _sequence_backward(self, dout, dh_n, dc_n, cache):
         return F.lstm_backward(dout, dh_n, dc_n, cache)
@@ -332,12 +367,12 @@ class LSTM(RNNBase):
                             f"{type(hx).__name__}")
         else:
             h0, c0 = hx
-        h0 = self._state(h0, batch, x.dtype, "h_0")
+        h0 = self._state(h0, batch, x.dtype, "h_0", self._out_size)
         c0 = self._state(c0, batch, x.dtype, "c_0")
         out, (h_n, c_n) = self._run(x, (h0, c0))
         output = self._from_time_major(out, batch)
         h_n, c_n = self._unbatch(h_n, batch), self._unbatch(c_n, batch)
-        self._out = (output.shape, output.dtype, h_n.shape, batch)
+        self._out = (output.shape, output.dtype, h_n.shape, batch, c_n.shape)
         return output, (h_n, c_n)
 
     def backward(self, dout, dh_n=None, dc_n=None):
@@ -347,9 +382,11 @@ class LSTM(RNNBase):
         batch = self._out[3]
         dout = dout[:, None] if batch is None else (
             dout.transpose(1, 0, 2) if self.batch_first else dout)
-        zeros = np.zeros(self._state_shape(1 if batch is None else batch), dout.dtype)
-        dh_n = zeros if dh_n is None else dh_n
-        dc_n = zeros if dc_n is None else dc_n
+        n = 1 if batch is None else batch
+        if dh_n is None:
+            dh_n = np.zeros(self._state_shape(n, self._out_size), dout.dtype)
+        if dc_n is None:
+            dc_n = np.zeros(self._state_shape(n), dout.dtype)
         dx, (dh0, dc0) = self._run_backward(dout, [dh_n, dc_n])
         return self._from_time_major(dx, batch), (self._unbatch(dh0, batch),
                                                   self._unbatch(dc0, batch))

@@ -1,0 +1,267 @@
+"""``MultiheadAttention``, as ``torch.nn.MultiheadAttention`` (torch keeps it in
+activation.py), and the ``NonDynamicallyQuantizableLinear`` it holds as ``out_proj``.
+
+``MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None, dtype=None,
+*, generator=None)``. Parameters as torch's: ``in_proj_weight`` (3E, E) when kdim and
+vdim equal embed_dim, else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
+``v_proj_weight`` (E, vdim); ``in_proj_bias`` (3E,) with bias; ``bias_k``, ``bias_v``
+(1, 1, E) with add_bias_kv; the child ``out_proj`` (a Linear(E, E, bias)). Initialised as
+torch's ``_reset_parameters``: projections xavier-uniform, biases zero, bias_k/bias_v
+xavier-normal, out_proj.weight as Linear's.
+
+``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+average_attn_weights=True, is_causal=False)``: query (L, N, E) ((N, L, E) with
+batch_first; unbatched (L, E)), key (S, N, kdim), value (S, N, vdim). Masks are boolean
+(True: **not** allowed to attend, torch's convention here) or float (added to the
+scores): key_padding_mask (N, S) ((S,) unbatched), attn_mask (L, S) or (N*num_heads, L, S).
+``is_causal`` is a hint that attn_mask is the causal mask, which must be given (as torch).
+Returns ``(attn_output, attn_weights)``: weights (N, L, S) averaged over heads, (N, H, L,
+S) with ``average_attn_weights=False``, None with ``need_weights=False``.
+
+``backward(dout, dweights=None)`` returns ``(dquery, dkey, dvalue)``; for self-attention
+(one array passed as all three) the input's gradient is their sum. In training mode with
+``dropout > 0`` the weights' keep-mask (N*H, L, S) is drawn from the layer's generator
+(kept as ``layer.mask``) or taken from ``layer.mask_source(shape)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from scratch import checks, init
+from scratch import functional as F
+from scratch import random as R
+from scratch.nn.linear import Linear
+from scratch.nn.module import Module, Parameter
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under torch's name for MultiheadAttention's ``out_proj`` (it prints so)."""
+
+
+def _float_mask(layer, mask, what, dtype):
+    """A boolean mask (True: masked out) as 0 / -inf, a float one as is (query's dtype)."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray):
+        raise TypeError(f"{layer}: {what} must be a NumPy array, got {type(mask).__name__}")
+    if mask.dtype == bool:
+        return np.where(mask, -np.inf, 0).astype(dtype)
+    if mask.dtype.kind != "f":
+        raise TypeError(f"{layer}: only bool and floating types of {what} are supported, got "
+                        f"{mask.dtype}")
+    if mask.dtype != dtype:
+        raise TypeError(f"{layer}: a float {what} must have the query's dtype {dtype}, got "
+                        f"{mask.dtype}")
+    return mask
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention (see the module doc)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None, *, generator=None):
+        super().__init__()
+        name = type(self).__name__
+        for what, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name}: {what} must be an int, got {value!r}")
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim="
+                             f"{embed_dim} and num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        self.embed_dim, self.num_heads = int(embed_dim), int(num_heads)
+        self.head_dim = self.embed_dim // self.num_heads
+        self.kdim = self.embed_dim if kdim is None else checks.count(self, "kdim", kdim)
+        self.vdim = self.embed_dim if vdim is None else checks.count(self, "vdim", vdim)
+        self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
+        self.dropout = checks.probability(self, "dropout", dropout, "dropout probability")
+        bias = checks.flag(self, "bias", bias)
+        self.add_zero_attn = checks.flag(self, "add_zero_attn", add_zero_attn)
+        add_bias_kv = checks.flag(self, "add_bias_kv", add_bias_kv)
+        self.batch_first = checks.flag(self, "batch_first", batch_first)
+        checks.device(self, device)
+        dtype = checks.param_dtype(self, dtype)
+        e = self.embed_dim
+        shapes = ({"in_proj_weight": (3 * e, e)} if self._qkv_same_embed_dim else
+                  {"q_proj_weight": (e, e), "k_proj_weight": (e, self.kdim),
+                   "v_proj_weight": (e, self.vdim)})
+        if bias:
+            shapes["in_proj_bias"] = (3 * e,)
+        if add_bias_kv:
+            shapes.update(bias_k=(1, 1, e), bias_v=(1, 1, e))
+        for key, shape in shapes.items():
+            self._params[key] = Parameter(np.zeros(shape, dtype))
+        self.generator = R.generator(name, generator)
+        self._mods = {"out_proj": NonDynamicallyQuantizableLinear(e, e, bias, dtype=dtype,
+                                                                  generator=self.generator)}
+        self._reset_parameters(self.generator)
+        self.mask, self.mask_source = None, None
+
+    def _children(self):
+        return self.__dict__.get("_mods", {})
+
+    def _reset_parameters(self, generator):
+        """torch's: xavier-uniform projections, zero biases, xavier-normal bias_k/bias_v."""
+        p = self._params
+        for key in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
+            if key in p:
+                init.xavier_uniform_(p[key].data, generator=generator)
+        if "in_proj_bias" in p:
+            p["in_proj_bias"].data[...] = 0
+            self.out_proj._params["bias"].data[...] = 0
+        for key in ("bias_k", "bias_v"):
+            if key in p:
+                init.xavier_normal_(p[key].data, generator=generator)
+
+    def _projections(self):
+        """w_q, w_k, w_v, b_q, b_k, b_v (biases None without bias)."""
+        p = self._params
+        if self._qkv_same_embed_dim:
+            ws = np.split(p["in_proj_weight"].data, 3)
+        else:
+            ws = [p[f"{c}_proj_weight"].data for c in "qkv"]
+        bs = np.split(p["in_proj_bias"].data, 3) if "in_proj_bias" in p else [None] * 3
+        return (*ws, *bs)
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, query, key, value, key_padding_mask, attn_mask, is_causal):
+        name = type(self).__name__
+        dtype = self.out_proj._params["weight"].data.dtype
+        for what, x in (("query", query), ("key", key), ("value", value)):
+            checks.input_array(self, x, "(L, N, E), (N, L, E) with batch_first, or unbatched "
+                               "(L, E)", dtype=dtype, what=what)
+        if query.ndim not in (2, 3):
+            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but "
+                                 f"received {query.ndim}-D query tensor")
+        batched = query.ndim == 3
+        kind = "batched (3-D)" if batched else "unbatched (2-D)"
+        if key.ndim != query.ndim or value.ndim != query.ndim:
+            raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be "
+                                 f"{query.ndim}-D but found {key.ndim}-D and {value.ndim}-D "
+                                 f"tensors respectively")
+        for what, x, want in (("query", query, self.embed_dim), ("key", key, self.kdim),
+                              ("value", value, self.vdim)):
+            if x.shape[-1] != want:
+                raise ValueError(f"{name}: was expecting embedding dimension of {want} for "
+                                 f"{what}, but got {x.shape[-1]}")
+        if key.shape[:-1] != value.shape[:-1]:
+            raise ValueError(f"{name}: key shape {key.shape} does not match value shape "
+                             f"{value.shape}")
+        if batched and query.shape[1 - self.batch_first] != key.shape[1 - self.batch_first]:
+            raise ValueError(f"{name}: query and key have different batch sizes: query "
+                             f"{query.shape}, key {key.shape}")
+        if is_causal and attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
+                               "the Transformer module method `generate_square_subsequent_mask`"
+                               " to create this mask.")
+        if key_padding_mask is not None and key_padding_mask.ndim != (2 if batched else 1):
+            raise AssertionError(f"For {kind} `query`, expected `key_padding_mask` to be "
+                                 f"`None` or {2 if batched else 1}-D but found "
+                                 f"{key_padding_mask.ndim}-D tensor instead")
+        if attn_mask is not None and attn_mask.ndim not in (2, 3):
+            raise AssertionError(f"For {kind} `query`, expected `attn_mask` to be `None`, 2-D "
+                                 f"or 3-D but found {attn_mask.ndim}-D tensor instead")
+        return batched
+
+    def _check_mask_shapes(self, attn_mask, key_padding_mask, length, batch, source):
+        if attn_mask is not None:
+            want = ((length, source) if attn_mask.ndim == 2
+                    else (batch * self.num_heads, length, source))
+            if attn_mask.shape != want:
+                raise ValueError(f"The shape of the {attn_mask.ndim}D attn_mask is "
+                                 f"{attn_mask.shape}, but should be {want}.")
+        if key_padding_mask is not None and key_padding_mask.shape != (batch, source):
+            raise ValueError(f"expecting key_padding_mask shape of {(batch, source)}, but got "
+                             f"{key_padding_mask.shape}")
+
+    # ------------------------------------------------------------------ forward, backward
+    def __call__(self, query, key, value, key_padding_mask=None, need_weights=True,
+                 attn_mask=None, average_attn_weights=True, is_causal=False):
+        return self.forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+                            average_attn_weights, is_causal)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        """See the module doc. Returns ``(attn_output, attn_weights or None)``."""
+        batched = self._check(query, key, value, key_padding_mask, attn_mask, is_causal)
+        dtype = query.dtype
+        kpm = _float_mask(self, key_padding_mask, "key_padding_mask", dtype)
+        mask = _float_mask(self, attn_mask, "attn_mask", dtype)
+        if batched:
+            q, k, v = ((a.transpose(1, 0, 2) if self.batch_first else a)
+                       for a in (query, key, value))
+        else:
+            q, k, v = (a[:, None] for a in (query, key, value))
+            kpm = None if kpm is None else kpm[None]
+        length, n, _ = q.shape
+        self._check_mask_shapes(mask, kpm, length, n, k.shape[0])
+        source = k.shape[0] + ("bias_k" in self._params) + self.add_zero_attn
+        p = self.dropout if self.training else 0.0
+        keep = self._keep_mask((n * self.num_heads, length, source)) if 0 < p < 1 else None
+        out_proj = self.out_proj._params
+        out, weights, cache = F.multi_head_attention_forward(
+            q, k, v, self.num_heads, *self._projections(), out_proj["weight"].data,
+            out_proj["bias"].data if "bias" in out_proj else None,
+            self._params["bias_k"].data if "bias_k" in self._params else None,
+            self._params["bias_v"].data if "bias_v" in self._params else None,
+            self.add_zero_attn, mask, kpm, p, keep, need_weights, average_attn_weights)
+        if batched:
+            out = out.transpose(1, 0, 2) if self.batch_first else out
+        else:
+            out, weights = out[:, 0], (None if weights is None else weights[0])
+        self._cache = (cache, batched, query.shape, key.shape, value.shape)
+        self._out = (out.shape, out.dtype, None if weights is None else weights.shape)
+        return out, weights
+
+    def _keep_mask(self, shape):
+        if self.mask_source is not None:
+            mask = np.asarray(self.mask_source(shape), np.float64)
+            if mask.shape != shape:
+                raise ValueError(f"{type(self).__name__}: mask_source gave a mask of shape "
+                                 f"{mask.shape}, expected {shape}")
+        else:
+            mask = F.draw_keep_mask(self.generator, shape, self.dropout)
+        self.mask = mask
+        return mask
+
+    def backward(self, dout, dweights=None):
+        """dout of attn_output's shape; dweights of attn_weights' (None: zero).
+        Returns ``(dquery, dkey, dvalue)``; sets every parameter's ``.grad``."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
+                               f"(each forward allows one backward)")
+        shape, dtype, weights_shape = self._out
+        checks.grad(self, dout, shape, dtype)
+        if dweights is not None:
+            if weights_shape is None:
+                raise ValueError(f"{type(self).__name__}.backward got dweights, but forward "
+                                 f"returned no weights (need_weights=False)")
+            checks.grad(self, dweights, weights_shape, dtype, "dweights")
+        (cache, batched, *_), self._cache = self._cache, None
+        if batched:
+            dout = dout.transpose(1, 0, 2) if self.batch_first else dout
+        else:
+            dout = dout[:, None]
+            dweights = None if dweights is None else dweights[None]
+        g = F.multi_head_attention_backward(dout, dweights, cache)
+        p = self._params
+        if self._qkv_same_embed_dim:
+            p["in_proj_weight"].grad = np.concatenate([g.dw_q, g.dw_k, g.dw_v])
+        else:
+            p["q_proj_weight"].grad, p["k_proj_weight"].grad, p["v_proj_weight"].grad = (
+                g.dw_q, g.dw_k, g.dw_v)
+        if "in_proj_bias" in p:
+            p["in_proj_bias"].grad = np.concatenate([g.db_q, g.db_k, g.db_v])
+            self.out_proj._params["bias"].grad = g.db_out
+        if "bias_k" in p:
+            p["bias_k"].grad, p["bias_v"].grad = g.dbias_k, g.dbias_v
+        self.out_proj._params["weight"].grad = g.dw_out
+        grads = (g.dquery, g.dkey, g.dvalue)
+        if not batched:
+            return tuple(a[:, 0] for a in grads)
+        return tuple(a.transpose(1, 0, 2) for a in grads) if self.batch_first else grads
+
+
