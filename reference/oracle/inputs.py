@@ -67,12 +67,23 @@ def spread_values(rng, shape) -> np.ndarray:
     return (values + np.where(values >= 0, 0.05, -0.05)).reshape(shape)
 
 
-def prepare(what: str, value, rng, dtype, draw) -> np.ndarray:
-    """``value`` cast to ``dtype`` (checked finite), or ``draw(rng, shape)`` for a shape."""
+def is_floating(a) -> bool:
+    """A floating array: the only kind that gets a gradient."""
+    return np.issubdtype(np.asarray(a).dtype, np.floating)
+
+
+def prepare(what: str, value, rng, dtype, draw, keep_integers=False) -> np.ndarray:
+    """``value`` cast to ``dtype`` (checked finite), or ``draw(rng, shape)`` for a shape.
+
+    keep_integers: an integer or boolean array (token ids, indices, a mask)
+    is returned untouched, never cast to ``dtype``.
+    """
     if is_shape(value):
         return draw(rng, value).astype(dtype)
     a = np.asarray(value)
-    if a.dtype == object or not np.issubdtype(a.dtype, np.number):
+    if keep_integers and (a.dtype == bool or np.issubdtype(a.dtype, np.integer)):
+        return a
+    if a.dtype == object or not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
         raise OracleError(f"{what} must be an array or a shape tuple; got {type(value).__name__}")
     return check_finite(what, a).astype(dtype)
 

@@ -1,0 +1,138 @@
+"""Learner-style NumPy code for the oracle's tests: each correct, and with one planted slip.
+
+ReLU pairs that write into their arguments, a fully connected layer whose
+backward returns one array twice, an embedding lookup on integer token ids,
+a masked mean over a boolean mask, and CS231n-style LSTM and GRU steps.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+# ------------------------------------------------------------------ in place
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_forward_in_place(x):
+    """Slip: clips x itself, so the caller's x changes."""
+    np.maximum(x, 0, out=x)
+    return x.copy(), x
+
+
+def relu_backward(dout, x):
+    return np.where(x > 0, dout, 0.0)
+
+
+def relu_backward_in_place(dout, x):
+    """The classic slip: masks the caller's dout and returns it."""
+    dout[x <= 0] = 0
+    return dout
+
+
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def affine_backward_shared(dout, cache):
+    """Slip: db is built in a buffer that dx then reuses (db and dx share memory)."""
+    x, w = cache
+    buffer = np.empty(max(dout.shape[1], dout.shape[0] * w.shape[0]))
+    db = buffer[:dout.shape[1]]
+    db[:] = dout.sum(axis=0)
+    dx = buffer[:dout.shape[0] * w.shape[0]].reshape(dout.shape[0], w.shape[0])
+    dx[:] = dout @ w.T
+    return dx, x.T @ dout, db
+
+
+def affine_backward_decays_w(dout, cache):
+    """Slip: applies weight decay to w inside backward (the caller's parameter changes)."""
+    x, w = cache
+    dw = x.T @ dout
+    w -= 0.01 * w
+    return dout @ w.T, dw, dout.sum(axis=0)
+
+
+# ------------------------------------------------------------------ integers
+def embedding_forward(idx, W):
+    return W[idx], (idx, W.shape)
+
+
+def embedding_backward(dout, cache):
+    idx, shape = cache
+    dW = np.zeros(shape)
+    np.add.at(dW, idx, dout)
+    return dW
+
+
+def embedding_backward_assign(dout, cache):
+    """Slip: ``dW[idx] += dout`` keeps one contribution of a repeated token id."""
+    idx, shape = cache
+    dW = np.zeros(shape)
+    dW[idx] += dout
+    return dW
+
+
+# ------------------------------------------------------------------ cells
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """CS231n's LSTM step, gates in torch's order i, f, g, o; Wx (D, 4H), Wh (H, 4H)."""
+    h = prev_h.shape[1]
+    a = x @ Wx + prev_h @ Wh + b
+    i, f, g, o = (sigmoid(a[:, :h]), sigmoid(a[:, h:2 * h]), np.tanh(a[:, 2 * h:3 * h]),
+                  sigmoid(a[:, 3 * h:]))
+    next_c = f * prev_c + i * g
+    next_h = o * np.tanh(next_c)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)
+
+
+def make_lstm_step_backward(dc_through_tanh=True, carry_dnext_c=True):
+    """``dc_through_tanh=False`` forgets the tanh on the path from next_h to next_c;
+    ``carry_dnext_c=False`` ignores the upstream dnext_c (the cell-state gradient)."""
+    def lstm_step_backward(dnext_h, dnext_c, cache):
+        x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c = cache
+        t = np.tanh(next_c)
+        dc = dnext_h * o * ((1 - t ** 2) if dc_through_tanh else 1.0)
+        if carry_dnext_c:
+            dc = dc + dnext_c
+        da = np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f),
+                             dc * i * (1 - g ** 2), dnext_h * t * o * (1 - o)], axis=1)
+        return (da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0))
+    return lstm_step_backward
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, bx, bh):
+    """torch's GRUCell in CS231n's layout: Wx (D, 3H), Wh (H, 3H), gates r, z, n."""
+    h = prev_h.shape[1]
+    gx, gh = x @ Wx + bx, prev_h @ Wh + bh
+    r = sigmoid(gx[:, :h] + gh[:, :h])
+    z = sigmoid(gx[:, h:2 * h] + gh[:, h:2 * h])
+    n = np.tanh(gx[:, 2 * h:] + r * gh[:, 2 * h:])
+    return (1 - z) * n + z * prev_h, (x, prev_h, Wx, Wh, r, z, n, gh)
+
+
+def make_gru_step_backward(reset_inside=True):
+    """``reset_inside=False`` backpropagates as if r multiplied prev_h before Wh (a
+    different GRU variant) on the path to dWh."""
+    def gru_step_backward(dnext_h, cache):
+        x, prev_h, Wx, Wh, r, z, n, gh = cache
+        h = prev_h.shape[1]
+        dn = dnext_h * (1 - z)
+        dz = dnext_h * (prev_h - n)
+        dan = dn * (1 - n ** 2)
+        dar = dan * gh[:, 2 * h:] * r * (1 - r)
+        daz = dz * z * (1 - z)
+        dgx = np.concatenate([dar, daz, dan], axis=1)
+        dgh = np.concatenate([dar, daz, dan * (r if reset_inside else 1.0)], axis=1)
+        dprev = dnext_h * z + dgh @ Wh.T
+        return (dgx @ Wx.T, dprev, x.T @ dgx, prev_h.T @ dgh, dgx.sum(axis=0),
+                dgh.sum(axis=0))
+    return gru_step_backward
