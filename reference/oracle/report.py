@@ -178,7 +178,8 @@ class Report:
             parts.append(f"WRONG in {', '.join(r.tensor for r in self.failures)}")
         for kind, title in (("modified", "MODIFIED IN PLACE"), ("shares memory",
                                                                "SHARES MEMORY")):
-            hits = [f"{f.tensor} (by {f.by})" for f in self.in_place if f.kind == kind]
+            hits = list(dict.fromkeys(f"{f.tensor} (by {f.by})" for f in self.in_place
+                                      if f.kind == kind))
             if hits:
                 parts.append(f"{title}: {', '.join(hits)}")
         return "verdict: " + "; ".join(parts)
