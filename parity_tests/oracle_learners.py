@@ -139,3 +139,35 @@ def make_gru_step_backward(reset_inside=True):
         return (dgx @ Wx.T, dprev, x.T @ dgx, prev_h.T @ dgh, dgx.sum(axis=0),
                 dgh.sum(axis=0))
     return gru_step_backward
+
+
+def lstm_forward(x, h0, Wx, Wh, b):
+    """CS231n's lstm_forward: x (N, T, D), h0 (N, H), c0 = 0 inside -> h (N, T, H)."""
+    n, t_len, _ = x.shape
+    prev_h, prev_c = h0, np.zeros_like(h0)
+    h, caches = np.zeros((n, t_len, h0.shape[1])), []
+    for t in range(t_len):
+        prev_h, prev_c, cache = lstm_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
+        h[:, t] = prev_h
+        caches.append(cache)
+    return h, caches
+
+
+def make_lstm_backward(carry_dc=True):
+    """Backprop through time; ``carry_dc=False`` passes no cell-state gradient back
+    from step t + 1 to step t (dprev_c dropped)."""
+    step_backward = make_lstm_step_backward()
+
+    def lstm_backward(dh, caches):
+        n, t_len, _ = dh.shape
+        x0, _, _, Wx, Wh = caches[0][:5]
+        dx = np.zeros((n, t_len, Wx.shape[0]))
+        dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wx.shape[1])
+        dprev_h, dprev_c = np.zeros((n, Wh.shape[0])), np.zeros((n, Wh.shape[0]))
+        for t in reversed(range(t_len)):
+            dc_in = dprev_c if carry_dc else np.zeros_like(dprev_c)
+            dx[:, t], dprev_h, dprev_c, dwx, dwh, dbb = step_backward(dh[:, t] + dprev_h,
+                                                                       dc_in, caches[t])
+            dWx, dWh, db = dWx + dwx, dWh + dwh, db + dbb
+        return dx, dprev_h, dWx, dWh, db
+    return lstm_backward
