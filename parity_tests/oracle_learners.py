@@ -171,3 +171,82 @@ def make_lstm_backward(carry_dc=True):
             dWx, dWh, db = dWx + dwx, dWh + dwh, db + dbb
         return dx, dprev_h, dWx, dWh, db
     return lstm_backward
+
+
+# ------------------------------------------------------------------ optimizers
+def make_adam(bias_correction=True, eps_inside=False):
+    """CS231n's ``adam(w, dw, config) -> (next_w, config)``, with two switchable slips."""
+    def adam(w, dw, config=None):
+        config = {} if config is None else config
+        config.setdefault("learning_rate", 1e-3)
+        config.setdefault("beta1", 0.9)
+        config.setdefault("beta2", 0.999)
+        config.setdefault("epsilon", 1e-8)
+        config.setdefault("m", np.zeros_like(w))
+        config.setdefault("v", np.zeros_like(w))
+        config.setdefault("t", 0)
+        b1, b2, eps = config["beta1"], config["beta2"], config["epsilon"]
+        config["t"] += 1
+        config["m"] = b1 * config["m"] + (1 - b1) * dw
+        config["v"] = b2 * config["v"] + (1 - b2) * dw ** 2
+        m, v = config["m"], config["v"]
+        if bias_correction:
+            m, v = m / (1 - b1 ** config["t"]), v / (1 - b2 ** config["t"])
+        denom = np.sqrt(v + eps) if eps_inside else np.sqrt(v) + eps
+        return w - config["learning_rate"] * m / denom, config
+    return adam
+
+
+class AdamW:
+    """An object-form AdamW: ``step(params, grads)`` over dicts; ``state[name]`` per parameter.
+
+    ``global_step=True`` counts t once per parameter update; ``coupled=True`` adds the
+    decay to the gradient (Adam's L2) instead of shrinking the weights."""
+
+    def __init__(self, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 global_step=False, coupled=False):
+        self.lr, self.betas, self.eps, self.wd = lr, betas, eps, weight_decay
+        self.global_step, self.coupled, self.t, self.state = global_step, coupled, 0, {}
+
+    def step(self, params, grads):
+        b1, b2 = self.betas
+        if not self.global_step:
+            self.t += 1
+        for name, p in params.items():
+            g = grads[name]
+            if self.global_step:
+                self.t += 1
+            if self.coupled:
+                g = g + self.wd * p
+            else:
+                p *= 1 - self.lr * self.wd
+            s = self.state.setdefault(name, {"exp_avg": np.zeros_like(p),
+                                             "exp_avg_sq": np.zeros_like(p)})
+            s["exp_avg"] = b1 * s["exp_avg"] + (1 - b1) * g
+            s["exp_avg_sq"] = b2 * s["exp_avg_sq"] + (1 - b2) * g * g
+            m_hat = s["exp_avg"] / (1 - b1 ** self.t)
+            v_hat = s["exp_avg_sq"] / (1 - b2 ** self.t)
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+def make_sgd_momentum(decay_after=False, decay_in_place=False):
+    """``step(params, grads)`` SGD with momentum and weight decay, as torch's; slips:
+    ``decay_after`` adds the decay after the momentum buffer, ``decay_in_place`` adds it
+    into the caller's gradient array."""
+    class SGDMomentum:
+        def __init__(self, lr=0.1, momentum=0.9, weight_decay=0.05):
+            self.lr, self.mu, self.wd, self.state = lr, momentum, weight_decay, {}
+
+        def step(self, params, grads):
+            for name, p in params.items():
+                g = grads[name]
+                if decay_in_place:
+                    g += self.wd * p
+                elif not decay_after:
+                    g = g + self.wd * p
+                s = self.state.setdefault(name, {})
+                s["momentum_buffer"] = (g.copy() if "momentum_buffer" not in s
+                                        else self.mu * s["momentum_buffer"] + g)
+                d = s["momentum_buffer"] + (self.wd * p if decay_after else 0)
+                p -= self.lr * d
+    return SGDMomentum()

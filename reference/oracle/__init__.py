@@ -31,6 +31,7 @@ from reference.oracle.fd import check_module_numerically, check_pair_numerically
 from reference.oracle.gradients import check_gradients, check_gradients_numerically
 from reference.oracle.inplace import InPlace
 from reference.oracle.layers import check_module, check_pair
+from reference.oracle.optim import check_optimizer
 from reference.oracle.params import Attributes, Dicts, NamedParameters, Param
 from reference.oracle.recurrence import check_rnn, check_rnn_step
 from reference.oracle.report import NondeterministicError, OracleError, Report, Row
@@ -43,5 +44,5 @@ __all__ = [
     "check_module", "check_module_numerically", "check_pair", "check_pair_numerically",
     "check_rnn", "check_rnn_step", "check_scalar_graph", "search",
     # version 3
-    "FiniteDifferences", "InPlace", "finite_differences",
+    "FiniteDifferences", "InPlace", "check_optimizer", "finite_differences",
 ]
