@@ -64,8 +64,7 @@ def has(row, phrase):
 
 
 # --------------------------------------------------------------------------- drawn inputs
-@pytest.mark.parametrize("shape", [(1, 1, 2, 2), (1, 1, 4, 4), (2, 1, 4, 4), (2, 3, 3, 5),
-                                   (1, 2, 7)])
+@pytest.mark.parametrize("shape", [(1, 1, 2, 2), (1, 1, 4, 4), (2, 1, 4, 4), (2, 3, 3, 5)])
 def test_drawn_pooling_inputs_hold_a_tied_maximum_and_a_zero_in_every_plane(shape):
     for seed in SEEDS:
         x = inputs.tied_values(np.random.default_rng(seed), shape)
@@ -73,6 +72,16 @@ def test_drawn_pooling_inputs_hold_a_tied_maximum_and_a_zero_in_every_plane(shap
             top = plane.max()
             assert plane.reshape(-1)[:2].tolist() == [top, top]
             assert (plane == 0).any()
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 7), (2, 3, 4), (3, 5, 2), (1, 1, 3)])
+def test_drawn_three_dimensional_inputs_tie_half_the_rows_and_zero_every_row(shape):
+    for seed in SEEDS:
+        x = inputs.tied_values(np.random.default_rng(seed), shape)
+        rows = x.reshape(-1, shape[2])
+        tied = [bool(r[0] == r[1] == r.max()) for r in rows]
+        assert sum(tied) >= max(1, len(rows) // 2)
+        assert all((r == 0).any() for r, t in zip(rows, tied) if not t or len(r) >= 3)
 
 
 @pytest.mark.parametrize("shape", [(2,), (3, 4), (5, 1)])
