@@ -55,9 +55,8 @@ def make_max_pool_backward(tie="first"):
 
 
 def check_pool(backward, x, seed=0, size=2, stride=2):
-    return oracle.check_pair(max_pool_forward, backward,
-                             lambda x: TF.max_pool2d(x, size, stride), x, args=(size, stride),
-                             seed=seed)
+    return oracle.check_pair(max_pool_forward, backward, x, args=(size, stride), seed=seed,
+                             against=lambda x: TF.max_pool2d(x, size, stride))
 
 
 def has(row, phrase):
@@ -65,8 +64,7 @@ def has(row, phrase):
 
 
 # --------------------------------------------------------------------------- drawn inputs
-@pytest.mark.parametrize("shape", [(1, 1, 2, 2), (1, 1, 4, 4), (2, 1, 4, 4), (2, 3, 3, 5),
-                                   (1, 2, 7)])
+@pytest.mark.parametrize("shape", [(1, 1, 2, 2), (1, 1, 4, 4), (2, 1, 4, 4), (2, 3, 3, 5)])
 def test_drawn_pooling_inputs_hold_a_tied_maximum_and_a_zero_in_every_plane(shape):
     for seed in SEEDS:
         x = inputs.tied_values(np.random.default_rng(seed), shape)
@@ -74,6 +72,16 @@ def test_drawn_pooling_inputs_hold_a_tied_maximum_and_a_zero_in_every_plane(shap
             top = plane.max()
             assert plane.reshape(-1)[:2].tolist() == [top, top]
             assert (plane == 0).any()
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 7), (2, 3, 4), (3, 5, 2), (1, 1, 3)])
+def test_drawn_three_dimensional_inputs_tie_half_the_rows_and_zero_every_row(shape):
+    for seed in SEEDS:
+        x = inputs.tied_values(np.random.default_rng(seed), shape)
+        rows = x.reshape(-1, shape[2])
+        tied = [bool(r[0] == r[1] == r.max()) for r in rows]
+        assert sum(tied) >= max(1, len(rows) // 2)
+        assert all((r == 0).any() for r, t in zip(rows, tied) if not t or len(r) >= 3)
 
 
 @pytest.mark.parametrize("shape", [(2,), (3, 4), (5, 1)])
@@ -118,8 +126,8 @@ def prelu_backward_ge(dout, cache):
 
 def test_prelu_with_ge_at_the_kink_fails_on_every_seed_at_the_issue_shape():
     for seed in SEEDS:
-        report = oracle.check_pair(prelu_forward, prelu_backward_ge, TF.prelu, (1, 1, 2, 4),
-                                   {"weight": (1,)}, seed=seed)
+        report = oracle.check_pair(prelu_forward, prelu_backward_ge, (1, 1, 2, 4), {"weight": (1,)},
+                                   seed=seed, against=TF.prelu)
         assert [r.tensor for r in report.failures] == ["dx"], (seed, str(report))
         assert has(report.row("dx"), "passes gradient at the kink"), (seed, str(report))
 
@@ -166,11 +174,11 @@ def make_activation_pair(name, at_kink):
 def test_kink_diagnoses_are_right_for_every_activation(name):
     torch_fn = ACTIVATIONS[name][2]
     right = make_activation_pair(name, "below")
-    oracle.check_pair(*right, torch_fn, (3, 4)).assert_ok()
-    above = oracle.check_pair(*make_activation_pair(name, "above"), torch_fn, (3, 4))
+    oracle.check_pair(*right, (3, 4), against=torch_fn).assert_ok()
+    above = oracle.check_pair(*make_activation_pair(name, "above"), (3, 4), against=torch_fn)
     assert [r.tensor for r in above.failures] == ["dx"], str(above)
     assert above.row("dx").diagnoses and has(above.row("dx"), "passes gradient at the kink")
-    zero = oracle.check_pair(*make_activation_pair(name, "zero"), torch_fn, (3, 4))
+    zero = oracle.check_pair(*make_activation_pair(name, "zero"), (3, 4), against=torch_fn)
     if name == "relu":   # torch's own answer at 0: nothing to find
         zero.assert_ok()
     else:
@@ -185,9 +193,8 @@ def test_a_given_input_without_ties_gets_a_coverage_warning():
     assert report.info["coverage"].tied_windows == 0
     assert "WARNING: your x covers no tie and no kink" in str(report)
     assert "window(s) with tied maxima" in str(report)   # what a drawn x would cover
-    linear = oracle.check_pair(lambda x, w: (x @ w, (x, w)),
-                               lambda d, c: (d @ c[1].T, c[0].T @ d),
-                               lambda x, w: x @ w, np.ones((2, 3)), {"w": (3, 2)})
+    linear = oracle.check_pair(lambda x, w: (x @ w, (x, w)), lambda d, c: (d @ c[1].T, c[0].T @ d),
+                               np.ones((2, 3)), {"w": (3, 2)}, against=lambda x, w: x @ w)
     assert "WARNING" not in str(linear)           # nothing to cover: no warning
 
 
@@ -210,7 +217,7 @@ def test_nondeterministic_backward_is_reported_in_plain_words():
         return dout * (1.0 if calls["n"] % 2 else 2.0)
     with pytest.raises(oracle.NondeterministicError,
                        match=r"flaky_backward returned different dx for the same input"):
-        oracle.check_pair(lambda x: (x * 1, None), flaky_backward, lambda x: x * 1, (2, 3))
+        oracle.check_pair(lambda x: (x * 1, None), flaky_backward, (2, 3), against=lambda x: x * 1)
 
 
 def test_search_reports_nondeterminism_not_a_bare_flaky_error():
@@ -220,8 +227,8 @@ def test_search_reports_nondeterminism_not_a_bare_flaky_error():
         state["n"] += 1
         return dout * (1.0 + (state["n"] % 3 == 0))
     with pytest.raises(oracle.OracleFailure, match=r"different dx for the same input"):
-        oracle.search(lambda x: oracle.check_pair(lambda x: (x * 1, None), set_order_backward,
-                                                  lambda x: x * 1, x),
+        oracle.search(lambda x: oracle.check_pair(lambda x: (x * 1, None), set_order_backward, x,
+                                                  against=lambda x: x * 1),
                       x=OS.arrays(st.just((2,))))
 
 
@@ -231,8 +238,9 @@ def test_headers_name_the_users_functions_not_the_glue():
 
     def torch_expr(x, y):
         return 0.5 * ((x - y) ** 2).sum()
-    report = oracle.check_gradients(lambda x, y: my_softmax_grads(x, y), torch_expr,
-                                    dict(x=(2, 3), y=np.zeros((2, 3))), returns=("x",))
+    report = oracle.check_gradients(lambda x, y: my_softmax_grads(x, y),
+                                    dict(x=(2, 3), y=np.zeros((2, 3))), against=torch_expr,
+                                    returns=("x",))
     report.assert_ok()
     assert report.title.startswith("your lambda calling my_softmax_grads vs autograd of "
                                    "torch_expr"), report.title
@@ -256,8 +264,8 @@ def test_diagnoses_survive_shrinking_to_one_element():
     def doubled(dout, cache):
         return 2 * dout
     with pytest.raises(oracle.OracleFailure) as failure:
-        oracle.search(lambda x: oracle.check_pair(lambda x: (x * 1, None), doubled,
-                                                  lambda x: x * 1, x),
+        oracle.search(lambda x: oracle.check_pair(lambda x: (x * 1, None), doubled, x,
+                                                  against=lambda x: x * 1),
                       x=OS.arrays(st.integers(1, 6).map(lambda n: (n,)),
                                   st.just(1.5)))
     row = failure.value.report.row("dx")
@@ -276,9 +284,8 @@ def test_search_keeps_the_tie_diagnosis_after_shrinking():
 def test_a_counterpart_that_cannot_run_in_float64_is_checked_unprobed():
     def relu_forward(x):
         return np.maximum(x, 0), x
-    report = oracle.check_pair(relu_forward, lambda dout, x: dout * (x > 0),
-                               lambda x: TF.prelu(x, torch.tensor([0.0])), (2, 3),
-                               dtype=np.float32)
+    report = oracle.check_pair(relu_forward, lambda dout, x: dout * (x > 0), (2, 3),
+                               dtype=np.float32, against=lambda x: TF.prelu(x, torch.tensor([0.0])))
     report.assert_ok()
     assert "not probed (torch's function did not run in float64)" in str(report)
 

@@ -88,9 +88,9 @@ def test_scalar_engine_call_errors_are_plain():
 # --------------------------------------------------------------------------- recurrences
 def test_a_correct_rnn_passes_against_torch_and_torch_nn_rnn():
     oracle.check_rnn(rnn_forward, make_rnn_backward(), (2, 5, 3), RNN_PARAMS,
-                     h0=(2, 4)).assert_ok()
+                     states={"h0": (2, 4)}).assert_ok()
     report = oracle.check_rnn(rnn_forward, make_rnn_backward(), (2, 4, 3), RNN_PARAMS,
-                              h0=(2, 4), counterpart=torch.nn.RNN(3, 4, batch_first=True))
+                              states={"h0": (2, 4)}, against=torch.nn.RNN(3, 4, batch_first=True))
     report.assert_ok()
     assert "per time step" in str(report)
 
@@ -98,7 +98,7 @@ def test_a_correct_rnn_passes_against_torch_and_torch_nn_rnn():
 @pytest.mark.parametrize("steps", [2, 5])
 def test_forgetting_to_carry_dh_is_wrong_from_the_second_to_last_step_back(steps):
     report = oracle.check_rnn(rnn_forward, make_rnn_backward(carry=False), (2, steps, 3),
-                              RNN_PARAMS, h0=(2, 4))
+                              RNN_PARAMS, states={"h0": (2, 4)})
     assert report.row("h").ok and not report.row("dx").ok
     assert report.info["first_wrong_h"] is None
     assert report.info["last_wrong_dx"] == steps - 2, str(report)
@@ -107,15 +107,15 @@ def test_forgetting_to_carry_dh_is_wrong_from_the_second_to_last_step_back(steps
 
 
 def test_rnn_step_passes_and_a_missing_tanh_derivative_is_named():
-    oracle.check_rnn_step(rnn_step_forward, rnn_step_backward, (2, 3), (2, 4),
-                          RNN_PARAMS).assert_ok()
+    oracle.check_rnn_step(rnn_step_forward, rnn_step_backward, (2, 3), RNN_PARAMS,
+                          states={"prev_h": (2, 4)}).assert_ok()
 
     def step_backward_no_tanh(dnext_h, cache):
         x, prev_h, Wx, Wh, next_h = cache
         return (dnext_h @ Wx.T, dnext_h @ Wh.T, x.T @ dnext_h, prev_h.T @ dnext_h,
                 dnext_h.sum(axis=0))
-    report = oracle.check_rnn_step(rnn_step_forward, step_backward_no_tanh, (2, 3), (2, 4),
-                                   RNN_PARAMS)
+    report = oracle.check_rnn_step(rnn_step_forward, step_backward_no_tanh, (2, 3), RNN_PARAMS,
+                                   states={"prev_h": (2, 4)})
     assert [r.tensor for r in report.failures] == ["dx", "dprev_h", "dWx", "dWh", "db"]
 
 
@@ -124,13 +124,13 @@ BN = {"gamma": (3,), "beta": (3,)}
 
 
 def test_lecture_batch_norm_passes_against_the_unbiased_torch_expression():
-    oracle.check_pair(batchnorm_forward, make_batchnorm_backward(), torch_batchnorm_unbiased,
-                      (4, 3), BN).assert_ok()
+    oracle.check_pair(batchnorm_forward, make_batchnorm_backward(), (4, 3), BN,
+                      against=torch_batchnorm_unbiased).assert_ok()
 
 
 def test_batch_norm_backward_with_n_instead_of_n_minus_1_is_named():
-    report = oracle.check_pair(batchnorm_forward, make_batchnorm_backward(bessel=False),
-                               torch_batchnorm_unbiased, (4, 3), BN)
+    report = oracle.check_pair(batchnorm_forward, make_batchnorm_backward(bessel=False), (4, 3), BN,
+                               against=torch_batchnorm_unbiased)
     assert [r.tensor for r in report.failures] == ["dx"], str(report)
     assert has(report.row("dx"), "variance term of a batch-norm backward"), str(report)
 
@@ -141,17 +141,16 @@ def test_the_variance_term_diagnosis_stays_silent_on_other_dx_bugs():
         n = dout.shape[0]
         dx = gamma * invstd / n * (n * dout - n / (n - 1) * xhat * (dout * xhat).sum(axis=0))
         return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
-    report = oracle.check_pair(batchnorm_forward, backward_without_mean_term,
-                               torch_batchnorm_unbiased, (4, 3), BN)
+    report = oracle.check_pair(batchnorm_forward, backward_without_mean_term, (4, 3), BN,
+                               against=torch_batchnorm_unbiased)
     assert [r.tensor for r in report.failures] == ["dx"], str(report)
     assert not has(report.row("dx"), "variance term"), str(report)
 
 
 def test_lecture_batch_norm_against_f_batch_norm_gets_the_variance_hint():
-    report = oracle.check_pair(batchnorm_forward, make_batchnorm_backward(),
-                               lambda x, gamma, beta: TF.batch_norm(x, None, None, gamma, beta,
-                                                                    training=True),
-                               (4, 3), BN)
+    report = oracle.check_pair(batchnorm_forward, make_batchnorm_backward(), (4, 3), BN,
+                               against=lambda x, gamma, beta: TF.batch_norm(
+                                   x, None, None, gamma, beta, training=True))
     assert has(report.row("out"), "unbiased variance"), str(report)
 
 
@@ -166,21 +165,21 @@ def test_finite_differences_check_a_gradient_function_without_a_torch_loss():
         d = x - t
         return d / np.sqrt(1 + d ** 2)
     inputs = dict(x=(3, 4), t=np.zeros((3, 4)))
-    report = oracle.check_gradients_numerically(l1_smooth_grad, l1_smooth, inputs,
-                                                returns=("x",))
+    report = oracle.check_gradients(l1_smooth_grad, inputs,
+                                    against=oracle.finite_differences(l1_smooth), returns=("x",))
     report.assert_ok()
     assert "central finite differences of l1_smooth" in report.title
 
     def l1_smooth_grad_doubled(x, t):
         return 2 * l1_smooth_grad(x, t)
-    wrong = oracle.check_gradients_numerically(l1_smooth_grad_doubled, l1_smooth, inputs,
-                                               returns=("x",))
+    wrong = oracle.check_gradients(l1_smooth_grad_doubled, inputs,
+                                   against=oracle.finite_differences(l1_smooth), returns=("x",))
     assert has(wrong.row("dx"), "exactly 2 times"), str(wrong)
 
 
 def test_check_gradients_draws_inputs_given_as_shapes():
-    report = oracle.check_gradients(lambda x: (2 * x,), lambda x: (x ** 2).sum(),
-                                    dict(x=(2, 3)), returns=("x",))
+    report = oracle.check_gradients(lambda x: (2 * x,), dict(x=(2, 3)),
+                                    against=lambda x: (x ** 2).sum(), returns=("x",))
     report.assert_ok()
     assert report.inputs["x"].shape == (2, 3)
 
@@ -193,9 +192,9 @@ def test_rnn_against_your_own_torch_function():
             hs.append(h)
         return torch.stack(hs, dim=1)
     oracle.check_rnn(rnn_forward, make_rnn_backward(), (1, 3, 2),
-                     {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, h0=(1, 3),
-                     counterpart=torch_rnn).assert_ok()
+                     {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, states={"h0": (1, 3)},
+                     against=torch_rnn).assert_ok()
     report = oracle.check_rnn(rnn_forward, make_rnn_backward(carry=False), (1, 3, 2),
-                              {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, h0=(1, 3),
-                              counterpart=torch_rnn)
+                              {"Wx": (2, 3), "Wh": (3, 3), "b": (3,)}, states={"h0": (1, 3)},
+                              against=torch_rnn)
     assert report.info["last_wrong_dx"] == 1 and "torch_rnn" in report.title, str(report)

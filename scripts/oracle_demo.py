@@ -111,16 +111,15 @@ def max_pool_backward_every_tie(dout, cache):
 
 
 def check_fc(transposed_dW, seed):
-    return oracle.check_module(FullyConnected(4, 4, transposed_dW), torch.nn.Linear(4, 4),
-                               (3, 4), mapping={"W": oracle.Param("weight", transpose=True),
-                                                "b": "bias"}, seed=seed)
+    return oracle.check_module(FullyConnected(4, 4, transposed_dW), (3, 4),
+                               against=torch.nn.Linear(4, 4), seed=seed,
+                               mapping={"W": oracle.Param("weight", transpose=True), "b": "bias"})
 
 
 def check_conv(rotate_kernel, seed):
-    return oracle.check_pair(conv_forward, make_conv_backward(rotate_kernel),
-                             lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=1),
-                             (2, 2, 5, 5), {"w": (3, 2, 3, 3), "b": (3,)}, args=(1, 1),
-                             seed=seed)
+    return oracle.check_pair(conv_forward, make_conv_backward(rotate_kernel), (2, 2, 5, 5),
+                             {"w": (3, 2, 3, 3), "b": (3,)}, args=(1, 1), seed=seed,
+                             against=lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=1))
 
 
 def search_pool_bug() -> bool:
@@ -130,10 +129,9 @@ def search_pool_bug() -> bool:
     from reference.oracle.search import OracleFailure, search
 
     def check(case):
-        return oracle.check_pair(
-            max_pool_forward, max_pool_backward_every_tie,
-            lambda x: TF.max_pool2d(x, case["size"], case["stride"]), case["x"],
-            args=(case["size"], case["stride"]))
+        return oracle.check_pair(max_pool_forward, max_pool_backward_every_tie, case["x"],
+                                 args=(case["size"], case["stride"]),
+                                 against=lambda x: TF.max_pool2d(x, case["size"], case["stride"]))
     try:
         search(check, case=S.pool_cases(),
                settings=settings(derandomize=True, database=None, max_examples=50))
@@ -154,7 +152,8 @@ def check_engine(accumulate, seed):
 
 def check_recurrence(carry, seed):
     return oracle.check_rnn(rnn_forward, make_rnn_backward(carry), (2, 5, 3),
-                            {"Wx": (3, 4), "Wh": (4, 4), "b": (4,)}, h0=(2, 4), seed=seed)
+                            {"Wx": (3, 4), "Wh": (4, 4), "b": (4,)}, states={"h0": (2, 4)},
+                            seed=seed)
 
 
 def section(title):

@@ -26,9 +26,12 @@ cannot be checked raises :class:`OracleError`; code that answers differently
 for the same input raises :class:`NondeterministicError` (both in
 :mod:`.report`).
 """
+from reference.oracle.against import FiniteDifferences, finite_differences
 from reference.oracle.fd import check_module_numerically, check_pair_numerically
 from reference.oracle.gradients import check_gradients, check_gradients_numerically
+from reference.oracle.inplace import InPlace
 from reference.oracle.layers import check_module, check_pair
+from reference.oracle.optim import check_optimizer
 from reference.oracle.params import Attributes, Dicts, NamedParameters, Param
 from reference.oracle.recurrence import check_rnn, check_rnn_step
 from reference.oracle.report import NondeterministicError, OracleError, Report, Row
@@ -40,4 +43,6 @@ __all__ = [
     "OracleFailure", "Param", "Report", "Row", "check_gradients", "check_gradients_numerically",
     "check_module", "check_module_numerically", "check_pair", "check_pair_numerically",
     "check_rnn", "check_rnn_step", "check_scalar_graph", "search",
+    # version 3
+    "FiniteDifferences", "InPlace", "check_optimizer", "finite_differences",
 ]

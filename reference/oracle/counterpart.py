@@ -114,15 +114,20 @@ class Counterpart:
         """The output alone, no gradients."""
         with torch.no_grad():
             t = {n: torch.as_tensor(v, dtype=self.dtype) for n, v in params.items()}
-            return self._call(torch.as_tensor(x, dtype=self.dtype), t).numpy().copy()
+            tx = (torch.as_tensor(x, dtype=self.dtype) if np.issubdtype(
+                np.asarray(x).dtype, np.floating) else torch.as_tensor(np.asarray(x)))
+            return self._call(tx, t).numpy().copy()
 
     def run(self, x: np.ndarray, params: dict, make_dout):
         """Forward, then backpropagate ``make_dout(out.shape)``.
 
         Returns ``(out, dout, dx, grads)`` as float arrays; a parameter the
-        output does not depend on gets a zero gradient.
+        output does not depend on gets a zero gradient. An integer or boolean
+        ``x`` goes to torch as it is (int64 or bool) and ``dx`` is None.
         """
-        tx = torch.tensor(x, dtype=self.dtype, requires_grad=True)
+        floating = np.issubdtype(np.asarray(x).dtype, np.floating)
+        tx = (torch.tensor(x, dtype=self.dtype, requires_grad=True) if floating
+              else torch.as_tensor(np.asarray(x)))  # token ids, indices, masks: untouched
         t = {n: torch.tensor(v, dtype=self.dtype, requires_grad=True) for n, v in params.items()}
         out = self._call(tx, t)
         dout = np.asarray(make_dout(tuple(out.shape)))
@@ -135,9 +140,12 @@ class Counterpart:
         out.backward(torch.as_tensor(dout, dtype=self.dtype))
         grads = {n: (v.grad if v.grad is not None else torch.zeros_like(v)).numpy()
                  for n, v in t.items()}
-        dx = tx.grad.numpy() if tx.grad is not None else np.zeros(x.shape)
+        dx = (None if not floating else tx.grad.numpy() if tx.grad is not None
+              else np.zeros(x.shape))
         result = out.detach().numpy()
-        for what, a in [("output", result), ("dx", dx), *((f"d{n}", g) for n, g in grads.items())]:
+        checked = [("output", result), *([("dx", dx)] if dx is not None else []),
+                   *((f"d{n}", g) for n, g in grads.items())]
+        for what, a in checked:
             try:
                 check_finite(f"torch's {what}", a)
             except OracleError as e:

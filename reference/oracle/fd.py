@@ -16,46 +16,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference.oracle.against import FiniteDifferences, warn_renamed
 from reference.oracle.diagnose import diagnose
-from reference.oracle.inputs import prepare, prepare_params, spread_values, upstream_maker
-from reference.oracle.params import no_accessor_error
+from reference.oracle.inplace import Guard
 from reference.oracle.report import FINITE_DIFFERENCE_TOLERANCE, Report, compare
-from reference.oracle.user import ModuleUnderTest, PairUnderTest
 
 
 def check_module_numerically(mine, x, *, params=None, randomize=True, dout=None, seed=0,
                              eps=1e-6, rtol=None, atol=None) -> Report:
-    """Check ``mine.backward`` against finite differences of ``mine.forward``.
-
-    Arguments as for :func:`reference.oracle.check_module`, without a
-    counterpart or dtype (always float64); ``eps`` is the step.
-    """
-    under_test = ModuleUnderTest(mine, params)
-    if not under_test.params_found:
-        raise no_accessor_error(mine, "finite differences must perturb them")
-    rng = np.random.default_rng(seed)
-    values = under_test.values()
-    if randomize:
-        values = {n: np.shape(v) for n, v in values.items()}
-    values = prepare_params(values, rng, np.float64)
-    x = prepare("x", x, rng, np.float64, spread_values)
-    return _report(under_test, x, values, upstream_maker(dout, seed, np.float64), seed, eps,
-                   rtol, atol)
+    """Deprecated: ``check_module(mine, x, params, against=finite_differences(eps=eps))``."""
+    from reference.oracle.layers import check_module
+    warn_renamed("oracle.check_module_numerically(mine, x, ...)",
+                 "oracle.check_module(mine, x, params, against=oracle.finite_differences())")
+    return check_module(mine, x, params, against=FiniteDifferences(eps), randomize=randomize,
+                        dout=dout, seed=seed, rtol=rtol, atol=atol)
 
 
 def check_pair_numerically(forward, backward, x, params=None, *, args=(), kwargs=None,
                            dout=None, seed=0, eps=1e-6, rtol=None, atol=None) -> Report:
-    """Check a CS231n-style pair's backward against finite differences of its forward.
-
-    Arguments as for :func:`reference.oracle.check_pair`, without a counterpart.
-    """
-    params = dict(params or {})
-    under_test = PairUnderTest(forward, backward, list(params), args, kwargs)
-    rng = np.random.default_rng(seed)
-    values = prepare_params(params, rng, np.float64)
-    x = prepare("x", x, rng, np.float64, spread_values)
-    return _report(under_test, x, values, upstream_maker(dout, seed, np.float64), seed, eps,
-                   rtol, atol)
+    """Deprecated: ``check_pair(forward, backward, x, params, against=finite_differences())``."""
+    from reference.oracle.layers import check_pair
+    warn_renamed("oracle.check_pair_numerically(forward, backward, x, params, ...)",
+                 "oracle.check_pair(forward, backward, x, params, "
+                 "against=oracle.finite_differences())")
+    return check_pair(forward, backward, x, params, against=FiniteDifferences(eps), args=args,
+                      kwargs=kwargs, dout=dout, seed=seed, rtol=rtol, atol=atol)
 
 
 def central(projected, a: np.ndarray, eps: float) -> np.ndarray:
@@ -74,16 +59,23 @@ def central(projected, a: np.ndarray, eps: float) -> np.ndarray:
     return grad.reshape(a.shape)
 
 
-def _report(under_test, x, values, make_dout, seed, eps, rtol, atol) -> Report:
-    out = under_test.forward(x.copy(), {n: v.copy() for n, v in values.items()})
+def fd_report(under_test, x, values, make_dout, seed, eps, rtol, atol) -> Report:
+    """The finite-difference check of a module or pair (see the module docstring)."""
+    guard = Guard()
+    out = under_test.forward(guard.hand("x", x),
+                             {n: guard.hand(n, v, f"parameter {n!r}") for n, v in values.items()})
+    guard.check_modified(under_test.forward_label)
     dout = make_dout(out.shape)
-    dx, grads = under_test.backward(dout.copy())
+    dx, grads, raw = under_test.backward(guard.hand("dout", dout))
+    guard.check_modified(under_test.backward_label)
+    guard.check_aliasing(raw, under_test.backward_label)
 
     def projected(x_, values_):
         return float(np.sum(under_test.forward(x_, values_) * dout))
 
-    expected = {"dx": central(lambda a: projected(a, values), x, eps)}
-    actual = {"dx": dx}
+    expected, actual = {}, {}
+    if under_test.x_grad:
+        expected["dx"], actual["dx"] = central(lambda a: projected(a, values), x, eps), dx
     for name, value in values.items():
         expected[f"d{name}"] = central(
             lambda a, name=name: projected(x.copy(), {**values, name: a}), value, eps)
@@ -93,11 +85,10 @@ def _report(under_test, x, values, make_dout, seed, eps, rtol, atol) -> Report:
     rtol, atol_scale = (default[0] if rtol is None else rtol,
                         default[1] if atol is None else atol)
     rows = [compare(k, actual[k], expected[k], rtol, atol_scale) for k in expected]
-    batch = x.shape[0] if x.ndim >= 2 else None
     for r in rows:
         if r.verdict != "ok":
             r.diagnoses = diagnose(actual[r.tensor], expected[r.tensor], rtol, atol_scale,
-                                   batch=batch, spatial=r.tensor == "dx")
+                                   spatial=r.tensor == "dx")
     title = (f"{under_test.label} vs central finite differences (eps {eps:g}, float64, "
              f"upstream seed {seed}, x {x.shape})")
-    return Report(title, rows)
+    return Report(title, rows, in_place=guard.found)

@@ -5,7 +5,9 @@ checks exist for planted (:func:`tied_values`): in every (n, c) plane of an
 input with three or more dimensions, the plane's maximum twice side by side
 at its first two positions (and again at [1, 1], [1, 2] when the plane is
 3 x 3 or larger, for windows that start in the padding), so pooling windows
-hold tied maxima; and an exact zero in every row (every plane) elsewhere,
+hold tied maxima (for a three-dimensional input, (N, C, L) or (N, T, D), in a
+random half of the rows only, so that the rows and features of a sequence
+are never all alike); and an exact zero in every row (every plane) elsewhere,
 so ReLU-like activations meet their kink. For
 finite differences, drawn inputs are distinct, at least 0.1 apart and away
 from zero, so that a small step never crosses a tie or a kink (where a
@@ -30,8 +32,11 @@ def tied_values(rng, shape) -> np.ndarray:
     a = np.clip(np.round(2 * rng.standard_normal(shape)) / 2, -3, 3) + 0.0  # no -0.0
     if a.ndim >= 3 and a[0, 0].size >= 2:
         planes = a.reshape(-1, *a.shape[2:])
-        for plane in planes:
-            _plant(plane, rng)
+        tied = np.ones(len(planes), bool)
+        if a.ndim == 3:   # (N, C, L) or (N, T, D): ties in a random half of the rows only,
+            tied = rng.permutation(len(planes)) < max(1, len(planes) // 2)  # never all alike
+        for plane, tie in zip(planes, tied):
+            _plant(plane, rng, tie)
         return planes.reshape(shape)
     if a.size >= 2:
         rows = a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
@@ -43,14 +48,18 @@ def tied_values(rng, shape) -> np.ndarray:
     return a
 
 
-def _plant(plane: np.ndarray, rng) -> None:
-    """The plane's maximum (at least 0.5) at two neighbouring positions, a zero elsewhere."""
+def _plant(plane: np.ndarray, rng, tie: bool = True) -> None:
+    """The plane's maximum (at least 0.5) at two neighbouring positions (``tie``), a zero
+    elsewhere."""
+    if not tie:
+        plane[np.unravel_index(int(rng.integers(0, plane.size)), plane.shape)] = 0.0
+        return
     top = max(float(plane.max()), 0.5)
     axis = plane.ndim - 1 if plane.shape[-1] >= 2 else int(np.argmax(np.array(plane.shape) >= 2))
     first = (0,) * plane.ndim
     second = tuple(1 if k == axis else 0 for k in range(plane.ndim))
     planted = [first, second]
-    if min(plane.shape) >= 3:  # again inside, for windows that start in the padding
+    if plane.ndim >= 2 and min(plane.shape) >= 3:  # again inside, for windows in the padding
         inner = (1,) * plane.ndim
         planted += [inner, inner[:-1] + (2,)]
     for index in planted:
@@ -67,12 +76,23 @@ def spread_values(rng, shape) -> np.ndarray:
     return (values + np.where(values >= 0, 0.05, -0.05)).reshape(shape)
 
 
-def prepare(what: str, value, rng, dtype, draw) -> np.ndarray:
-    """``value`` cast to ``dtype`` (checked finite), or ``draw(rng, shape)`` for a shape."""
+def is_floating(a) -> bool:
+    """A floating array: the only kind that gets a gradient."""
+    return np.issubdtype(np.asarray(a).dtype, np.floating)
+
+
+def prepare(what: str, value, rng, dtype, draw, keep_integers=False) -> np.ndarray:
+    """``value`` cast to ``dtype`` (checked finite), or ``draw(rng, shape)`` for a shape.
+
+    keep_integers: an integer or boolean array (token ids, indices, a mask)
+    is returned untouched, never cast to ``dtype``.
+    """
     if is_shape(value):
         return draw(rng, value).astype(dtype)
     a = np.asarray(value)
-    if a.dtype == object or not np.issubdtype(a.dtype, np.number):
+    if keep_integers and (a.dtype == bool or np.issubdtype(a.dtype, np.integer)):
+        return a
+    if a.dtype == object or not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
         raise OracleError(f"{what} must be an array or a shape tuple; got {type(value).__name__}")
     return check_finite(what, a).astype(dtype)
 

@@ -29,8 +29,11 @@ import copy
 import numpy as np
 import torch
 
+from reference.oracle.against import accepts_old_forms
 from reference.oracle.diagnose import diagnose
+from reference.oracle.inplace import Guard
 from reference.oracle.inputs import prepare, prepare_params, upstream_maker
+from reference.oracle.params import Param, resolve_mapping
 from reference.oracle.report import OracleError, Report, compare, out_of_tolerance, tolerance
 from reference.oracle.user import function_name
 
@@ -44,52 +47,138 @@ def vanilla_step(x, prev_h, Wx, Wh, b):
     return torch.tanh(x @ Wx + prev_h @ Wh + b)
 
 
-def _sequence_fn(counterpart, names):
-    """``f(x, h0, params, carry=True) -> h`` in torch, for the counterpart given."""
-    if counterpart is None or isinstance(counterpart, torch.nn.RNN):
-        module = counterpart
-        if module is not None and (module.num_layers != 1 or not module.batch_first
-                                   or module.bidirectional):
-            raise OracleError("torch.nn.RNN counterpart must have one layer, batch_first=True, "
-                              "bidirectional=False")
-        nonlinear = torch.tanh if module is None or module.nonlinearity == "tanh" else torch.relu
+def _vanilla(nonlinear, names):
+    """CS231n's vanilla RNN over a sequence, ``fn(x, [h0], p, carry)``; ``carry=False``
+    cuts each step's input ``h_{t-1}`` from the graph (the "dh not carried" answer)."""
+    missing = {"Wx", "Wh", "b"} - set(names)
+    if missing:
+        raise OracleError(f"the built-in vanilla RNN needs params named Wx, Wh, b; yours "
+                          f"are {names}; pass your own torch function or module as against=")
+
+    def run(x, states, p, carry=True):
+        h, hs = states[0], []
+        for t in range(x.shape[1]):
+            prev = h if carry or t == 0 else h.detach()
+            h = nonlinear(x[:, t] @ p["Wx"] + prev @ p["Wh"] + p["b"])
+            hs.append(h)
+        return torch.stack(hs, dim=1)
+    return run
+
+
+def _module_weights(module, mapping, names, label):
+    """``(resolve(p) -> torch's parameter dict, notes)``: yours mapped onto the module's
+    names (unmapped torch parameters held at zero, and said so)."""
+    shapes = {n: tuple(t.shape) for n, t in module.named_parameters()}
+    resolved = resolve_mapping(names, shapes, set(), mapping, label)
+    held = sorted(set(shapes) - {p.torch_name for p in resolved.values()})
+    notes = ([f"{label}'s {', '.join(held)} held at 0: none of your parameters maps onto "
+              f"{'them' if len(held) > 1 else 'it'}"] if held else [])
+
+    def weights(p):
+        out = {}
+        for name, param in resolved.items():
+            t = p[name]
+            axes = param._axes(t.ndim)
+            t = t.permute(*axes) if axes is not None else t
+            if param.to_torch is not None:
+                t = param.to_torch(t)
+            if tuple(t.shape) != shapes[param.torch_name]:
+                raise OracleError(f"your {name!r} becomes {tuple(t.shape)} in torch's layout; "
+                                  f"{label}'s {param.torch_name!r} has shape "
+                                  f"{shapes[param.torch_name]} (map it with mapping=, e.g. "
+                                  f"Param({param.torch_name!r}, transpose=True))")
+            out[param.torch_name] = t
+        for name in held:
+            out[name] = torch.zeros(shapes[name], dtype=torch.float64)
+        return out
+    return weights, notes
+
+
+RNN_MAPPING = {"Wx": Param("weight_ih_l0", transpose=True),
+               "Wh": Param("weight_hh_l0", transpose=True), "b": "bias_ih_l0"}
+
+
+def _torch_side(against, names, mapping, sequence: bool):
+    """``(fn(x, states, params, carry) -> output(s) or None, label, notes, cut)``.
+
+    ``cut``: whether ``carry=False`` builds the "dh not carried" answer.
+    """
+    if against is None:
+        if sequence:
+            return _vanilla(torch.tanh, names), "CS231n's vanilla RNN in torch", [], True
         missing = {"Wx", "Wh", "b"} - set(names)
         if missing:
-            raise OracleError(f"the built-in vanilla RNN needs params named Wx, Wh, b; yours "
-                              f"are {names}; pass your own torch function as counterpart")
+            raise OracleError(f"the built-in vanilla step needs params named Wx, Wh, b; "
+                              f"yours are {names}; pass against=")
+        return (lambda x, st, p, carry=True: vanilla_step(x, *st, **p),
+                "CS231n's vanilla step in torch", [], False)
+    if isinstance(against, torch.nn.Module):
+        module = copy.deepcopy(against).double()
+        label = f"torch.nn.{type(module).__name__}"
+        if isinstance(module, torch.nn.RNNBase):
+            if module.num_layers != 1 or not module.batch_first or module.bidirectional:
+                raise OracleError(f"{label} as against= must have one layer, batch_first=True "
+                                  f"and bidirectional=False")
+            if not sequence:
+                raise OracleError(f"{label} runs a whole sequence; for one step use "
+                                  f"{label}Cell, or check_rnn for the sequence")
+        elif isinstance(module, torch.nn.RNNCellBase) and sequence:
+            raise OracleError(f"{label} is one step; use check_rnn_step, or "
+                              f"torch.nn.{type(module).__name__[:-4]} for a sequence")
+        if isinstance(module, torch.nn.RNN) and mapping is None and set(names) == set(
+                RNN_MAPPING):
+            mapping = RNN_MAPPING
+        weights, notes = _module_weights(module, mapping, names, label)
+        lstm = isinstance(module, (torch.nn.LSTM, torch.nn.LSTMCell))
+        plain = isinstance(module, torch.nn.RNN) and mapping is RNN_MAPPING
 
-        def run(x, h0, p, carry=True):
-            if module is not None and carry:
-                weights = {"weight_ih_l0": p["Wx"].T, "weight_hh_l0": p["Wh"].T,
-                           "bias_ih_l0": p["b"], "bias_hh_l0": torch.zeros_like(p["b"])}
-                return torch.func.functional_call(module.double(), weights, (x, h0[None]))[0]
-            h, hs = h0, []
-            for t in range(x.shape[1]):
-                prev = h if carry or t == 0 else h.detach()
-                h = nonlinear(x[:, t] @ p["Wx"] + prev @ p["Wh"] + p["b"])
-                hs.append(h)
-            return torch.stack(hs, dim=1)
-        return run
+        def run_module(x, states, p, carry=True):
+            if not carry:
+                if not plain:
+                    return None
+                return _vanilla(torch.tanh if module.nonlinearity == "tanh" else torch.relu,
+                                names)(x, states, p, carry)
+            if isinstance(module, torch.nn.RNNBase):
+                hx = [s[None] for s in states]
+                if lstm and len(hx) == 1:   # CS231n's lstm_forward: c0 = 0 inside
+                    hx.append(torch.zeros_like(hx[0]))
+                hx = tuple(hx) if lstm else hx[0]
+                return torch.func.functional_call(module, weights(p), (x, hx))[0]
+            hx = tuple(states) if lstm else states[0]
+            return torch.func.functional_call(module, weights(p), (x, hx))
+        return run_module, label, notes, plain
 
-    def run_user(x, h0, p, carry=True):
-        if not carry:
-            return None
-        return counterpart(x, h0, **p)
-    return run_user
+    def run_user(x, states, p, carry=True):
+        return against(x, *states, **p) if carry else None
+    return run_user, function_name(against), [], False
 
 
-def _autograd(fn, x, h0, values, dh, carry=True):
+def _as_list(value):
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def _autograd(fn, x, states, values, douts, carry=True):
+    """``(outputs, dx, dstates, dparams)`` by autograd of ``fn(x, states, params, carry)``."""
     tx = torch.tensor(x, requires_grad=True)
-    th0 = torch.tensor(h0, requires_grad=True)
+    ts = [torch.tensor(s, requires_grad=True) for s in states]
     tp = {n: torch.tensor(v, requires_grad=True) for n, v in values.items()}
-    h = fn(tx, th0, tp, carry)
-    if h is None:
+    outs = fn(tx, ts, tp, carry)
+    if outs is None:
         return None
-    h.backward(torch.as_tensor(dh))
+    outs = _as_list(outs)
+    torch.autograd.backward(outs, [torch.as_tensor(d) for d in douts])
     grads = {n: (t.grad.numpy() if t.grad is not None else np.zeros(t.shape))
              for n, t in tp.items()}
-    dh0 = th0.grad.numpy() if th0.grad is not None else np.zeros(h0.shape)
-    return h.detach().numpy(), tx.grad.numpy(), dh0, grads
+    dstates = [t.grad.numpy() if t.grad is not None else np.zeros(t.shape) for t in ts]
+    return ([o.detach().numpy() for o in outs], tx.grad.numpy(), dstates, grads)
+
+
+def _torch_outputs(fn, x, states, values) -> list:
+    """The counterpart's outputs alone (their number and shapes set the upstream gradients)."""
+    with torch.no_grad():
+        outs = fn(torch.as_tensor(x), [torch.as_tensor(s) for s in states],
+                  {n: torch.as_tensor(v) for n, v in values.items()}, True)
+    return [o.numpy() for o in _as_list(outs)]
 
 
 def _returns(result, want, label):
@@ -101,102 +190,71 @@ def _returns(result, want, label):
     for name, value in zip(want, result):
         if value is None:
             raise OracleError(f"{label} returned None for {name}; expected an array")
-    return [np.asarray(v, np.float64) for v in result]
+    return list(result)
 
 
-def _prepare(x, h0, params, hidden, seed):
+def _draw_states(states, x, params, default: str, rng) -> dict:
+    """Your states, name -> array or shape; default ``{default: (N, H)}``, H from ``Wh``."""
+    if states is None:
+        wh = params.get("Wh")
+        if wh is None:
+            raise OracleError(f"give the recurrent state(s), e.g. states={{{default!r}: "
+                              f"(N, H)}} (H cannot be read from a parameter named Wh)")
+        states = {default: (x.shape[0], (wh if isinstance(wh, tuple) else np.shape(wh))[0])}
+    if not isinstance(states, dict) or not states:
+        raise OracleError(f"states must be a dict name -> array or shape, in the order your "
+                          f"forward takes them, e.g. {{'prev_h': (N, H), 'prev_c': (N, H)}}; "
+                          f"got {states!r}")
+    return {n: prepare(f"state {n!r}", v, rng, np.float64, _halves) for n, v in states.items()}
+
+
+def _halves(rng, shape):
+    return np.round(rng.standard_normal(shape) * 2) / 2
+
+
+def _prepare(x, states, params, default, seed):
     rng = np.random.default_rng(seed)
     values = prepare_params(dict(params), rng, np.float64)
-    def normal(r, shape):
-        return np.round(r.standard_normal(shape) * 2) / 2
-    x = prepare("x", x, rng, np.float64, normal)
-    if h0 is None:
-        h0 = (x.shape[0], hidden)
-    h0 = prepare("h0", h0, rng, np.float64, normal)
-    return x, h0, values
+    x = prepare("x", x, rng, np.float64, _halves)
+    return x, _draw_states(states, x, dict(params), default, rng), values
 
 
-def _hidden_size(params, h0):
-    if h0 is not None:
-        return np.shape(h0)[-1] if not isinstance(h0, tuple) else h0[-1]
-    wh = params.get("Wh")
-    if wh is None:
-        raise OracleError("give h0 (an array or a shape (N, H))")
-    return (wh if isinstance(wh, tuple) else np.shape(wh))[0]
+def _upstream(dout, outputs: list, names: list, seed) -> list:
+    """One upstream gradient per output: given (an array, a tuple, a dict by output name)
+    or drawn standard normal from ``seed``."""
+    if dout is None:
+        return [np.asarray(upstream_maker(None, seed + k, np.float64)(o.shape))
+                for k, o in enumerate(outputs)]
+    given = [dout[n] for n in names] if isinstance(dout, dict) else _as_list(dout)
+    if len(given) != len(outputs):
+        raise OracleError(f"dout holds {len(given)} array(s); the counterpart has "
+                          f"{len(outputs)} output(s): {', '.join(names)}")
+    return [np.asarray(upstream_maker(g, seed, np.float64)(o.shape)) for g, o in
+            zip(given, outputs)]
 
 
-def check_rnn(forward, backward, x, params, h0=None, counterpart=None, *, dh=None, seed=0,
-              rtol=None, atol=None) -> Report:
-    """Compare a whole-sequence RNN forward/backward with torch autograd.
-
-    forward: ``forward(x, h0, *params.values()) -> (h, cache)``.
-    backward: ``backward(dh, cache) -> (dx, dh0, *dparams)`` in the order of ``params``.
-    x: (N, T, D) array or shape; h0: (N, H) array or shape (default: drawn,
-        with H from ``Wh``); params: name -> array or shape, drawn uniform in
-        [-1, 1]. Drawn x and h0 are multiples of 0.5 from ``seed``.
-    counterpart: None (CS231n's vanilla tanh RNN in torch), a ``torch.nn.RNN``,
-        or ``f(x, h0, **params) -> h`` in torch. The "dh not carried"
-        diagnosis is built for the first two.
-    dh: the upstream gradient of every hidden state (N, T, H); default drawn
-        standard normal from ``seed`` (the same seed draws x, h0 and params).
-    """
-    params = dict(params)
-    x, h0, values = _prepare(x, h0, params, _hidden_size(params, h0), seed)
-    if isinstance(counterpart, torch.nn.RNN):
-        counterpart = copy.deepcopy(counterpart)
-        _check_rnn_module_shapes(counterpart, values)
-    fn = _sequence_fn(counterpart, list(values))
-    n, t_len = x.shape[:2]
-    hidden = h0.shape[-1]
-    make = upstream_maker(dh, seed, np.float64)
-    dh = np.asarray(make((n, t_len, hidden)), np.float64)
-    expected = _autograd(fn, x, h0, values, dh)
-    t_h, t_dx, t_dh0, t_grads = expected
+def _run_yours(forward, backward, x, states, values, douts, outputs, state_names, guard):
+    """Your forward and backward on watched arrays: ``(outputs, dx, dstates, dparams)``."""
     label, blabel = function_name(forward), function_name(backward)
-    h, cache = _pair(forward(x.copy(), h0.copy(), *(v.copy() for v in values.values())),
-                     label)
-    dx, dh0, *dparams = _returns(backward(dh.copy(), cache), ["dx", "dh0"] + [
-        f"d{k}" for k in values], blabel)
-    rtol, atol_scale = tolerance(np.float64, rtol, atol)
-    actual = {"h": h, "dx": dx, "dh0": dh0, **{f"d{k}": g for k, g in zip(values, dparams)}}
-    right = {"h": t_h, "dx": t_dx, "dh0": t_dh0, **{f"d{k}": t_grads[k] for k in values}}
-    rows = [compare(k, actual[k], right[k], rtol, atol_scale) for k in right]
-    report_info = _steps(actual["h"], t_h, dx, t_dx, rtol, atol_scale)
-    if not all(r.ok for r in rows):
-        cut = _autograd(fn, x, h0, values, dh, carry=False)
-        cands = {}
-        if cut is not None:
-            c_h, c_dx, c_dh0, c_grads = cut
-            cands = {"dx": c_dx, "dh0": c_dh0, **{f"d{k}": c_grads[k] for k in values}}
-        for r in rows:
-            if r.verdict != "ok":
-                extra = [(cands[r.tensor], NOT_CARRIED)] if r.tensor in cands else []
-                r.diagnoses = diagnose(actual[r.tensor], right[r.tensor], rtol, atol_scale,
-                                       batch=n, candidates=extra)
-    torch_name = ("CS231n's vanilla RNN in torch" if counterpart is None else
-                  "torch.nn.RNN" if isinstance(counterpart, torch.nn.RNN)
-                  else function_name(counterpart))
-    title = (f"{label}/{blabel} vs {torch_name} (float64, seed {seed}, x {x.shape}, "
-             f"h0 {h0.shape})")
-    report = Report(title, rows, report_info.pop("notes"), extra=report_info.pop("table"))
-    report.info.update(report_info)
-    return report
-
-
-def _check_rnn_module_shapes(module, values):
-    want = {"Wx": tuple(module.weight_ih_l0.shape[::-1]),
-            "Wh": tuple(module.weight_hh_l0.shape[::-1]), "b": tuple(module.bias_ih_l0.shape)
-            if module.bias else None}
-    for name, shape in want.items():
-        if shape is not None and tuple(values[name].shape) != shape:
-            raise OracleError(f"your {name!r} has shape {values[name].shape}; torch.nn.RNN's "
-                              f"counterpart (transposed, CS231n layout) has {shape}")
-
-
-def _pair(result, label):
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise OracleError(f"{label} returned {type(result).__name__}; expected (h, cache)")
-    return np.asarray(result[0], np.float64), result[1]
+    x_in = guard.hand("x", x)
+    s_in = [guard.hand(n, s, f"state {n!r}") for n, s in states.items()]
+    p_in = [guard.hand(n, v, f"parameter {n!r}") for n, v in values.items()]
+    result = forward(x_in, *s_in, *p_in)
+    k = len(outputs)
+    if not (isinstance(result, tuple) and len(result) == k + 1):
+        got = (f"a tuple of {len(result)}" if isinstance(result, tuple)
+               else type(result).__name__)
+        raise OracleError(f"{label} returned {got}; expected ({', '.join(outputs)}, cache)")
+    guard.check_modified(label)
+    mine, cache = [np.asarray(o, np.float64) for o in result[:k]], result[k]
+    d_in = [guard.hand(f"d{o}", d) for o, d in zip(outputs, douts)]
+    want = ["dx"] + [f"d{n}" for n in state_names] + [f"d{n}" for n in values]
+    got = _returns(backward(*d_in, cache), want, blabel)
+    guard.check_modified(blabel)
+    guard.check_aliasing(dict(zip(want, got)), blabel)
+    got = [np.asarray(g, np.float64) for g in got]
+    n_states = len(state_names)
+    return mine, got[0], got[1:1 + n_states], dict(zip(values, got[1 + n_states:]))
 
 
 def _steps(h, t_h, dx, t_dx, rtol, atol_scale) -> dict:
@@ -229,38 +287,161 @@ def _steps(h, t_h, dx, t_dx, rtol, atol_scale) -> dict:
             "last_wrong_dx": last_dx}
 
 
-def check_rnn_step(step_forward, step_backward, x, prev_h, params, counterpart=None, *,
-                   dout=None, seed=0, rtol=None, atol=None) -> Report:
-    """Compare one RNN step, CS231n's ``rnn_step_forward``/``rnn_step_backward``, with torch.
+def _old_rnn_call(args, kwargs):
+    """``check_rnn(forward, backward, x, params, h0, counterpart, *, dh=...)`` -> new form."""
+    old = len(args) > 4 or {"h0", "counterpart", "dh"} & set(kwargs)
+    if not old:
+        return None
+    h0 = args[4] if len(args) > 4 else kwargs.pop("h0", None)
+    against = args[5] if len(args) > 5 else kwargs.pop("counterpart", None)
+    if "dh" in kwargs:
+        kwargs["dout"] = kwargs.pop("dh")
+    kwargs.setdefault("against", against)
+    if h0 is not None:
+        kwargs["states"] = {"h0": h0}
+    return args[:4], kwargs, ("forward, backward, x, params, *, states={'h0': h0}, "
+                              "against=counterpart, dout=dh, ...")
 
-    step_forward: ``(x, prev_h, *params.values()) -> (next_h, cache)``.
-    step_backward: ``(dnext_h, cache) -> (dx, dprev_h, *dparams)``.
-    counterpart: ``f(x, prev_h, **params) -> next_h`` in torch; default
-        :func:`vanilla_step` (params ``Wx``, ``Wh``, ``b``).
+
+def _old_step_call(args, kwargs):
+    """``check_rnn_step(f, b, x, prev_h, params, counterpart, ...)`` -> the new form."""
+    if len(args) >= 5 or (len(args) == 4 and not isinstance(args[3], dict)):
+        prev_h = args[3]
+        params = args[4] if len(args) > 4 else kwargs.pop("params")
+        rest = args[5:]
+    elif "prev_h" in kwargs or "counterpart" in kwargs:
+        prev_h = kwargs.pop("prev_h", None)
+        params = args[3] if len(args) > 3 else kwargs.pop("params")
+        rest = ()
+    else:
+        return None
+    against = rest[0] if rest else kwargs.pop("counterpart", None)
+    kwargs.setdefault("against", against)
+    if prev_h is not None:
+        kwargs["states"] = {"prev_h": prev_h}
+    return (*args[:3], params), kwargs, ("forward, backward, x, params, *, "
+                                         "states={'prev_h': prev_h}, against=counterpart, ...")
+
+
+@accepts_old_forms(_old_rnn_call)
+def check_rnn(forward, backward, x, params, *, states=None, against=None, mapping=None,
+              dout=None, seed=0, rtol=None, atol=None) -> Report:
+    """Check a whole-sequence recurrence's forward and backward through time against torch.
+
+    forward: ``forward(x, *states.values(), *params.values()) -> (h, cache)``,
+        x (N, T, D), h (N, T, H).
+    backward: ``backward(dout, cache) -> (dx, *dstates, *dparams)``, in the
+        order of ``states`` then ``params``; ``dout`` (N, T, H) is the upstream
+        gradient of every hidden state.
+    x: (N, T, D) array or shape; params: name -> array or shape (drawn
+        uniform in [-1, 1]); states: name -> array or shape, in the order
+        your forward takes them (default ``{"h0": (N, H)}``, H from ``Wh``).
+        Drawn x and states are multiples of 0.5 from ``seed``.
+    against: None (CS231n's vanilla tanh RNN, params ``Wx``, ``Wh``, ``b``),
+        a ``torch.nn.RNN``/``GRU``/``LSTM`` (one layer, ``batch_first=True``;
+        called through ``torch.func.functional_call`` with your parameters,
+        named by ``mapping``; a ``torch.nn.RNN`` maps ``Wx``, ``Wh``, ``b``
+        onto its own by itself; an LSTM given one state starts from c0 = 0, as
+        CS231n's ``lstm_forward``; a torch parameter none of yours maps onto
+        is held at 0 and the report says so), or ``f(x, *states, **params) -> h``.
+        The "dh not carried" diagnosis is built for the vanilla RNN.
+    dout: the upstream gradient (N, T, H); default drawn standard normal.
+
+    Adds a per-time-step table (``report.info["first_wrong_h"]``,
+    ``report.info["last_wrong_dx"]``) and the in-place verdict.
     """
     params = dict(params)
-    x, prev_h, values = _prepare(x, prev_h, params, _hidden_size(params, prev_h), seed)
-    fn = vanilla_step if counterpart is None else counterpart
-    tx = torch.tensor(x, requires_grad=True)
-    th = torch.tensor(prev_h, requires_grad=True)
-    tp = {n: torch.tensor(v, requires_grad=True) for n, v in values.items()}
-    out = fn(tx, th, **tp)
-    dnext = np.asarray(upstream_maker(dout, seed, np.float64)(tuple(out.shape)))
-    out.backward(torch.as_tensor(dnext))
-    right = {"next_h": out.detach().numpy(), "dx": tx.grad.numpy(), "dprev_h": th.grad.numpy(),
-             **{f"d{n}": t.grad.numpy() for n, t in tp.items()}}
-    label, blabel = function_name(step_forward), function_name(step_backward)
-    next_h, cache = _pair(step_forward(x.copy(), prev_h.copy(),
-                                       *(v.copy() for v in values.values())), label)
-    got = _returns(step_backward(dnext.copy(), cache), ["dx", "dprev_h"] + [
-        f"d{k}" for k in values], blabel)
-    actual = dict(zip(["next_h", "dx", "dprev_h"] + [f"d{k}" for k in values], [next_h, *got]))
+    x, states, values = _prepare(x, states, params, "h0", seed)
+    fn, torch_name, notes, cut = _torch_side(against, list(values), mapping, sequence=True)
+    state_names = list(states)
+    outputs = ["h"]
+    t_shapes = _torch_outputs(fn, x, list(states.values()), values)
+    if len(t_shapes) != 1:
+        raise OracleError(f"{torch_name} returned {len(t_shapes)} outputs; expected h alone")
+    douts = _upstream(dout, t_shapes, outputs, seed)
+    t_outs, t_dx, t_dstates, t_grads = _autograd(fn, x, list(states.values()), values, douts)
+    guard = Guard()
+    mine, dx, dstates, dparams = _run_yours(forward, backward, x, states, values, douts,
+                                            outputs, state_names, guard)
     rtol, atol_scale = tolerance(np.float64, rtol, atol)
+    actual = {"h": mine[0], "dx": dx, **{f"d{n}": g for n, g in zip(state_names, dstates)},
+              **{f"d{k}": g for k, g in dparams.items()}}
+    right = {"h": t_outs[0], "dx": t_dx,
+             **{f"d{n}": g for n, g in zip(state_names, t_dstates)},
+             **{f"d{k}": t_grads[k] for k in values}}
+    rows = [compare(k, actual[k], right[k], rtol, atol_scale) for k in right]
+    report_info = _steps(actual["h"], t_outs[0], dx, t_dx, rtol, atol_scale)
+    if not all(r.ok for r in rows):
+        found = (_autograd(fn, x, list(states.values()), values, douts, carry=False)
+                 if cut else None)
+        cands = {}
+        if found is not None:
+            _, c_dx, c_dstates, c_grads = found
+            cands = {"dx": c_dx, **{f"d{n}": g for n, g in zip(state_names, c_dstates)},
+                     **{f"d{k}": c_grads[k] for k in values}}
+        for r in rows:
+            if r.verdict != "ok":
+                extra = [(cands[r.tensor], NOT_CARRIED)] if r.tensor in cands else []
+                r.diagnoses = diagnose(actual[r.tensor], right[r.tensor], rtol, atol_scale,
+                                       candidates=extra)
+    shapes = ", ".join(f"{n} {s.shape}" for n, s in states.items())
+    title = (f"{function_name(forward)}/{function_name(backward)} vs {torch_name} (float64, "
+             f"seed {seed}, x {x.shape}, {shapes})")
+    report = Report(title, rows, notes + report_info.pop("notes"),
+                    extra=report_info.pop("table"), in_place=guard.found)
+    report.info.update(report_info)
+    return report
+
+
+@accepts_old_forms(_old_step_call)
+def check_rnn_step(forward, backward, x, params, *, states=None, against=None, mapping=None,
+                   dout=None, seed=0, rtol=None, atol=None) -> Report:
+    """Check one recurrent step, with any number of states, against torch.
+
+    forward: ``forward(x, *states.values(), *params.values()) -> (*next_states, cache)``,
+        e.g. CS231n's ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``
+        or ``lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)``.
+    backward: ``backward(*dnext_states, cache) -> (dx, *dstates, *dparams)``,
+        e.g. ``lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c,
+        dWx, dWh, db)``.
+    states: name -> array or shape, in your forward's order (default
+        ``{"prev_h": (N, H)}``, H from ``Wh``); the outputs are named
+        ``next_<name>`` (``prev_`` dropped), e.g. ``next_h``, ``next_c``.
+    against: None (``tanh(x @ Wx + prev_h @ Wh + b)``), a
+        ``torch.nn.RNNCell``/``GRUCell``/``LSTMCell`` (called through
+        ``torch.func.functional_call`` with your parameters named by
+        ``mapping``, e.g. ``{"Wx": Param("weight_ih", transpose=True)}``;
+        unmapped torch parameters are held at 0 and noted), or a torch
+        function ``f(x, *states, **params)`` returning the next state(s).
+    dout: the upstream gradient(s): an array, a tuple in output order, or a
+        dict by output name; default drawn standard normal from ``seed``.
+    """
+    params = dict(params)
+    x, states, values = _prepare(x, states, params, "prev_h", seed)
+    fn, torch_name, notes, _ = _torch_side(against, list(values), mapping, sequence=False)
+    state_names = list(states)
+    t_shapes = _torch_outputs(fn, x, list(states.values()), values)
+    outputs = [f"next_{n[5:] if n.startswith('prev_') else n}" for n in state_names]
+    if len(t_shapes) != len(outputs):
+        outputs = ([outputs[0]] if len(t_shapes) == 1 else
+                   [f"out{k}" for k in range(len(t_shapes))])
+    douts = _upstream(dout, t_shapes, outputs, seed)
+    t_outs, t_dx, t_dstates, t_grads = _autograd(fn, x, list(states.values()), values, douts)
+    guard = Guard()
+    mine, dx, dstates, dparams = _run_yours(forward, backward, x, states, values, douts,
+                                            outputs, state_names, guard)
+    rtol, atol_scale = tolerance(np.float64, rtol, atol)
+    actual = {**dict(zip(outputs, mine)), "dx": dx,
+              **{f"d{n}": g for n, g in zip(state_names, dstates)},
+              **{f"d{k}": g for k, g in dparams.items()}}
+    right = {**dict(zip(outputs, t_outs)), "dx": t_dx,
+             **{f"d{n}": g for n, g in zip(state_names, t_dstates)},
+             **{f"d{k}": t_grads[k] for k in values}}
     rows = [compare(k, actual[k], right[k], rtol, atol_scale) for k in right]
     for r in rows:
         if r.verdict != "ok":
-            r.diagnoses = diagnose(actual[r.tensor], right[r.tensor], rtol, atol_scale,
-                                   batch=x.shape[0])
-    torch_name = "CS231n's vanilla step in torch" if counterpart is None else function_name(fn)
-    return Report(f"{label}/{blabel} vs {torch_name} (float64, seed {seed}, x {x.shape}, "
-                  f"prev_h {prev_h.shape})", rows)
+            r.diagnoses = diagnose(actual[r.tensor], right[r.tensor], rtol, atol_scale)
+    shapes = ", ".join(f"{n} {s.shape}" for n, s in states.items())
+    return Report(f"{function_name(forward)}/{function_name(backward)} vs {torch_name} "
+                  f"(float64, seed {seed}, x {x.shape}, {shapes})", rows, notes,
+                  in_place=guard.found)

@@ -115,7 +115,10 @@ class Report:
     arrays the check ran on (printed when small, so a drawn x can be read);
     ``extra``: further tables (the per-time-step table of a recurrence);
     ``info``: facts a program may read (``first_wrong_h``, ``last_wrong_dx``
-    of a recurrence; ``coverage`` of a layer check).
+    of a recurrence; ``coverage`` of a layer check). ``in_place``: the
+    in-place and aliasing findings (:class:`~reference.oracle.inplace.InPlace`),
+    a verdict of their own: a report with any is not ok, even when every
+    row is right.
     """
     title: str
     rows: list[Row]
@@ -123,10 +126,12 @@ class Report:
     inputs: dict = field(default_factory=dict)
     extra: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    in_place: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok and r.shape == r.expected_shape for r in self.rows)
+        return (all(r.ok and r.shape == r.expected_shape for r in self.rows)
+                and not self.in_place)
 
     @property
     def failures(self) -> list[Row]:
@@ -153,6 +158,9 @@ class Report:
             lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
         for r in self.rows:
             lines += ["  " + line for line in _details(r)]
+        if self.in_place:
+            lines.append("in place:")
+            lines += [f"  {f.message}" for f in self.in_place]
         lines += self.extra
         lines += [f"note: {n}" for n in self.notes]
         lines += _input_lines(self.inputs)
@@ -161,8 +169,20 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        return ("verdict: correct" if self.ok else
-                f"verdict: WRONG in {', '.join(r.tensor for r in self.failures)}")
+        """``verdict: correct``, or what is wrong: the failing rows, then
+        ``MODIFIED IN PLACE: dout (by relu_backward)`` / ``SHARES MEMORY: dx (...)``."""
+        if self.ok:
+            return "verdict: correct"
+        parts = []
+        if self.failures:
+            parts.append(f"WRONG in {', '.join(r.tensor for r in self.failures)}")
+        for kind, title in (("modified", "MODIFIED IN PLACE"), ("shares memory",
+                                                               "SHARES MEMORY")):
+            hits = list(dict.fromkeys(f"{f.tensor} (by {f.by})" for f in self.in_place
+                                      if f.kind == kind))
+            if hits:
+                parts.append(f"{title}: {', '.join(hits)}")
+        return "verdict: " + "; ".join(parts)
 
     def _repr_html_(self) -> str:
         """The table as HTML, for Jupyter: failing rows in red, diagnoses under them."""
@@ -178,6 +198,10 @@ class Report:
                 body.append(f'<tr><td colspan="7" style="text-align:left">{escape(line)}'
                             f"</td></tr>")
         extra = "".join(f"<pre>{escape(t)}</pre>" for t in self.extra)
+        if self.in_place:
+            extra = ("<p><b>in place:</b></p><ul>" + "".join(
+                f'<li style="color:#b00020">{escape(f.message)}</li>' for f in self.in_place)
+                + "</ul>" + extra)
         notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         inputs = "\n".join(_input_lines(self.inputs))
         return (f"<div><p><b>{escape(self.title)}</b></p><table><thead><tr>{cells}</tr>"

@@ -218,7 +218,7 @@ def check_scalar_graph(value, expr, leaves, torch_expr=None, *, values=None, exa
     if values is None:
         from hypothesis import find, settings
         from hypothesis import strategies as st
-        from hypothesis.errors import NoSuchExample
+        from hypothesis.errors import Flaky, HypothesisException, NoSuchExample
 
         from reference.oracle.strategies import leaf_values
         draws = st.fixed_dictionaries({n: leaf_values() for n in leaves})
@@ -238,11 +238,22 @@ def check_scalar_graph(value, expr, leaves, torch_expr=None, *, values=None, exa
                           random=random.Random(seed))
             notes.append(f"the smallest failing leaf values hypothesis found (after {tried['n']} "
                          f"evaluations)")
+        except NondeterministicError:
+            raise
+        except Flaky as error:
+            raise NondeterministicError(
+                f"your engine failed on some leaf values and passed when they were tried again "
+                f"(first failing draw: {tried['first']}): it gives different gradients for "
+                f"the same input (a topological order taken from a set, grads kept between "
+                f"calls?); make it deterministic first, then check its gradients") from error
         except NoSuchExample:
             rng = np.random.default_rng(seed)
             values = {n: round(float(rng.uniform(-2, 2)), 3) for n in leaves}
             notes.append(f"{tried['n']} leaf draws by hypothesis (zeros, ties, arbitrary "
                          f"floats) all passed; the table shows one more point")
+        except HypothesisException as error:
+            raise OracleError(f"the draw of leaf values could not run "
+                              f"({type(error).__name__}: {error})") from error
     values = {n: float(values[n]) for n in leaves}
     rows, shared = _diagnosed(value, expr, torch_expr, values, data, grad, rtol, atol_scale)
     first = tried["first"] if "tried" in locals() else None

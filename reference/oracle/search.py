@@ -83,7 +83,7 @@ def search(check, *, settings=None, **strategies) -> int:
     """
     from hypothesis import Phase, given
     from hypothesis import settings as Settings
-    from hypothesis.errors import Flaky
+    from hypothesis.errors import Flaky, HypothesisException
 
     if not strategies:
         raise OracleError("search needs at least one strategy, e.g. "
@@ -130,6 +130,10 @@ def search(check, *, settings=None, **strategies) -> int:
             f"set, state kept between calls, an unseeded random draw?). Make it deterministic "
             f"first.\nlast example:\n{describe(seen.get('example', {}))}",
             seen.get("example"), seen.get("report")) from error
+    except HypothesisException as error:   # a health check, an invalid strategy: our words
+        raise OracleFailure(f"hypothesis could not run the search ({type(error).__name__}): "
+                            f"{str(error).splitlines()[0] if str(error) else ''}",
+                            seen.get("example"), seen.get("report")) from None
     except Exception as error:
         if "example" not in seen:
             raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference.oracle.inplace import Guard
 from reference.oracle.params import find_accessor
 from reference.oracle.report import NondeterministicError, OracleError, allclose, check_finite
 
@@ -73,6 +74,8 @@ class ModuleUnderTest:
         self.names = list(self.access.names(obj)) if self.params_found else []
         self.label = type(obj).__name__
         self.backward_label = f"{self.label}.backward"
+        self.forward_label = f"{self.label}.forward"
+        self.x_grad = True   # False for an integer or boolean x: no dx expected
         self._shapes = {}
 
     def values(self) -> dict[str, np.ndarray]:
@@ -89,14 +92,16 @@ class ModuleUnderTest:
         return _array(out, "out", f"{self.label}.forward")
 
     def backward(self, dout):
+        """``(dx, {name: gradient}, raw)``; ``raw``: the arrays as your code returned them."""
         for name in self.names:
             self.access.clear(self.obj, name)
         dx = self.obj.backward(dout)
+        raw_dx = dx
         if isinstance(dx, tuple):
             raise OracleError(f"{self.label}.backward returned a tuple of {len(dx)}; expected "
                               f"dx alone, with parameter gradients stored on the object (for "
                               f"functions that return their gradients use check_pair)")
-        if dx is None:
+        if dx is None and self.x_grad:
             raise OracleError(f"{self.label}.backward returned None; expected dx, the "
                               f"gradient of the input")
         grads = {}
@@ -109,7 +114,10 @@ class ModuleUnderTest:
                     f"{self._shapes.get(name)}, like {name}")
             grads[name] = check_finite(f"the gradient of {name!r} ({self.access.where(name)})",
                                        g)
-        return _array(dx, "dx", f"{self.label}.backward"), grads
+        raw = {f"d{n}": self.access.grad(self.obj, n) for n in self.names}
+        if not self.x_grad:
+            return None, grads, raw
+        return _array(dx, "dx", f"{self.label}.backward"), grads, {"dx": raw_dx, **raw}
 
 
 class PairUnderTest:
@@ -123,7 +131,9 @@ class PairUnderTest:
         self.params_found = True
         self.args, self.kwargs = tuple(args), dict(kwargs or {})
         self.label = function_name(forward)
+        self.forward_label = self.label
         self.backward_label = function_name(backward)
+        self.x_grad = True   # False for an integer or boolean x: no dx expected
         self._cache = None
         self._shapes = {}
 
@@ -138,10 +148,13 @@ class PairUnderTest:
         return _array(out, "out", self.label)
 
     def backward(self, dout):
+        """``(dx, {name: gradient}, raw)``; ``raw``: the arrays as your code returned them."""
         name = function_name(self.bwd)
         result = self.bwd(dout, self._cache)
         want = 1 + len(self.names)
         result = result if isinstance(result, (tuple, list)) else (result,)
+        if not self.x_grad and len(result) == len(self.names):
+            result = (None, *result)   # no dx for an integer x: dparams alone is right
         if len(result) != want:
             listed = ", ".join(["dx"] + [f"d{n}" for n in self.names])
             raise OracleError(f"{name} returned {len(result)} value(s); expected {want}: "
@@ -153,24 +166,41 @@ class PairUnderTest:
                 raise OracleError(f"{name} returned None for the gradient of {n!r}; expected "
                                   f"an array of shape {self._shapes.get(n)}, like {n}")
             grads[n] = check_finite(f"the gradient of {n!r} returned by {name}", g)
+        raw = {f"d{n}": g for n, g in zip(self.names, result[1:])}
+        if not self.x_grad:
+            return None, grads, raw
         if result[0] is None:
             raise OracleError(f"{name} returned None for dx; expected the gradient of x")
-        return _array(result[0], "dx", name), grads
+        return _array(result[0], "dx", name), grads, {"dx": result[0], **raw}
 
 
-def run_twice(under_test, x, values, dout, rtol, atol_scale):
-    """``(out, dx, grads)`` from forward and backward, run twice on the same input.
+def run_twice(under_test, x, values, dout, rtol, atol_scale, allow_views=False):
+    """``(out, dx, grads, in_place)`` from forward and backward, run twice on the same input.
 
-    A second answer that differs from the first is not a wrong gradient but
-    code that is not a function of its input (iterating over a set, reading
-    a global, an unseeded random draw): it raises
-    :class:`~reference.oracle.report.NondeterministicError` saying so.
+    Each run hands your code fresh arrays and watches them
+    (:class:`~reference.oracle.inplace.Guard`): ``in_place`` lists what the
+    first run's forward or backward modified, and the returned gradients
+    that share memory with an array it was given (``dout`` not counted with
+    ``allow_views``) or with each other. A second answer that differs from
+    the first is not a wrong gradient but code that is not a function of
+    its input (iterating over a set, reading a global, an unseeded random
+    draw): it raises :class:`~reference.oracle.report.NondeterministicError`.
     """
-    runs = []
+    runs, guards = [], []
     for _ in range(2):
-        out = under_test.forward(x.copy(), {n: v.copy() for n, v in values.items()})
-        dx, grads = under_test.backward(dout.copy())
-        runs.append({"out": out, "dx": dx, **{f"d{n}": g for n, g in grads.items()}})
+        guard = Guard()
+        x_in = guard.hand("x", x)
+        values_in = {n: guard.hand(n, v, f"parameter {n!r}") for n, v in values.items()}
+        out = under_test.forward(x_in, values_in)
+        guard.check_modified(under_test.forward_label)
+        dout_in = guard.hand("dout", dout)
+        dx, grads, raw = under_test.backward(dout_in)
+        guard.check_modified(under_test.backward_label)
+        shared = [n for n in guard.passed if not (allow_views and n == "dout")]
+        guard.check_aliasing(raw, under_test.backward_label, shared)
+        runs.append({"out": out, **({"dx": dx} if dx is not None else {}),
+                     **{f"d{n}": g for n, g in grads.items()}})
+        guards.append(guard)
     first, second = runs
     for tensor, a in first.items():
         b = second[tensor]
@@ -187,4 +217,5 @@ def run_twice(under_test, x, values, dout, rtol, atol_scale):
                 f"Your code is not a function of its input (iterating over a set, state kept "
                 f"between calls, an unseeded random draw?); make it deterministic first, "
                 f"then check its gradients")
-    return first["out"], first["dx"], {n: first[f"d{n}"] for n in values}
+    return (first["out"], first.get("dx"), {n: first[f"d{n}"] for n in values},
+            guards[0].found)
