@@ -73,6 +73,10 @@ def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
     """The scratch network. Its Linear and Conv2d layers draw torch's default
     initialisation at construction, in layer order, from one generator seeded by ``seed``
     (each draws its weight, then its bias), so a seed fixes every weight."""
+    if not isinstance(seed, np.random.Generator) and not (
+            isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise ValueError(f"build: seed must be a whole number >= 0 or a "
+                         f"numpy.random.Generator, got {seed!r}")
     rng = np.random.default_rng(seed)
     shapes = architecture.shapes()
     return nn.Sequential({name: _layer(spec, in_shape, np.dtype(dtype), rng)

@@ -14,6 +14,7 @@ dtype: no hidden upcasting), ``RuntimeError`` for backward before forward.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -81,8 +82,7 @@ class Module:
     def _take_cache(self, dout):
         """The forward cache (used once), after checking ``dout`` against the output."""
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
-                               f"(each forward allows one backward)")
+            raise backward_without_cache(self, forward_ran=self._out is not None)
         checks.grad(self, dout, *self._out)
         cache, self._cache = self._cache, None
         return cache
@@ -177,6 +177,8 @@ class Module:
         wording) and nothing is copied (torch may have copied some entries by then).
         Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not isinstance(state_dict, Mapping):    # torch's TypeError and wording
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         targets = dict(self._named_arrays())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
@@ -264,3 +266,14 @@ class Module:
             return f"{type(self).__name__}()"
         body = "\n  ".join(lines + children)
         return f"{type(self).__name__}(\n  {body}\n)"
+
+
+def backward_without_cache(module, forward_ran: bool) -> RuntimeError:
+    """The error for a backward with no forward cache: none ran yet, or a backward used it."""
+    name = type(module).__name__
+    if forward_ran:
+        return RuntimeError(f"{name}.backward called a second time after one forward: the "
+                            f"first backward used up the forward's cache (each forward allows "
+                            f"one backward; run forward again before the next backward)")
+    return RuntimeError(f"{name}.backward called before forward (each forward allows one "
+                        f"backward)")
