@@ -20,6 +20,7 @@ from scripts import train
 from scripts.artifacts import load_npz
 from scripts.checkpoint import CheckpointError, Checkpoints, load_checkpoint
 from scripts.optimizers import OPTIMIZERS, resolve_hyperparameters
+from scripts.runs import run_files
 from scripts.twins import make_twins
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,7 +118,7 @@ def test_a_second_run_into_a_run_folder_is_refused_and_changes_nothing(data_dir,
     for name in ("metrics.json", "checkpoint.npz"):
         (tmp_path / name).write_bytes((uninterrupted / name).read_bytes())
     before = snapshot(tmp_path)
-    assert train.main(flags(data_dir, tmp_path, "--epochs", "1")) == 1
+    assert train.main(flags(data_dir, tmp_path, "--epochs", "1")) == 2
     err = capsys.readouterr().err
     assert f"--out-dir {tmp_path} already holds files of another run" in err
     assert "--resume" in err and "leave out --out-dir" in err
@@ -142,19 +143,19 @@ def test_without_out_dir_each_run_gets_a_fresh_folder(data_dir, tmp_path, monkey
     out = capsys.readouterr().out
     for folder in folders:
         assert f"run folder: {folder.relative_to(tmp_path)}" in out
-        assert sorted(p.name for p in folder.iterdir()) == [
+        assert run_files(folder) == [
             "checkpoint.npz", "curves.png", "metrics.json", "scratch_weights.npz"]
 
 
 def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir, tmp_path,
                                                                        uninterrupted, capsys):
     (tmp_path / "checkpoint.npz").write_bytes((uninterrupted / "checkpoint.npz").read_bytes())
-    assert train.main(flags(data_dir, tmp_path, "--resume", "--lr", "0.1")) == 1
+    assert train.main(flags(data_dir, tmp_path, "--resume", "--lr", "0.1")) == 2
     assert "lr: checkpoint 0.05, now 0.1" in capsys.readouterr().err
     (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="damaged or not a checkpoint"):
         load_checkpoint(tmp_path / "checkpoint.npz")
-    assert train.main(flags(data_dir, tmp_path / "empty", "--resume")) == 1
+    assert train.main(flags(data_dir, tmp_path / "empty", "--resume")) == 2
     assert "nothing to resume" in capsys.readouterr().err
 
 
@@ -189,7 +190,7 @@ def test_resume_continues_exactly_for_other_architectures_and_optimizers(
 def test_non_finite_loss_stops_training_naming_the_step(data_dir, tmp_path, capsys):
     code = train.main(flags(data_dir, tmp_path, "--lr", "1e6", "--epochs", "1"))
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 2, err
     assert "training stopped at step" in err
     assert "is not finite" in err or "the loss is" in err
     assert "weights were not updated" in err

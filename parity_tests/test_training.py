@@ -15,6 +15,7 @@ from scratch import arch
 from scripts import lockstep, train
 from scripts.artifacts import load_npz
 from scripts.optimizers import OPTIMIZERS
+from scripts.runs import run_files
 
 
 def train_flags(out_dir, data_dir, *extra):
@@ -184,7 +185,7 @@ def test_invalid_flags_exit_with_status_2_in_the_users_words(capsys, tmp_path):
 
 
 def test_an_unknown_architecture_name_is_one_clear_error(capsys, tmp_path):
-    assert train.main(["--arch", "resnet", "--out-dir", str(tmp_path / "r")]) == 1
+    assert train.main(["--arch", "resnet", "--out-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "unknown architecture 'resnet'" in err and "mnist_cnn_bn" in err
     assert not (tmp_path / "r").exists()
@@ -215,7 +216,7 @@ def test_overflow_is_one_stop_message_and_no_progress_bar_in_a_log(tmp_path, mni
         warnings.simplefilter("error")
         code = train.main(argv)
     err = capsys.readouterr().err
-    assert code == 1, err
+    assert code == 2, err
     assert err.count("\n") == 1 and "training stopped at step" in err, err
     assert "it/s" not in err and "epoch 1/1" not in err
 
@@ -227,14 +228,14 @@ def test_lockstep_refuses_a_used_folder_and_makes_fresh_ones(tmp_path, mnist_roo
     (used / "lockstep.json").write_text("{}")
     argv = ["--steps", "1", "--limit-train", "32", "--batch-size", "32", "--data-dir",
             str(mnist_root), "--no-progress"]
-    assert lockstep.main([*argv, "--out-dir", str(used)]) == 1
+    assert lockstep.main([*argv, "--out-dir", str(used)]) == 2
     assert f"--out-dir {used} already holds files of another run" in capsys.readouterr().err
     assert (used / "lockstep.json").read_text() == "{}"
     monkeypatch.chdir(tmp_path)
     assert lockstep.main(argv) == 0 and lockstep.main(argv) == 0
     folders = sorted((tmp_path / "runs" / "lockstep").iterdir())
     assert len(folders) == 2
-    assert all(sorted(p.name for p in f.iterdir()) == ["drift.png", "lockstep.json"]
+    assert all(run_files(f) == ["drift.png", "lockstep.json"]
                for f in folders)
 
 

@@ -51,5 +51,9 @@ def build(architecture: A.Architecture, seed: int | np.random.Generator = 0,
     shortcut), from one generator seeded by ``seed`` (each draws its weight, then its
     bias), so a seed fixes every weight. Dropout layers draw their masks from the same
     generator: one seed fixes a whole training run, as torch's global generator does."""
+    if not isinstance(seed, np.random.Generator) and not (
+            isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise ValueError(f"build: seed must be a whole number >= 0 or a "
+                         f"numpy.random.Generator, got {seed!r}")
     rng = np.random.default_rng(seed)
     return _chain(architecture.layers, architecture.input_shape, np.dtype(dtype), rng)

@@ -12,28 +12,39 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from scripts.errors import WRITE_ERRNOS, OutputError, describe_write_error
+
 
 @contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``."""
+def atomic_path(path: Path, needed: int | None = None):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``.
+
+    A full disk, a read-only folder or a missing permission raises :class:`OutputError`
+    naming ``path`` (and ``needed`` bytes, when given); ``path`` itself is untouched."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         yield Path(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
         fsync_dir(path.parent)                 # the rename itself survives a power loss
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        raise OutputError(describe_write_error(path, err, needed)) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -54,14 +65,22 @@ def _umask() -> int:
 
 
 def write_json(path: Path, data) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    text = json.dumps(data, indent=2) + "\n"
+    with atomic_path(path, len(text.encode())) as tmp:
+        tmp.write_text(text)
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    """An uncompressed ``.npz`` as ``np.savez`` writes it, but with a fixed time stamp on
+    every member, so the same arrays always give the same bytes."""
+    needed = sum(np.asarray(a).nbytes for a in arrays.values())
+    with atomic_path(path, needed) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array),
+                                              allow_pickle=False)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

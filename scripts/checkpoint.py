@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from scripts.artifacts import load_npz, save_npz
+from scripts.errors import UsageError
 
 FORMAT_VERSION = 2
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UsageError):
     """A checkpoint that cannot be used: unreadable, damaged, or from other settings."""
 
 
@@ -68,7 +69,25 @@ def load_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
         found = meta.get("version") if isinstance(meta, dict) else None
         raise CheckpointError(f"checkpoint {path} has format version {found}, this code "
                               f"reads version {FORMAT_VERSION}")
+    check_finite_states(states, path)
     return meta, states
+
+
+def check_finite_states(states: dict, path: Path) -> None:
+    """Refuse a checkpoint whose weights or optimizer state hold NaN or inf, naming the
+    first such tensor (training from it would only stop at its first step)."""
+    for impl, parts in states.items():
+        if impl == "torch_rng":
+            continue
+        for part, arrays in parts.items():
+            for key, value in arrays.items():
+                if value.dtype.kind in "fc" and not np.isfinite(value).all():
+                    bad = int((~np.isfinite(value)).sum())
+                    raise CheckpointError(
+                        f"checkpoint {path} holds non-finite values in {impl} {part} tensor "
+                        f"{key!r} ({bad} of {value.size} entries NaN or inf); it cannot be "
+                        f"resumed: start afresh in a new folder (with a lower --lr if the "
+                        f"run diverged)")
 
 
 def check_same_settings(saved: dict, current: dict, path: Path) -> None:
@@ -119,9 +138,11 @@ class Checkpoints:
 
     @staticmethod
     def finished(out_dir: Path, settings: dict) -> bool:
-        """Whether the run in ``out_dir`` made with ``settings`` has done all its epochs
-        (CheckpointError when there is no usable checkpoint or other settings)."""
+        """Whether the run in ``out_dir`` made with ``settings`` has done all its epochs and
+        written its record (CheckpointError when there is no usable checkpoint or other
+        settings)."""
         path = Path(out_dir) / "checkpoint.npz"
         meta, _ = load_checkpoint(path)
         check_same_settings(meta["settings"], settings, path)
-        return meta["progress"]["epoch"] >= meta["settings"]["epochs"]
+        return (meta["progress"]["epoch"] >= meta["settings"]["epochs"]
+                and (Path(out_dir) / "metrics.json").is_file())

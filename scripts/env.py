@@ -14,11 +14,13 @@ import datetime
 import os
 import platform
 import sys
+import time
 
 DEFAULT_THREADS = 1
 """The scripts' default: one thread is deterministic and, under a competing load on a
 small machine, the fastest for scratch (see the README's load measurement)."""
 
+_IMPORTED = time.time()
 _limits = []   # keeps threadpoolctl's limiter alive for the life of the process
 
 
@@ -56,6 +58,29 @@ def thread_pools() -> list[dict]:
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def process_start() -> float:
+    """The ``time.time()`` at which this process started (Linux: from /proc; elsewhere the
+    time this module was imported), so a record's wall time includes start-up."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return time.time() - uptime + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORTED
+
+
+def typed_command(prog: str, argv: list[str]) -> list[str]:
+    """The command as the user typed it: ``prog`` (``python -m scripts.train``) or the
+    installed name (``cnn-parity-train``), then ``argv``."""
+    first = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    head = [first] if first and not first.endswith(".py") and first != "-c" else prog.split()
+    if head[0].startswith("pytest") or head[0] == "__main__.py":
+        head = prog.split()
+    return [*head, *argv]
 
 
 def record(device: str = "cpu") -> dict:

@@ -21,6 +21,9 @@ class Parser(argparse.ArgumentParser):
     """argparse with ``--flag: message`` in place of ``argument --flag: message``, and a
     one-line usage (``--help`` lists every flag)."""
 
+    error_prefix = ""
+    """Put before every message (``--from-record FILE: `` while a record is parsed)."""
+
     def __init__(self, prog: str, **kwargs):
         super().__init__(prog=prog, usage=f"{prog} [options]   (--help lists them)", **kwargs)
 
@@ -28,7 +31,7 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("argument "):
             message = message[len("argument "):]
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {self.error_prefix}{message}\n")
 
 
 def _typed(parse, expected):
@@ -234,6 +237,8 @@ def command_line(prog: str, settings: dict) -> list[str]:
     """The command that re-runs ``settings`` (into a fresh folder): one flag per setting."""
     argv = prog.split()
     for key, value in settings.items():
+        if key == "hyperparameters":
+            continue
         flag = "--" + key.replace("_", "-")
         if value is None or value is False:
             continue

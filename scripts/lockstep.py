@@ -23,6 +23,8 @@ from tqdm import tqdm
 from scratch import arch as A
 from scripts import env, mnist, records
 from scripts.artifacts import write_json
+from scripts.errors import EXIT_USAGE, UsageError, threads_warning
+from scripts.fit import fitted_twins
 from scripts.flags import (
     Parser,
     add_step_flags,
@@ -32,10 +34,10 @@ from scripts.flags import (
 )
 from scripts.flags import out_dir as out_dir_flag
 from scripts.plots import caption, plot_drift
-from scripts.runs import RunDirError, claim_run_dir
+from scripts.runs import check_run_dir, run_dir
 from scripts.schedulers import SCHEDULERS
 from scripts.train import attach_schedulers, batch_order, learning_rate, load_data_with_root
-from scripts.twins import NonFiniteError, loss_name, make_twins, resolve_device
+from scripts.twins import NonFiniteError, loss_name, resolve_device
 
 PROG = "python -m scripts.lockstep"
 RUNS_BASE = Path("runs/lockstep")
@@ -130,30 +132,40 @@ def grad_norm_summary(rows: list[dict]) -> dict:
     return out
 
 
-def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
-             architecture: A.Architecture | None = None, show_progress: bool = True) -> dict:
-    """Run the lockstep comparison into ``out_dir``; returns the record also written."""
-    started = time.perf_counter()
+def prepare(settings: dict, *, data_dir: Path | None = None,
+            architecture: A.Architecture | None = None) -> dict:
+    """Threads, architecture, data and both twins, checked before anything is created
+    (an architecture that does not fit the data: ArchitectureMismatch)."""
     env.apply_threads(settings["threads"])
     environment = env.record(resolve_device(settings["device"]))
     architecture = architecture or A.resolve(settings["arch"])
     (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings["dtype"],
                                                          settings["limit_train"], 1)
-    twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
-                       settings["optimizer"], settings["hyperparameters"], settings["l2"],
-                       clip_grad_norm=settings["clip_grad_norm"],
-                       clip_grad_norm_type=settings["clip_grad_norm_type"],
-                       lr=settings["lr"],
-                       no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+    twins = fitted_twins(architecture, settings, environment["device"],
+                         ("scratch", "torch"), (train_x, train_y))
     steps_per_epoch = math.ceil(len(train_x) / settings["batch_size"])
     total = settings["steps"] or steps_per_epoch
     attach_schedulers(twins, settings, total, math.ceil(total / steps_per_epoch))
+    return dict(environment=environment, architecture=architecture, root=root,
+                train_x=train_x, train_y=train_y, twins=twins)
+
+
+def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
+             architecture: A.Architecture | None = None, show_progress: bool = True,
+             prepared: dict | None = None, started: float | None = None) -> dict:
+    """Run the lockstep comparison into ``out_dir``; returns the record also written.
+    ``prepared`` (from :func:`prepare`) skips the preparation; ``started`` is the
+    ``time.time()`` the wall time counts from (default: now)."""
+    started = time.time() if started is None else started
+    run = prepared or prepare(settings, data_dir=data_dir, architecture=architecture)
+    environment, architecture, root = run["environment"], run["architecture"], run["root"]
+    train_x, train_y, twins = run["train_x"], run["train_y"], run["twins"]
     rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
                         batch_size=settings["batch_size"], seed=settings["seed"],
                         schedule=settings["schedule"], lr=settings["lr"],
                         show_progress=show_progress, resync=settings["resync"],
                         scheduler_interval=settings.get("scheduler_interval"))
-    environment["wall_seconds"] = time.perf_counter() - started
+    environment = dict(environment, wall_seconds=time.time() - started)
     record = dict(
         settings=settings, command=records.command(PROG, settings),
         architecture=A.to_dict(architecture), loss=loss_name(architecture),
@@ -164,7 +176,8 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
                      largest_max_rel_param_diff=max(r["max_rel_param_diff"] for r in rows),
                      max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
                                            for r in rows), **grad_norm_summary(rows)),
-        steps=rows, caption=caption(settings, f"{len(rows)} steps"),
+        steps=rows, caption=caption(settings, f"{len(rows)} steps",
+                                                  train_images=len(train_x)),
         definitions=records.LOCKSTEP_DEFINITIONS)
     write_json(Path(out_dir) / "lockstep.json", record)
     plot_drift(record, Path(out_dir) / "drift.png")
@@ -189,19 +202,27 @@ def parse(argv=None):
 
 
 def main(argv=None) -> int:
+    """The command line; returns the exit status (see :mod:`scripts.errors`)."""
+    started = env.process_start() if argv is None else time.time()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, settings, architecture = parse(argv)
+    warning = threads_warning(settings["threads"])
+    if warning:
+        print(f"{PROG}: {warning}", file=sys.stderr)
     try:
-        architecture = architecture or A.resolve(settings["arch"])
-        out_dir = claim_run_dir(args.out_dir, RUNS_BASE)
-        print(f"run folder: {out_dir}", flush=True)
-        s = lockstep(settings, out_dir, data_dir=args.data_dir, architecture=architecture,
-                     show_progress=not args.no_progress)["summary"]
+        check_run_dir(args.out_dir, RUNS_BASE)
+        prepared = prepare(settings, data_dir=args.data_dir, architecture=architecture)
+        prepared["environment"]["argv"] = env.typed_command(PROG, argv)
+        with run_dir(args.out_dir, RUNS_BASE) as out_dir:
+            print(f"run folder: {out_dir}", flush=True)
+            s = lockstep(settings, out_dir, prepared=prepared, started=started,
+                         show_progress=not args.no_progress)["summary"]
     except NonFiniteError as err:
         print(f"{PROG}: stopped: {err}; try a lower --lr", file=sys.stderr)
-        return 1
-    except (mnist.MNISTError, RunDirError, A.ArchitectureFileError) as err:
+        return EXIT_USAGE
+    except (UsageError, mnist.MNISTError, A.ArchitectureFileError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     print(f"after {s['steps']} steps ({settings['dtype']}): max relative parameter difference "
           f"{s['final_max_rel_param_diff']:.3e} ({s['final_worst_param']}), "
           f"largest loss difference {s['max_abs_loss_diff']:.3e}")

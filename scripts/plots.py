@@ -83,11 +83,15 @@ def curves_figure(record: dict):
     epochs = record["epochs"]
     names = [n for n in ("scratch", "torch") if n in record["step_loss"]]
     steps_per_epoch = record["steps_per_epoch"]
+    dry_run = bool(record.get("settings", {}).get("dry_run"))
+    test_images = record.get("data", {}).get("test_examples")
+    test_name = ("test" if not record.get("settings", {}).get("limit_test") or test_images is None
+                 else f"test ({test_images} images)")
     n_steps = max(len(record["step_loss"][n]) for n in names)
     window = max(1, n_steps // 50)
     for name in names:
         losses = np.asarray(record["step_loss"][name], dtype=np.float64)
-        x = np.arange(1, len(losses) + 1) / steps_per_epoch
+        x = np.arange(1, len(losses) + 1) / (1 if dry_run else steps_per_epoch)
         colour, marker = STYLE[(name, "test")]
         label = name if window == 1 else f"{name} (mean of last {window} steps)"
         every = max(1, len(x) // 12)   # torch's markers sit between scratch's: both show
@@ -103,12 +107,18 @@ def curves_figure(record: dict):
         ax_loss.set_ylim(min(shown.min(), shown.max() / 1.1) / 1.05,
                          max(shown.max(), shown.min() * 1.1) * 1.05)
         _plain_log_labels(ax_loss)
-    ax_loss.set(xlabel="epoch (fraction of the training set seen)",
+    ax_loss.set(xlabel=("step (dry run: one batch per epoch, not a pass over the data)"
+                        if dry_run else "epoch (fraction of the training set seen)"),
                 ylabel="training loss of each step ("
                        + ("NLL" if record.get("loss") == "nll_loss" else "cross-entropy")
                        + (" + L2)" if record.get("settings", {}).get("l2", 1) else ")"),
-                title=f"training loss, {n_steps} step{'s' if n_steps != 1 else ''}")
-    ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
+                title=f"training loss, {n_steps} step{'s' if n_steps != 1 else ''}"
+                      + (" (dry run)" if dry_run else ""))
+    if dry_run:                                      # whole steps: 1, 2, ...
+        ax_loss.set_xlim(0.5, max(n_steps, 1) + 0.5)
+        ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
 
     values = []
     for name in names:
@@ -117,16 +127,12 @@ def curves_figure(record: dict):
             x = [e["epoch"] for e in epochs]
             y = [100 * e[name][key] for e in epochs]
             values += y
-            what = "test" if split == "test" else "train (running mean over the epoch)"
+            what = test_name if split == "test" else "train (running mean over the epoch)"
+            if len(epochs) <= 3:   # the values in the legend: they never print over each other
+                what += ": " + ", ".join(f"{v:.2f}%" for v in y)
             ax_acc.plot(x, y, color=colour, marker=marker, markersize=8 if split == "test" else 6,
                         linestyle="-" if split == "test" else ":", label=f"{name} {what}",
                         fillstyle="full" if name == "scratch" else "none", markeredgewidth=1.5)
-            if len(epochs) <= 3:
-                for xi, yi in zip(x, y):     # test values right of the point, train left
-                    ax_acc.annotate(f"{yi:.2f}%", (xi, yi), textcoords="offset points",
-                                    xytext=(9 if split == "test" else -9,
-                                            -3 if name == "scratch" else 7), fontsize=8,
-                                    color=colour, ha="left" if split == "test" else "right")
     if values:
         lo, hi = min(values), max(values)
         pad = max(0.15 * (hi - lo), 0.5)
@@ -135,7 +141,9 @@ def curves_figure(record: dict):
     ax_acc.set_xlim(0.5, last + 0.5)
     ax_acc.xaxis.set_major_locator(FixedLocator(range(1, last + 1)) if last <= 12
                                    else MaxNLocator(integer=True))
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy after each epoch")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)",
+               title="accuracy after each epoch" + (" (dry run: one batch each)" if dry_run
+                                                    else ""))
     for ax in (ax_loss, ax_acc):
         _no_offset(ax)
         ax.grid(alpha=0.3, which="both")
@@ -209,8 +217,11 @@ def plot_drift(record: dict, path: Path) -> None:
     _save(drift_figure(record), path)
 
 
-def caption(settings: dict, extra: str = "") -> str:
-    """One line naming what defines the run, for the bottom of a figure."""
+def caption(settings: dict, extra: str = "", *, train_images: int | None = None,
+            test_images: int | None = None) -> str:
+    """One line naming what defines the run, for the bottom of a figure: a dry run says
+    so, and the images counted are those actually used (``train_images``,
+    ``test_images``), not the limits asked for."""
     hyper = ", ".join(f"{k}={v}" for k, v in settings.get("hyperparameters", {}).items())
     parts = [f"arch {settings['arch']}", f"{settings['optimizer']}(lr={settings['lr']:g}"
              + (f", {hyper})" if hyper else ")"), f"schedule {settings['schedule']}",
@@ -229,6 +240,21 @@ def caption(settings: dict, extra: str = "") -> str:
         parts.append("scratch resynced to torch after every step")
     if settings.get("recipe"):
         parts.insert(0, f"recipe {settings['recipe']}")
-    if settings.get("limit_train"):
-        parts.append(f"first {settings['limit_train']} training images")
+    if settings.get("dry_run"):
+        batch = settings["batch_size"] if train_images is None else min(settings["batch_size"],
+                                                                         train_images)
+        parts.insert(0, f"DRY RUN: one batch of {batch} images per epoch")
+    limit = settings.get("limit_train")
+    if train_images is not None and limit:
+        used = f"{train_images} training images"
+        if limit and limit > train_images:
+            used += f" (--limit-train {limit}: there are only {train_images})"
+        elif limit:
+            used = f"first {used}"
+        parts.append(used)
+    elif limit:
+        parts.append(f"first {limit} training images")
+    if settings.get("limit_test"):
+        n = test_images if test_images is not None else settings["limit_test"]
+        parts.append(f"test subset: first {n} of the test images")
     return "; ".join(parts) + (f"; {extra}" if extra else "")

@@ -92,16 +92,17 @@ def read_record(path: Path) -> dict:
     return record
 
 
-def defaults_from_record(record: dict, parser) -> dict:
-    """Parser defaults that reproduce the record's settings (flags given still win)."""
+def record_argv(record: dict, parser) -> list[str]:
+    """The record's settings as the flags that set them (so they go through the flags'
+    own validators and messages); ValueError for a setting that is no flag of ``parser``."""
     settings = dict(record["settings"])
-    settings.update(settings.pop("hyperparameters", {}))
+    settings.update(settings.pop("hyperparameters", None) or {})
     known = {a.dest for a in parser._actions}
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ValueError(f"--from-record: settings {unknown} are not flags of "
                          f"{parser.prog}; was the record written by another script?")
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    return command_line("", settings)
 
 
 def recorded_architecture(record: dict, arch_flag: str) -> A.Architecture | None:
@@ -114,15 +115,23 @@ def recorded_architecture(record: dict, arch_flag: str) -> A.Architecture | None
 
 def parse_args(parser, argv):
     """``(args, architecture or None)``: ``argv`` parsed with a --recipe's settings and, for
-    --from-record, the record's settings as defaults (flags given still win) and the
-    architecture it recorded; a bad record exits with status 2 through ``parser.error``."""
+    --from-record, the record's settings (flags given as well win) and the architecture it
+    recorded. The record's values are parsed as the flags they came from, so an edited
+    record is refused with the flag's own message (exit status 2, through
+    ``parser.error``), prefixed with the record's path."""
+    argv = list(argv)
     args = apply_recipe(parser, argv)
     if args.from_record is None:
         return args, None
     try:
         record = read_record(args.from_record)
-        parser.set_defaults(**defaults_from_record(record, parser))
+        recorded = record_argv(record, parser)
     except ValueError as err:
         parser.error(str(err))
-    args = parser.parse_args(argv)
+    parser.error_prefix = f"--from-record {args.from_record}: "
+    try:
+        apply_recipe(parser, recorded)           # the record alone: its own values checked
+    finally:
+        parser.error_prefix = ""
+    args = apply_recipe(parser, [*recorded, *argv])
     return args, recorded_architecture(record, args.arch)

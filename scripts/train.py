@@ -13,6 +13,7 @@ other implementation. Every run writes into a folder of its own (printed).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import sys
@@ -25,7 +26,9 @@ from tqdm import tqdm
 from scratch import arch as A
 from scripts import env, mnist, records
 from scripts.artifacts import save_weights, write_json
-from scripts.checkpoint import CheckpointError, Checkpoints
+from scripts.checkpoint import Checkpoints
+from scripts.errors import EXIT_USAGE, OutputError, UsageError, threads_warning
+from scripts.fit import fitted_twins
 from scripts.flags import (
     Parser,
     add_step_flags,
@@ -38,12 +41,11 @@ from scripts.flags import (
 )
 from scripts.optimizers import SCHEDULES
 from scripts.plots import caption, plot_curves
-from scripts.runs import RunDirError, claim_run_dir
+from scripts.runs import check_run_dir, run_dir
 from scripts.schedulers import SCHEDULERS, resolve_arguments
 from scripts.twins import (
     NonFiniteError,
     loss_name,
-    make_twins,
     normalize,
     resolve_device,
     step_order,
@@ -255,7 +257,8 @@ def _timed_step(twin, name, x, y, lr, progress, checkpoints):
                 if checkpoints.path.exists() else "no checkpoint was written yet")
         raise TrainingStopped(
             f"training stopped at step {progress['step'] + 1}: in {name}, {err}; {name}'s "
-            f"weights were not updated by this step; {kept}. Try a lower --lr", 1) from None
+            f"weights were not updated by this step; {kept}. Try a lower --lr",
+            EXIT_USAGE) from None
     twin.sync()
     return loss, correct, time.perf_counter() - start
 
@@ -280,15 +283,24 @@ def cross_evaluate(twins, test_x, test_y) -> dict:
 
 # ------------------------------------------------------------------------------- a run
 
-def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume: bool = False,
-          architecture: A.Architecture | None = None, show_progress: bool = True) -> dict:
-    """Run (or resume) a whole training into ``out_dir``; returns the record also written
-    as ``out_dir/metrics.json``. ``architecture`` overrides ``settings["arch"]``.
+@dataclasses.dataclass
+class Prepared:
+    """A run checked and built, before any file is written: the architecture, the data,
+    the twins (schedulers attached) and the environment record."""
+    settings: dict
+    architecture: A.Architecture
+    data: tuple
+    root: Path
+    twins: dict
+    environment: dict
 
-    Raises :class:`TrainingStopped` when interrupted (after writing a checkpoint) or when
-    a loss or gradient is not finite (the last good checkpoint is left as it was).
-    """
-    started = time.perf_counter()
+
+def prepare(settings: dict, *, data_dir: Path | None = None,
+            architecture: A.Architecture | None = None) -> Prepared:
+    """Everything a run needs, checked before anything is created: threads applied,
+    architecture resolved and fitted to the data (input shape, class count, one batch
+    forward on each side), data loaded, twins built. Raises a UsageError subclass
+    (ArchitectureMismatch...), MNISTError or ArchitectureFileError on a misfit."""
     env.apply_threads(settings["threads"])
     environment = env.record(resolve_device(settings["device"]))
     architecture = architecture or A.resolve(settings["arch"])
@@ -297,15 +309,28 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
     impls = ("scratch", "torch") if settings["impl"] == "both" else (settings["impl"],)
     data, root = load_data_with_root(data_dir, settings["dtype"], settings["limit_train"],
                                      settings["limit_test"])
-    twins = make_twins(architecture, settings["seed"], settings["dtype"], environment["device"],
-                       settings["optimizer"], settings["hyperparameters"], settings["l2"], impls,
-                       settings["clip_grad_norm"], settings["clip_grad_norm_type"],
-                       lr=settings["lr"],
-                       no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+    twins = fitted_twins(architecture, settings, environment["device"], impls, data)
     steps_per_epoch = 1 if settings["dry_run"] else math.ceil(len(data[0])
                                                               / settings["batch_size"])
     attach_schedulers(twins, settings, steps_per_epoch * settings["epochs"],
                       settings["epochs"])
+    return Prepared(settings, architecture, data, root, twins, environment)
+
+
+def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume: bool = False,
+          architecture: A.Architecture | None = None, show_progress: bool = True,
+          prepared: Prepared | None = None, started: float | None = None) -> dict:
+    """Run (or resume) a whole training into ``out_dir``; returns the record also written
+    as ``out_dir/metrics.json``. ``architecture`` overrides ``settings["arch"]``;
+    ``prepared`` (from :func:`prepare`) skips the preparation; ``started`` is the
+    ``time.time()`` the wall time counts from (default: now).
+
+    Raises :class:`TrainingStopped` when interrupted (after writing a checkpoint) or when
+    a loss or gradient is not finite (the last good checkpoint is left as it was).
+    """
+    started = time.time() if started is None else started
+    run = prepared or prepare(settings, data_dir=data_dir, architecture=architecture)
+    twins, data = run.twins, run.data
     checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings)
     progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
     train_epochs(twins, data, progress, checkpoints, epochs=settings["epochs"],
@@ -314,8 +339,9 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
                  show_progress=show_progress,
                  scheduler_interval=settings.get("scheduler_interval"))
     cross = cross_evaluate(twins, data[2], data[3]) if len(twins) == 2 else None
-    environment["wall_seconds"] = time.perf_counter() - started
-    record = make_record(settings, architecture, root, data, progress, cross, environment)
+    environment = dict(run.environment, wall_seconds=time.time() - started)
+    record = make_record(settings, run.architecture, run.root, data, progress, cross,
+                         environment)
     save_run(Path(out_dir), record, twins)
     return record
 
@@ -334,7 +360,7 @@ def make_record(settings, architecture, root, data, progress, cross, environment
         steps_per_epoch=steps_per_epoch,
         epochs=progress["epochs"],
         step_loss=progress["step_loss"],
-        caption=caption(settings),
+        caption=caption(settings, train_images=len(data[0]), test_images=len(data[2])),
         definitions=records.TRAIN_DEFINITIONS,
     )
     if cross is not None:
@@ -363,24 +389,36 @@ def parse(argv=None):
 
 
 def main(argv=None) -> int:
+    """The command line; returns the exit status (see :mod:`scripts.errors`)."""
+    started = env.process_start() if argv is None else time.time()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, settings, architecture = parse(argv)
+    warning = threads_warning(settings["threads"])
+    if warning:
+        print(f"{PROG}: {warning}", file=sys.stderr)
+    out_dir = args.out_dir
     try:
-        if args.resume and args.out_dir and Checkpoints.finished(args.out_dir, settings):
+        check_run_dir(args.out_dir, RUNS_BASE, resume=args.resume)
+        if args.resume and Checkpoints.finished(args.out_dir, settings):
             print(f"the run in {args.out_dir} is already finished ({settings['epochs']} of "
                   f"{settings['epochs']} epochs; its record is {args.out_dir}/metrics.json); "
                   f"nothing was changed")
             return 0
-        architecture = architecture or A.resolve(settings["arch"])
-        out_dir = claim_run_dir(args.out_dir, RUNS_BASE, resume=args.resume)
-        print(f"run folder: {out_dir}", flush=True)
-        record = train(settings, out_dir, data_dir=args.data_dir, resume=args.resume,
-                       architecture=architecture, show_progress=not args.no_progress)
+        prepared = prepare(settings, data_dir=args.data_dir, architecture=architecture)
+        prepared.environment["argv"] = env.typed_command(PROG, argv)
+        with run_dir(args.out_dir, RUNS_BASE, resume=args.resume) as out_dir:
+            print(f"run folder: {out_dir}", flush=True)
+            record = train(settings, out_dir, resume=args.resume, prepared=prepared,
+                           show_progress=not args.no_progress, started=started)
     except TrainingStopped as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return err.exit_code
-    except (CheckpointError, mnist.MNISTError, RunDirError, A.ArchitectureFileError) as err:
+    except OutputError as err:
+        print(f"{PROG}: error: {err}; {checkpoint_state(out_dir)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, mnist.MNISTError, A.ArchitectureFileError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     last = record["epochs"][-1]
     for name in ("scratch", "torch"):
         if name in last:
@@ -390,6 +428,15 @@ def main(argv=None) -> int:
         print(f"{key}: predictions agree on {value['agreement']:.2%} of the test set")
     print(f"wrote {out_dir}/metrics.json, curves.png and weights")
     return 0
+
+
+def checkpoint_state(out_dir) -> str:
+    """What a failed write left: the last checkpoint intact, or none written yet."""
+    path = Path(out_dir or ".") / "checkpoint.npz"
+    if out_dir is not None and path.is_file():
+        return (f"the previous checkpoint {path} is intact: make room (or make the folder "
+                f"writable) and continue with --resume --out-dir {out_dir} and the same flags")
+    return "no checkpoint had been written yet; make room and start the run again"
 
 
 if __name__ == "__main__":

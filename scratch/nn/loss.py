@@ -12,7 +12,7 @@ import numpy as np
 
 from scratch import checks
 from scratch import functional as F
-from scratch.nn.module import Module
+from scratch.nn.module import Module, backward_without_cache
 
 
 class _WeightedLoss(Module):
@@ -53,8 +53,7 @@ class _WeightedLoss(Module):
     def backward(self, dloss=1.0, input_grad=True):
         """``dloss`` has the loss's shape: a scalar, or the target's shape for 'none'."""
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
-                               f"(each forward allows one backward)")
+            raise backward_without_cache(self, forward_ran=self._loss_shape is not None)
         checks.grad(self, dloss, self._loss_shape, dtype=None, what="dloss")
         cache, self._cache = self._cache, None
         return type(self)._backward(dloss, cache)

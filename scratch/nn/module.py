@@ -103,8 +103,7 @@ class Module:
     def _take_cache(self, dout):
         """The forward cache (used once), after checking ``dout`` against the output."""
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
-                               f"(each forward allows one backward)")
+            raise backward_without_cache(self, forward_ran=self._out is not None)
         checks.grad(self, dout, *self._out)
         cache, self._cache = self._cache, None
         return cache
@@ -494,3 +493,14 @@ class Module:
         if not lines and not children:
             return f"{self._get_name()}()"
         return f"{self._get_name()}(\n  " + "\n  ".join(lines + children) + "\n)"
+
+
+def backward_without_cache(module, forward_ran: bool) -> RuntimeError:
+    """The error for a backward with no forward cache: none ran yet, or a backward used it."""
+    name = type(module).__name__
+    if forward_ran:
+        return RuntimeError(f"{name}.backward called a second time after one forward: the "
+                            f"first backward used up the forward's cache (each forward allows "
+                            f"one backward; run forward again before the next backward)")
+    return RuntimeError(f"{name}.backward called before forward (each forward allows one "
+                        f"backward)")

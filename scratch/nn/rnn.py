@@ -44,7 +44,7 @@ import numpy as np
 from scratch import checks
 from scratch import functional as F
 from scratch import random as R
-from scratch.nn.module import Module, Parameter
+from scratch.nn.module import Module, Parameter, backward_without_cache
 
 
 def _check_bool(layer, what, value):
@@ -251,8 +251,7 @@ class RNNBase(Module):
 
     def _check_backward(self, dout, dstates):
         if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward "
-                               f"(each forward allows one backward)")
+            raise backward_without_cache(self, forward_ran=self._out is not None)
         shape, dtype, state_shape, batch, *cell_shape = self._out
         checks.grad(self, dout, shape, dtype)
         result = []
