@@ -91,6 +91,12 @@ def run_page(page: Path) -> int:
     return len(python_blocks(page))
 
 
+def relative_links(page: Path) -> list[str]:
+    """The targets of the page's Markdown links and images that are not URLs or anchors."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))
+    return [t for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
 def forbidden_mentions(text: str) -> list[str]:
     """Each line of `text` that mentions an issue number or development history."""
     found = []
