@@ -1,4 +1,5 @@
-"""Scratch's own worker threads: the layers' fast paths split the batch over them.
+"""Scratch's own worker threads: the layers' fast paths (:mod:`scratch.backends.fast`)
+split the batch over them.
 
 NumPy runs each element-wise pass on one core, and OpenBLAS's worker threads
 spin-wait for each other inside every matrix product, which collapses when

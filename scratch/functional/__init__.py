@@ -4,6 +4,11 @@ Each ``*_forward`` returns ``(out, cache)`` and the ``*_backward`` below it
 takes ``(dout, cache)`` and returns the gradients. Outputs keep the input's
 dtype. One file per family, split as ``torch.nn.modules`` is; import from
 here: ``from scratch import functional as F; F.conv2d_forward``.
+
+Each file opens with the plain algorithm, each cache a ``NamedTuple`` with
+named fields; the few faster ways to compute the same numbers live in
+:mod:`scratch.backends.fast`, entered through lines marked ``FAST PATH`` and
+switched off with ``scratch.backends.fast.enabled = False``.
 """
 from scratch.functional.activation import (
                                            elu_backward,
