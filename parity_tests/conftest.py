@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, Phase, settings
 # isort: on
 import pytest
 
+pytest_plugins = ["parity_tests.argument_coverage"]
+
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("dev", max_examples=20, **_common)

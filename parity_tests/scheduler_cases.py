@@ -47,7 +47,8 @@ class Spec:
             return module.SequentialLR(opt, [c.build(module, opt) for c in self.children],
                                        **kwargs)
         if self.name == "ChainedScheduler":
-            return module.ChainedScheduler([c.build(module, opt) for c in self.children])
+            children = [c.build(module, opt) for c in self.children]
+            return module.ChainedScheduler(children, **({"optimizer": opt} if kwargs else {}))
         return getattr(module, self.name)(opt, **kwargs)
 
 
@@ -55,37 +56,64 @@ GAMMAS = st.floats(0.1, 1.0)
 ITERS = st.integers(1, 8)
 
 
+def simple_spec_strategies() -> dict:
+    """name -> a strategy drawing that scheduler with every argument away from its
+    default somewhere in its range (``last_epoch`` is drawn by the resume tests)."""
+    return {
+        "StepLR": st.builds(lambda s, g: Spec("StepLR", dict(step_size=s, gamma=g)),
+                            st.integers(1, 5), GAMMAS),
+        "MultiStepLR": st.builds(lambda m, g: Spec("MultiStepLR", dict(milestones=m, gamma=g)),
+                                 st.lists(st.integers(1, 10), max_size=4), GAMMAS),
+        "ExponentialLR": st.builds(lambda g: Spec("ExponentialLR", dict(gamma=g)),
+                                   st.floats(0.5, 1.0)),
+        "LinearLR": st.builds(lambda a, b, n: Spec("LinearLR", dict(
+            start_factor=a, end_factor=b, total_iters=n)),
+            st.floats(0.01, 1.0), st.floats(0.0, 1.0), ITERS),
+        "ConstantLR": st.builds(lambda f, n: Spec("ConstantLR", dict(factor=f, total_iters=n)),
+                                st.floats(0.05, 1.0), st.integers(0, 8)),
+        "PolynomialLR": st.builds(lambda n, p: Spec("PolynomialLR", dict(total_iters=n,
+                                                                         power=p)),
+                                  ITERS, st.floats(0.5, 3.0)),
+        "CosineAnnealingLR": st.builds(lambda t, e: Spec("CosineAnnealingLR", dict(
+            T_max=t, eta_min=e)), st.integers(1, 10), st.one_of(st.just(0.0),
+                                                                 st.floats(0.0, 1e-3))),
+        "LambdaLR": st.builds(lambda f: Spec("LambdaLR", dict(lr_lambda=f)),
+                              st.sampled_from(sorted(LAMBDAS))),
+        "MultiplicativeLR": st.builds(lambda f: Spec("MultiplicativeLR", dict(lr_lambda=f)),
+                                      st.sampled_from(sorted(LAMBDAS))),
+        "OneCycleLR": one_cycle_specs(),
+    }
+
+
 def simple_specs():
-    return st.one_of(
-        st.builds(lambda s, g: Spec("StepLR", dict(step_size=s, gamma=g)), st.integers(1, 5),
-                  GAMMAS),
-        st.builds(lambda m, g: Spec("MultiStepLR", dict(milestones=m, gamma=g)),
-                  st.lists(st.integers(1, 10), max_size=4), GAMMAS),
-        st.builds(lambda g: Spec("ExponentialLR", dict(gamma=g)), st.floats(0.5, 1.0)),
-        st.builds(lambda a, b, n: Spec("LinearLR", dict(start_factor=a, end_factor=b,
-                                                        total_iters=n)),
-                  st.floats(0.01, 1.0), st.floats(0.0, 1.0), ITERS),
-        st.builds(lambda f, n: Spec("ConstantLR", dict(factor=f, total_iters=n)),
-                  st.floats(0.05, 1.0), st.integers(0, 8)),
-        st.builds(lambda n, p: Spec("PolynomialLR", dict(total_iters=n, power=p)),
-                  ITERS, st.floats(0.5, 3.0)),
-        st.builds(lambda t, e: Spec("CosineAnnealingLR", dict(T_max=t, eta_min=e)),
-                  st.integers(1, 10), st.one_of(st.just(0.0), st.floats(0.0, 1e-3))),
-        st.builds(lambda f: Spec("LambdaLR", dict(lr_lambda=f)), st.sampled_from(sorted(LAMBDAS))),
-        st.builds(lambda f: Spec("MultiplicativeLR", dict(lr_lambda=f)),
-                  st.sampled_from(sorted(LAMBDAS))),
-        one_cycle_specs(),
-    )
+    return st.one_of(*simple_spec_strategies().values())
 
 
-def one_cycle_specs(cycle_momentum=st.booleans()):
-    """total_steps >= 12 >= the steps taken, and pct_start * total_steps > 1: every
-    phase is longer than 0 steps (a phase of length 0 divides by zero in torch)."""
-    return st.builds(lambda lr, extra, pct, kind, three, cyc: Spec("OneCycleLR", dict(
-        max_lr=lr, total_steps=12 + extra, pct_start=pct, anneal_strategy=kind,
-        three_phase=three, cycle_momentum=cyc)),
-        st.floats(0.01, 1.0), st.integers(0, 4), st.floats(0.1, 0.45),
-        st.sampled_from(["cos", "linear"]), st.booleans(), cycle_momentum)
+@st.composite
+def one_cycle_specs(draw, cycle_momentum=st.booleans()):
+    """Every OneCycleLR argument: total_steps >= 12 >= the steps the other tests take,
+    given as ``total_steps`` or as ``epochs * steps_per_epoch``; pct_start * total_steps > 1,
+    so every phase is longer than 0 steps (a phase of length 0 divides by zero in torch);
+    the factors and momenta away from their defaults."""
+    total = 12 + draw(st.integers(0, 4))
+    if draw(st.booleans()):
+        steps = {"total_steps": total}
+    else:
+        epochs = draw(st.sampled_from([e for e in range(1, total + 1) if total % e == 0]))
+        steps = {"epochs": epochs, "steps_per_epoch": total // epochs}
+    base_momentum = draw(st.floats(0.5, 0.9))
+    return Spec("OneCycleLR", dict(
+        max_lr=draw(st.floats(0.01, 1.0)), **steps, pct_start=draw(st.floats(0.1, 0.45)),
+        anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+        three_phase=draw(st.booleans()), cycle_momentum=draw(cycle_momentum),
+        base_momentum=base_momentum, max_momentum=draw(st.floats(base_momentum, 0.99)),
+        div_factor=draw(st.floats(2.0, 50.0)), final_div_factor=draw(st.floats(10.0, 1e5))))
+
+
+def total_steps(spec: Spec) -> int:
+    """A OneCycleLR spec's total steps, in either of its two forms."""
+    kwargs = spec.kwargs
+    return kwargs.get("total_steps") or kwargs["epochs"] * kwargs["steps_per_epoch"]
 
 
 @st.composite
@@ -97,9 +125,12 @@ def specs(draw):
         return draw(simple_specs())
     children = draw(st.lists(simple_specs().filter(lambda s: s.name != "OneCycleLR"),
                              min_size=2, max_size=2))
-    if kind == "chained":
-        return Spec("ChainedScheduler", {}, children)
-    return Spec("SequentialLR", dict(milestones=[draw(st.integers(1, 8))]), children)
+    if kind == "chained":       # the optimizer passed explicitly, or taken from the children
+        return Spec("ChainedScheduler", {"optimizer": True} if draw(st.booleans()) else {},
+                    children)
+    return Spec("SequentialLR", dict(milestones=[draw(st.integers(1, 8))],
+                                     last_epoch=draw(st.sampled_from([-1, -1, 0, 3]))),
+                children)
 
 
 OPTIMIZERS = ["SGD", "Adam", "AdamW"]   # momentum, or betas whose beta1 OneCycleLR cycles
@@ -161,7 +192,7 @@ def horizon(spec: Spec) -> int:
     exactly the steps it allows (``total_steps``): stepping once more is an error."""
     kwargs = spec.kwargs
     if spec.name == "OneCycleLR":
-        return kwargs["total_steps"]
+        return total_steps(spec)
     if spec.name == "StepLR":
         return 2 * kwargs["step_size"] + 1
     if spec.name == "MultiStepLR":

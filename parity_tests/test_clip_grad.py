@@ -53,18 +53,24 @@ def _pair(grads, dtype):
     return params, t_params
 
 
+# torch's foreach: None (its choice), False (one tensor at a time) or True (its grouped
+# kernels); the values must not depend on it
+FOREACH = st.sampled_from([None, False, True])
+
+
 @dtypes
 @given(grads=grad_sets(), norm_type=NORM_TYPES, max_norm=st.floats(1e-3, 10.0),
-       single=st.booleans())
-def test_clip_grad_norm_matches_torch(grads, norm_type, max_norm, single, dtype):
+       single=st.booleans(), foreach=FOREACH)
+def test_clip_grad_norm_matches_torch(grads, norm_type, max_norm, single, foreach, dtype):
     """Same total norm (0-d, the gradients' dtype) and same clipped gradients; a
     parameter given alone (not in a list) works as in torch; None gradients stay None."""
     params, t_params = _pair(grads, dtype)
     if single:
         params, t_params, grads = params[:1], t_params[:1], grads[:1]
-    total = clip_grad_norm_(params[0] if single else params, max_norm, norm_type)
+    total = clip_grad_norm_(params[0] if single else params, max_norm, norm_type,
+                            foreach=foreach)
     t_total = torch.nn.utils.clip_grad_norm_(t_params[0] if single else t_params, max_norm,
-                                             norm_type)
+                                             norm_type, foreach=foreach)
     assert isinstance(total, np.ndarray) and total.shape == ()
     k = sum(np.size(g) for g in grads if g is not None)
     expected_dtype = dtype if k else np.float32
@@ -76,18 +82,18 @@ def test_clip_grad_norm_matches_torch(grads, norm_type, max_norm, single, dtype)
 
 
 @dtypes
-@given(grads=grad_sets(), clip_value=st.floats(0.0, 5.0))
-def test_clip_grad_value_matches_torch_exactly(grads, clip_value, dtype):
+@given(grads=grad_sets(), clip_value=st.floats(0.0, 5.0), foreach=FOREACH)
+def test_clip_grad_value_matches_torch_exactly(grads, clip_value, foreach, dtype):
     """Elementwise clamp, exact. Where every gradient is None, torch fails inside its
     grouping helper (an internal RuntimeError) and scratch does nothing, on purpose."""
     params, t_params = _pair(grads, dtype)
-    assert clip_grad_value_(params, clip_value) is None
+    assert clip_grad_value_(params, clip_value, foreach=foreach) is None
     if all(g is None for g in grads):
         assert all(p.grad is None for p in params)
         with pytest.raises(RuntimeError):
-            torch.nn.utils.clip_grad_value_(t_params, clip_value)
+            torch.nn.utils.clip_grad_value_(t_params, clip_value, foreach=foreach)
         return
-    torch.nn.utils.clip_grad_value_(t_params, clip_value)
+    torch.nn.utils.clip_grad_value_(t_params, clip_value, foreach=foreach)
     for p, t in zip(params, t_params):
         if t.grad is None:
             assert p.grad is None

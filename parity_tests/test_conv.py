@@ -83,13 +83,17 @@ def test_conv2d_string_and_pair_padding_match_torch_functional(case, data, dtype
 
 
 @dtypes
-@given(case=S.pad_cases())
-def test_pad_matches_torch(case, dtype):
+@given(case=S.pad_cases(), value=st.sampled_from([0.0, -1.5, 2.25]))
+def test_pad_matches_torch(case, value, dtype):
+    """Every mode; 'constant' with a fill value too (exact in both dtypes)."""
     x, pad, mode, seed = case
     (x,) = cast(x, dtype=dtype)
-    out, cache = F.pad_forward(x, pad, mode)
+    value = value if mode == "constant" else None
+    out, cache = (F.pad_forward(x, pad, mode, value) if value is not None
+                  else F.pad_forward(x, pad, mode))
     dout = upstream(seed, out.shape, dtype)
-    t_out, g = torch_run(lambda input: TF.pad(input, pad, mode), dict(input=x), dout, dtype)
+    t_out, g = torch_run(lambda input: TF.pad(input, pad, mode, value), dict(input=x), dout,
+                         dtype)
     # an element gathers at most 1 + 2 copies per axis (circular/reflect at these sizes)
     assert_parity(dict(out=out, dx=F.pad_backward(dout, cache)),
                   dict(out=t_out, dx=g["input"]), dtype, reductions=dict(dx=16))

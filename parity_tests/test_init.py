@@ -155,7 +155,7 @@ RANDOM_INITS = {
     "normal_": (lambda m, t, g: m.normal_(t, 0.5, 2.0, generator=g), None),
     "xavier_uniform_": (lambda m, t, g: m.xavier_uniform_(t, gain=1.5, generator=g),
                         lambda shape: 1.5 * math.sqrt(6 / (shape[0] + shape[1]) / 25)),
-    "xavier_normal_": (lambda m, t, g: m.xavier_normal_(t, generator=g), None),
+    "xavier_normal_": (lambda m, t, g: m.xavier_normal_(t, gain=0.6, generator=g), None),
     "kaiming_uniform_fan_out": (lambda m, t, g: m.kaiming_uniform_(
         t, mode="fan_out", nonlinearity="relu", generator=g),
         lambda shape: math.sqrt(2) * math.sqrt(3 / (shape[0] * 25))),

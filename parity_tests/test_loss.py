@@ -227,6 +227,31 @@ def test_deprecated_size_average_and_reduce_map_to_reduction_as_torch(size_avera
     assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
 
 
+@pytest.mark.parametrize("size_average", [None, True, False])
+@pytest.mark.parametrize("reduce", [None, True, False])
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_functional_deprecated_size_average_and_reduce_equal_torch(size_average, reduce, name):
+    """The functional pair takes the deprecated flags too (same positions as torch's):
+    the loss they select, its gradient and the warning equal torch's."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3))
+    target = np.array([0, 2, 1, 2])
+    forward, backward = getattr(F, f"{name}_forward"), getattr(F, f"{name}_backward")
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        loss, cache = forward(x, target, None, size_average, -100, reduce)
+    tx = torch.tensor(x, requires_grad=True)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        t_loss = getattr(TF, name)(tx, torch.from_numpy(target), None, size_average, -100,
+                                   reduce)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    dloss = rng.standard_normal(np.shape(loss))
+    t_loss.backward(torch.from_numpy(dloss))
+    assert_parity(dict(loss=loss, dx=backward(dloss, cache)),
+                  dict(loss=t_loss, dx=tx.grad), np.float64)
+
+
 # --------------------------------------------------------------------------- model path
 @dtypes
 @S.fewer_examples(1 / 3)   # whole networks

@@ -28,6 +28,7 @@ from parity_tests.scheduler_cases import (
     one_cycle_specs,
     optimizer_pair,
     setups,
+    simple_spec_strategies,
     specs,
     step_once,
 )
@@ -162,12 +163,15 @@ RESUMABLE = ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR", "ConstantLR",
              "PolynomialLR", "CosineAnnealingLR", "LambdaLR", "MultiplicativeLR", "OneCycleLR"]
 
 
-@given(setup=setups().filter(lambda s: s[2].name in RESUMABLE), data=st.data())
-def test_last_epoch_resume_equals_torch(setup, data):
+@pytest.mark.parametrize("name", RESUMABLE)
+@given(lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+       momentum=st.tuples(st.sampled_from(OPTIMIZERS), st.floats(0.5, 0.99)),
+       n_steps=st.integers(1, 12), data=st.data())
+def test_last_epoch_resume_equals_torch(name, lrs, momentum, n_steps, data):
     """A scheduler built with ``last_epoch=k`` over an optimizer whose groups hold
     ``initial_lr`` (loaded from a state dict, converted from torch's) gives torch's lrs
     from there on; without ``initial_lr`` both refuse with KeyError."""
-    lrs, momentum, spec, n_steps = setup
+    spec = data.draw(simple_spec_strategies()[name], label="spec")
     k = data.draw(st.integers(0, n_steps - 1), label="k")
     opt, t_opt = optimizer_pair(lrs, momentum)
     with pytest.raises(KeyError, match="initial_lr"):
@@ -215,6 +219,7 @@ def test_reduce_lr_on_plateau_equals_torch_and_resumes(setup, data):
     scheduler loading the state dict mid-run continues identically."""
     lrs, kwargs, metrics = setup
     k = data.draw(st.integers(0, len(metrics)), label="k")
+    with_epoch = data.draw(st.booleans(), label="step(metric, epoch)")
     opt, t_opt = optimizer_pair(lrs, 0.9)
     sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
     t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, **kwargs)
@@ -225,8 +230,15 @@ def test_reduce_lr_on_plateau_equals_torch_and_resumes(setup, data):
             sched = lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
             opt.load_state_dict(opt_state)
             sched.load_state_dict(state)
-        step_once(sched, opt, metric)
-        step_once(t_sched, t_opt, metric)
+        if with_epoch:   # torch's deprecated explicit epoch: warned, and it sets last_epoch
+            for sc, o in ((sched, opt), (t_sched, t_opt)):
+                o.step()
+                with pytest.warns(UserWarning, match="epoch parameter"):
+                    sc.step(metric, epoch=2 * i + 1)
+                assert sc.last_epoch == 2 * i + 1
+        else:
+            step_once(sched, opt, metric)
+            step_once(t_sched, t_opt, metric)
         assert_same(sched, t_sched, opt, t_opt, f"metric {i}")
 
 

@@ -1,0 +1,97 @@
+"""Call forms every module shares, on one sample of each module: ``backward(dout,
+input_grad=False)`` (what a network's first layer is given: a hint that the input
+gradient is not needed, which a layer may use to skip work), ``device='cpu'`` at
+construction, and ``buffers(recurse=False)``.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import scratch
+from scratch import nn
+
+# name -> (constructor arguments, input shape): one float64 sample of each module
+SAMPLES = {
+    "Linear": ((4, 3), (2, 4)),
+    "Conv2d": ((2, 3, 3), (2, 2, 6, 6)),
+    "BatchNorm1d": ((4,), (3, 4)),
+    "BatchNorm2d": ((2,), (3, 2, 4, 4)),
+    "MaxPool2d": ((2,), (2, 3, 6, 6)),
+    "AvgPool2d": ((2,), (2, 3, 6, 6)),
+    "AdaptiveAvgPool2d": ((3,), (2, 3, 7, 7)),
+    "AdaptiveMaxPool2d": ((3,), (2, 3, 7, 7)),
+    "Flatten": ((), (2, 3, 4, 4)),
+    "Identity": ((), (2, 5)),
+    "PReLU": ((), (2, 5)),
+    "ReLU": ((), (2, 5)),
+    "Tanh": ((), (2, 5)),
+}
+
+
+def _pair(name):
+    """The scratch module (float64 where it takes a dtype) and an input, seeded."""
+    args, shape = SAMPLES[name]
+    cls = getattr(nn, name)
+    kwargs = {"dtype": np.float64} if "dtype" in inspect.signature(cls).parameters else {}
+    scratch.manual_seed(0)
+    return cls(*args, **kwargs), np.random.default_rng(1).standard_normal(shape)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_backward_without_input_grad_changes_no_parameter_gradient(name):
+    """``input_grad=False`` gives the same parameter gradients, and either no input
+    gradient (None: the work was skipped) or the true one."""
+    module, x = _pair(name)
+    out = module(x)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    dx = module.backward(dout)
+    grads = {n: p.grad.copy() for n, p in module.named_parameters()}
+    module(x)
+    skipped = module.backward(dout, input_grad=False)
+    assert skipped is None or np.array_equal(skipped, dx)
+    for n, p in module.named_parameters():
+        np.testing.assert_array_equal(p.grad, grads[n], err_msg=n)
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n in SAMPLES if "device" in inspect.signature(getattr(nn, n)).parameters))
+def test_device_cpu_is_accepted_and_other_devices_refused(name):
+    """``device='cpu'`` builds the same module as ``device=None`` (torch's default is the
+    CPU too); any other device is refused naming what scratch computes on."""
+    args, _ = SAMPLES[name]
+    cls = getattr(nn, name)
+    scratch.manual_seed(0)
+    default = cls(*args).state_dict()
+    scratch.manual_seed(0)
+    on_cpu = cls(*args, device="cpu").state_dict()
+    assert list(on_cpu) == list(default)
+    for key in default:
+        np.testing.assert_array_equal(on_cpu[key], default[key], err_msg=key)
+    with pytest.raises(ValueError, match="cpu"):
+        cls(*args, device="cuda")
+
+
+def test_lstm_takes_device_cpu_and_refuses_cuda():
+    scratch.manual_seed(0)
+    default = nn.LSTM(3, 4).state_dict()
+    scratch.manual_seed(0)
+    on_cpu = nn.LSTM(3, 4, device="cpu").state_dict()
+    assert all(np.array_equal(on_cpu[k], default[k]) for k in default)
+    with pytest.raises(ValueError, match="cpu"):
+        nn.LSTM(3, 4, device="cuda")
+
+
+@pytest.mark.parametrize("recurse", [True, False])
+def test_buffers_with_and_without_recursion_equal_torchs(recurse):
+    """A batch norm's running statistics are its own buffers, not its container's."""
+    ours = nn.Sequential(nn.BatchNorm2d(2, dtype=np.float64))
+    theirs = torch.nn.Sequential(torch.nn.BatchNorm2d(2, dtype=torch.float64))
+    pairs = list(zip(ours.buffers(recurse), theirs.buffers(recurse), strict=True))
+    assert len(pairs) == len(list(theirs.buffers(recurse))) == (3 if recurse else 0)
+    for b, t in pairs:
+        np.testing.assert_array_equal(b, t.numpy())
+    assert len(ours[0].buffers(recurse=False)) == len(list(theirs[0].buffers(recurse=False)))
