@@ -95,13 +95,10 @@ class MultiheadAttention(Module):
         for key, shape in shapes.items():
             self._params[key] = Parameter(np.zeros(shape, dtype))
         self.generator = R.generator(name, generator)
-        self._mods = {"out_proj": NonDynamicallyQuantizableLinear(e, e, bias, dtype=dtype,
-                                                                  generator=self.generator)}
+        self.out_proj = NonDynamicallyQuantizableLinear(e, e, bias, dtype=dtype,
+                                                        generator=self.generator)
         self._reset_parameters(self.generator)
         self.mask, self.mask_source = None, None
-
-    def _children(self):
-        return self.__dict__.get("_mods", {})
 
     def _reset_parameters(self, generator):
         """torch's: xavier-uniform projections, zero biases, xavier-normal bias_k/bias_v."""

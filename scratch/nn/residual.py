@@ -35,18 +35,16 @@ class Residual(Module):
             if not isinstance(module, Module):
                 raise TypeError(f"Residual: {what} must be a scratch.nn.Module, got "
                                 f"{type(module).__name__}")
-        self.branches = {"body": body, "shortcut": shortcut}
+        self.body = body
+        self.shortcut = shortcut
         self.relu = checks.flag(self, "relu", relu)
-
-    def _children(self):
-        return self.__dict__.get("branches", {})
 
     def extra_repr(self):
         return f"relu={self.relu}"
 
     def forward(self, x):
-        body = self.branches["body"].forward(x)
-        shortcut = self.branches["shortcut"].forward(x)
+        body = self.body.forward(x)
+        shortcut = self.shortcut.forward(x)
         if body.shape != shortcut.shape:
             raise ValueError(f"Residual: the body gives shape {body.shape} but the shortcut "
                              f"gives {shortcut.shape}; the two are added, so they must agree "
@@ -63,8 +61,8 @@ class Residual(Module):
         cache = self._take_cache(dout)
         if cache.relu_mask is not None:
             dout = F.relu_backward(dout, cache.relu_mask)
-        dx_body = self.branches["body"].backward(dout, input_grad=input_grad)
-        dx_shortcut = self.branches["shortcut"].backward(dout, input_grad=input_grad)
+        dx_body = self.body.backward(dout, input_grad=input_grad)
+        dx_shortcut = self.shortcut.backward(dout, input_grad=input_grad)
         if not input_grad:
             return None
         return dx_body + dx_shortcut

@@ -31,6 +31,7 @@ from scratch import checks
 from scratch import functional as F
 from scratch import random as R
 from scratch.nn.attention import MultiheadAttention
+from scratch.nn.container import ModuleList
 from scratch.nn.dropout import Dropout
 from scratch.nn.layernorm import LayerNorm
 from scratch.nn.linear import Linear
@@ -38,41 +39,6 @@ from scratch.nn.module import Module
 
 _ACTIVATIONS = {"relu": (F.relu_forward, F.relu_backward),
                 "gelu": (F.gelu_forward, F.gelu_backward)}
-
-
-class ModuleList(Module):
-    """The list of layers a TransformerEncoder holds, named '0', '1', ...; prints as
-    torch's ModuleList (repeated identical layers folded into ``(0-1): 2 x ...``)."""
-
-    def __init__(self, modules=()):
-        super().__init__()
-        self._mods = {str(i): m for i, m in enumerate(modules)}
-
-    def _children(self):
-        return self.__dict__.get("_mods", {})
-
-    def __len__(self):
-        return len(self._mods)
-
-    def __iter__(self):
-        return iter(self._mods.values())
-
-    def __getitem__(self, i):
-        return list(self._mods.values())[i]
-
-    def __repr__(self):
-        reprs = [repr(m) for m in self]
-        if not reprs:
-            return "ModuleList()"
-        blocks = []                                     # [start, end, repr]
-        for i, r in enumerate(reprs):
-            if blocks and blocks[-1][2] == r:
-                blocks[-1][1] = i
-            else:
-                blocks.append([i, i, r])
-        lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}")
-                 .replace("\n", "\n  ") for a, b, r in blocks]
-        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class TransformerEncoderLayer(Module):
@@ -93,19 +59,15 @@ class TransformerEncoderLayer(Module):
         self.batch_first = checks.flag(self, "batch_first", batch_first)
         rng = R.generator(name, generator)
         kw = dict(device=device, dtype=dtype)
-        self._mods = {
-            "self_attn": MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **kw, generator=rng),
-            "linear1": Linear(d_model, dim_feedforward, bias, **kw, generator=rng),
-            "dropout": Dropout(dropout, generator=rng),
-            "linear2": Linear(dim_feedforward, d_model, bias, **kw, generator=rng),
-            "norm1": LayerNorm(d_model, layer_norm_eps, bias=bias, **kw),
-            "norm2": LayerNorm(d_model, layer_norm_eps, bias=bias, **kw),
-            "dropout1": Dropout(dropout, generator=rng),
-            "dropout2": Dropout(dropout, generator=rng)}
-
-    def _children(self):
-        return self.__dict__.get("_mods", {})
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **kw, generator=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias, **kw, generator=rng)
+        self.dropout = Dropout(dropout, generator=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias, **kw, generator=rng)
+        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
+        self.dropout1 = Dropout(dropout, generator=rng)
+        self.dropout2 = Dropout(dropout, generator=rng)
 
     def __call__(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         return self.forward(src, src_mask, src_key_padding_mask, is_causal)
@@ -177,12 +139,8 @@ class TransformerEncoder(Module):
         shared = {id(m.generator): m.generator for m in encoder_layer.modules()
                   if isinstance(getattr(m, "generator", None), np.random.Generator)}
         layers = [copy.deepcopy(encoder_layer, dict(shared)) for _ in range(self.num_layers)]
-        self._mods = {"layers": ModuleList(layers)}
-        if norm is not None:
-            self._mods["norm"] = norm
-
-    def _children(self):
-        return self.__dict__.get("_mods", {})
+        self.layers = ModuleList(layers)
+        self.norm = norm
 
     def __call__(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         return self.forward(src, mask, src_key_padding_mask, is_causal)
@@ -193,13 +151,13 @@ class TransformerEncoder(Module):
         x = src
         for layer in self.layers:
             x = layer.forward(x, mask, src_key_padding_mask, bool(is_causal))
-        if "norm" in self._mods:
+        if self.norm is not None:
             x = self.norm.forward(x)
         return self._keep(x, True)
 
     def backward(self, dout, input_grad=True):
         self._take_cache(dout)
-        if "norm" in self._mods:
+        if self.norm is not None:
             dout = self.norm.backward(dout)
         for layer in reversed(list(self.layers)):
             dout = layer.backward(dout)
