@@ -142,6 +142,39 @@ def test_drawn_tree_load_state_dict_matches_torch(tree, data, strict):
             np.testing.assert_array_equal(loaded[key], t_loaded[key].numpy(), err_msg=key)
 
 
+def _checkpoint_tree(lib):
+    """A module with a nested child, an empty child slot, an empty parameter slot and a
+    non-persistent buffer."""
+    m = lib.nn.Module()
+    m.w = lib.param((2,))
+    m.block = lib.nn.Module()
+    m.block.fc = lib.nn.Linear(2, 2)
+    m.register_module("empty", None)
+    m.register_parameter("hole", None)
+    m.register_buffer("scratchpad", lib.array((1,)), persistent=False)
+    return m
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_load_state_dict_reports_the_keys_torch_reports(strict):
+    """Stray keys at the top and below a child are unexpected, and so are keys naming an
+    empty parameter slot or a non-persistent buffer; a key below an empty child slot is
+    ignored; missing keys are listed in walk order."""
+    state = {"block.fc.bias": np.zeros(2, np.float32), "w": np.ones(2, np.float32),
+             "stray": np.zeros(1, np.float32), "block.stray": np.zeros(1, np.float32),
+             "block.fc.stray": np.zeros(1, np.float32), "empty.weight": np.zeros(1, np.float32),
+             "hole": np.zeros(1, np.float32), "scratchpad": np.zeros(1, np.float32)}
+    outcomes = []
+    for lib, arrays in ((T.SCRATCH, state), (T.TORCH, {k: torch.from_numpy(v)
+                                                        for k, v in state.items()})):
+        try:
+            outcomes.append(tuple(_checkpoint_tree(lib).load_state_dict(arrays, strict=strict)))
+        except RuntimeError as err:
+            outcomes.append(_error_lines(err))
+    assert outcomes[0] == outcomes[1]
+    assert "block.stray" in str(outcomes[0]) and "empty.weight" not in str(outcomes[0])
+
+
 # ------------------------------------------------------------------ registration errors
 _TORCH_WORDS = {"torch.nn.Parameter": "scratch.nn.Parameter",
                 "torch.nn.Module": "scratch.nn.Module", "torch.nn.modules.": "scratch.nn.",
@@ -462,3 +495,15 @@ def test_sequential_registers_its_layers_as_children():
     assert list(ours.state_dict()) == list(theirs.state_dict()) == [
         "1.weight", "1.bias", "2.weight", "2.bias"]
     assert getattr(ours, "1") is ours[1] and ours.layers is ours._modules
+
+
+@given(start=_PICKS, index=st.integers(-6, 6), pick=st.integers(0, POOL - 1))
+def test_module_list_insert_takes_any_index_as_list_insert(start, index, pick):
+    """Where torch's insert fails (a negative index: KeyError) or leaves a gap (past the
+    end), scratch's places the module where ``list.insert`` would, numbered '0', '1', ..."""
+    pool = _pool(T.SCRATCH)
+    ml, expected = nn.ModuleList([pool[k] for k in start]), [pool[k] for k in start]
+    ml.insert(index, pool[pick])
+    expected.insert(index, pool[pick])
+    assert list(ml) == expected
+    assert list(ml._modules) == [str(i) for i in range(len(expected))]
