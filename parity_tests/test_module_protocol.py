@@ -91,12 +91,12 @@ def test_drawn_tree_get_submodule_parameter_and_buffer_find_what_torch_finds(tre
 
 def _torch_extra_keys(theirs) -> list[str]:
     """Keys a checkpoint may hold that this tree does not load, read from the torch tree:
-    a stray key, one below each module, each empty parameter slot and non-persistent
-    buffer, and one below each empty child slot."""
+    a stray key and one below a missing child, at each module; each empty parameter slot
+    and non-persistent buffer; and one below each empty child slot."""
     keys = ["stray"]
     for prefix, module in theirs.named_modules(remove_duplicate=False):
         dot = f"{prefix}." if prefix else ""
-        keys.append(f"{dot}stray")
+        keys += [f"{dot}stray", f"{dot}ghost.weight"]
         keys += [dot + n for n, p in module._parameters.items() if p is None]
         keys += [dot + n for n in module._non_persistent_buffers_set]
         keys += [f"{dot}{n}.weight" for n, m in module._modules.items() if m is None]
@@ -157,12 +157,14 @@ def _checkpoint_tree(lib):
 
 @pytest.mark.parametrize("strict", [True, False])
 def test_load_state_dict_reports_the_keys_torch_reports(strict):
-    """Stray keys at the top and below a child are unexpected, and so are keys naming an
-    empty parameter slot or a non-persistent buffer; a key below an empty child slot is
-    ignored; missing keys are listed in walk order."""
+    """Stray keys at the top, below a child, below a name that is no child and below a
+    parameter are unexpected, and so are keys naming an empty parameter slot or a
+    non-persistent buffer; a key below an empty child slot is ignored; missing keys are
+    listed in walk order."""
     state = {"block.fc.bias": np.zeros(2, np.float32), "w": np.ones(2, np.float32),
              "stray": np.zeros(1, np.float32), "block.stray": np.zeros(1, np.float32),
              "block.fc.stray": np.zeros(1, np.float32), "empty.weight": np.zeros(1, np.float32),
+             "ghost.weight": np.zeros(1, np.float32), "w.grad": np.zeros(1, np.float32),
              "hole": np.zeros(1, np.float32), "scratchpad": np.zeros(1, np.float32)}
     outcomes = []
     for lib, arrays in ((T.SCRATCH, state), (T.TORCH, {k: torch.from_numpy(v)
@@ -172,7 +174,7 @@ def test_load_state_dict_reports_the_keys_torch_reports(strict):
         except RuntimeError as err:
             outcomes.append(_error_lines(err))
     assert outcomes[0] == outcomes[1]
-    assert "block.stray" in str(outcomes[0]) and "empty.weight" not in str(outcomes[0])
+    assert "ghost.weight" in str(outcomes[0]) and "empty.weight" not in str(outcomes[0])
 
 
 # ------------------------------------------------------------------ registration errors
