@@ -91,12 +91,12 @@ def test_drawn_tree_get_submodule_parameter_and_buffer_find_what_torch_finds(tre
 
 def _torch_extra_keys(theirs) -> list[str]:
     """Keys a checkpoint may hold that this tree does not load, read from the torch tree:
-    a stray key, one below each module, each empty parameter slot and non-persistent
-    buffer, and one below each empty child slot."""
+    a stray key and one below a missing child, at each module; each empty parameter slot
+    and non-persistent buffer; and one below each empty child slot."""
     keys = ["stray"]
     for prefix, module in theirs.named_modules(remove_duplicate=False):
         dot = f"{prefix}." if prefix else ""
-        keys.append(f"{dot}stray")
+        keys += [f"{dot}stray", f"{dot}ghost.weight"]
         keys += [dot + n for n, p in module._parameters.items() if p is None]
         keys += [dot + n for n in module._non_persistent_buffers_set]
         keys += [f"{dot}{n}.weight" for n, m in module._modules.items() if m is None]
@@ -140,6 +140,41 @@ def test_drawn_tree_load_state_dict_matches_torch(tree, data, strict):
         loaded, t_loaded = ours.state_dict(), theirs.state_dict()
         for key in state.keys() & loaded.keys():
             np.testing.assert_array_equal(loaded[key], t_loaded[key].numpy(), err_msg=key)
+
+
+def _checkpoint_tree(lib):
+    """A module with a nested child, an empty child slot, an empty parameter slot and a
+    non-persistent buffer."""
+    m = lib.nn.Module()
+    m.w = lib.param((2,))
+    m.block = lib.nn.Module()
+    m.block.fc = lib.nn.Linear(2, 2)
+    m.register_module("empty", None)
+    m.register_parameter("hole", None)
+    m.register_buffer("scratchpad", lib.array((1,)), persistent=False)
+    return m
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_load_state_dict_reports_the_keys_torch_reports(strict):
+    """Stray keys at the top, below a child, below a name that is no child and below a
+    parameter are unexpected, and so are keys naming an empty parameter slot or a
+    non-persistent buffer; a key below an empty child slot is ignored; missing keys are
+    listed in walk order."""
+    state = {"block.fc.bias": np.zeros(2, np.float32), "w": np.ones(2, np.float32),
+             "stray": np.zeros(1, np.float32), "block.stray": np.zeros(1, np.float32),
+             "block.fc.stray": np.zeros(1, np.float32), "empty.weight": np.zeros(1, np.float32),
+             "ghost.weight": np.zeros(1, np.float32), "w.grad": np.zeros(1, np.float32),
+             "hole": np.zeros(1, np.float32), "scratchpad": np.zeros(1, np.float32)}
+    outcomes = []
+    for lib, arrays in ((T.SCRATCH, state), (T.TORCH, {k: torch.from_numpy(v)
+                                                        for k, v in state.items()})):
+        try:
+            outcomes.append(tuple(_checkpoint_tree(lib).load_state_dict(arrays, strict=strict)))
+        except RuntimeError as err:
+            outcomes.append(_error_lines(err))
+    assert outcomes[0] == outcomes[1]
+    assert "ghost.weight" in str(outcomes[0]) and "empty.weight" not in str(outcomes[0])
 
 
 # ------------------------------------------------------------------ registration errors
@@ -462,3 +497,15 @@ def test_sequential_registers_its_layers_as_children():
     assert list(ours.state_dict()) == list(theirs.state_dict()) == [
         "1.weight", "1.bias", "2.weight", "2.bias"]
     assert getattr(ours, "1") is ours[1] and ours.layers is ours._modules
+
+
+@given(start=_PICKS, index=st.integers(-6, 6), pick=st.integers(0, POOL - 1))
+def test_module_list_insert_takes_any_index_as_list_insert(start, index, pick):
+    """Where torch's insert fails (a negative index: KeyError) or leaves a gap (past the
+    end), scratch's places the module where ``list.insert`` would, numbered '0', '1', ..."""
+    pool = _pool(T.SCRATCH)
+    ml, expected = nn.ModuleList([pool[k] for k in start]), [pool[k] for k in start]
+    ml.insert(index, pool[pick])
+    expected.insert(index, pool[pick])
+    assert list(ml) == expected
+    assert list(ml._modules) == [str(i) for i in range(len(expected))]

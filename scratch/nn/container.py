@@ -87,9 +87,9 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index``, as torch's for ``0 <= index <= len``
-        (outside that range the index is clamped as ``list.insert`` clamps it; torch's
-        breaks the numbering there)."""
+        """Insert ``module`` before position ``index``, as torch's for ``0 <= index <= len``;
+        a negative index, or one past either end, as ``list.insert`` takes it (torch's
+        raises ``KeyError`` for a negative index and leaves a gap past the end)."""
         if not isinstance(module, Module):
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         n = len(self._modules)

@@ -97,7 +97,8 @@ class Module:
 
     def _keep(self, out, cache):
         """Remember ``cache`` for backward and the output's shape and dtype; return ``out``."""
-        self._cache, self._out = cache, (out.shape, out.dtype)
+        object.__setattr__(self, "_cache", cache)     # internal: no registration rules
+        object.__setattr__(self, "_out", (out.shape, out.dtype))
         return out
 
     def _take_cache(self, dout):
@@ -105,7 +106,8 @@ class Module:
         if self._cache is None:
             raise backward_without_cache(self, forward_ran=self._out is not None)
         checks.grad(self, dout, *self._out)
-        cache, self._cache = self._cache, None
+        cache = self._cache
+        object.__setattr__(self, "_cache", None)
         return cache
 
     # ------------------------------------------------------------ registration
