@@ -26,11 +26,14 @@ class _Layer:
     per-sample shape it is read from (``("in_channels", 0)``), or None.
     """
     sized_by: ClassVar[tuple[str, int] | None] = None
+    layer: ClassVar[str]
+    """The module's class name (``torch.nn`` and ``scratch.nn`` use the same): the spec's
+    own name unless the spec sets another."""
 
-    @property
-    def layer(self) -> str:
-        """The module's class name (``torch.nn`` and ``scratch.nn`` use the same)."""
-        return type(self).__name__
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "layer" not in cls.__dict__:
+            cls.layer = cls.__name__
 
     def arguments(self, in_shape: tuple[int, ...]) -> dict:
         """The module's keyword arguments for per-sample input shape ``in_shape``."""
@@ -39,7 +42,6 @@ class _Layer:
             name, axis = self.sized_by
             kwargs = {name: in_shape[axis], **kwargs}
         return kwargs
-
 
 
 @dataclass(frozen=True)
@@ -268,10 +270,6 @@ class _Recurrent(_Layer):
     """RNN / LSTM on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``."""
     sized_by = ("input_size", 1)
 
-    @property
-    def layer(self):
-        return type(self).__name__ + "Output"
-
     def output_shape(self, shape):
         if len(shape) != 2:
             raise ValueError(f"{type(self).__name__} needs a sequence (steps, features), got "
@@ -285,6 +283,7 @@ class RNN(_Recurrent):
     """``torch.nn.RNN`` with ``batch_first=True`` on a (steps, features) input; its output
     is ``output[:, -1]`` (the last step, (D*hidden,)) when ``last_step``, else the whole
     sequence (steps, D*hidden). The final state is not passed on."""
+    layer = "RNNOutput"
     hidden_size: int
     num_layers: int = 1
     nonlinearity: str = "tanh"
@@ -296,6 +295,7 @@ class RNN(_Recurrent):
 @dataclass(frozen=True)
 class LSTM(_Recurrent):
     """``torch.nn.LSTM``, otherwise as :class:`RNN`."""
+    layer = "LSTMOutput"
     hidden_size: int
     num_layers: int = 1
     bias: bool = True
