@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import mnist
-from scripts.mnist import FileSpec, MNISTError
+from scripts import mnist as mnist_cli
+from scripts.lib import mnist
+from scripts.lib.mnist import FileSpec, MNISTError
 
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -471,11 +472,11 @@ def test_torchvision_attempt_short_timeout_and_unverified_files_deleted(tmp_path
 
 def test_cli_help_and_failure(tmp_path, no_fetch, capsys):
     with pytest.raises(SystemExit):
-        mnist.main(["--help"])
+        mnist_cli.main(["--help"])
     out = capsys.readouterr().out
     for flag in ("--data-dir", "--no-torchvision", "--repair", "--quiet"):
         assert flag in out
-    assert mnist.main(["--data-dir", str(tmp_path), "--no-torchvision", "--quiet"]) == 1
+    assert mnist_cli.main(["--data-dir", str(tmp_path), "--no-torchvision", "--quiet"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: Could not obtain")
 

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from scratch.arch import ARCHITECTURES
-from scripts import lockstep, train
-from scripts.flags import Parser, positive_int
-from scripts.runs import claim_run_dir
+from scripts.lib import drift as lockstep
+from scripts.lib import training as train
+from scripts.lib.flags import Parser, positive_int
+from scripts.lib.runs import claim_run_dir
 
 
 def build_parser() -> Parser:

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from scratch import arch
-from scripts import env
-from scripts.flags import Parser, non_negative_int, positive_int
-from scripts.runs import claim_run_dir
-from scripts.train import load_data
-from scripts.twins import make_twins
+from scripts.lib import env
+from scripts.lib.flags import Parser, non_negative_int, positive_int
+from scripts.lib.runs import claim_run_dir
+from scripts.lib.training import load_data
+from scripts.lib.twins import make_twins
 
 BUSY_LOOP = "while True: pass"
 

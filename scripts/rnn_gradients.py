@@ -15,11 +15,11 @@ later step) at each step ``t``:
 
 It does this at initialisation and after ``--train-steps`` SGD steps with the
 gradients clipped by ``scratch.nn.utils.clip_grad_norm_`` / ``torch.nn.utils.
-clip_grad_norm_`` (both twins of :func:`scripts.twins.make_twins` trained side
+clip_grad_norm_`` (both twins of :func:`scripts.lib.twins.make_twins` trained side
 by side on the same batches, as ``scripts.train --clip-grad-norm`` does; since
 their weights drift apart, the trained measurement loads scratch's weights into
 torch first, so both measure the same network), and writes ``gradients.json``
-(with the environment, as ``scripts.env.record``) and ``gradients.png`` into a
+(with the environment, as ``scripts.lib.env.record``) and ``gradients.png`` into a
 fresh run folder ``runs/rnn_gradients/<UTC time>`` (or ``--out-dir``).
 
     python -m scripts.rnn_gradients
@@ -36,16 +36,16 @@ import torch
 
 from scratch import functional as F
 from scratch.arch import mnist_rnn
-from scripts import env
-from scripts.artifacts import atomic_path, write_json
-from scripts.env import DEFAULT_THREADS
-from scripts.flags import Parser, non_negative_int, positive_float, positive_int
-from scripts.flags import data_dir as data_dir_flag
-from scripts.flags import out_dir as out_dir_flag
-from scripts.lockstep import parameter_drift
-from scripts.runs import RunDirError, claim_run_dir
-from scripts.train import batch_order, learning_rate, load_data
-from scripts.twins import make_twins
+from scripts.lib import env
+from scripts.lib.artifacts import atomic_path, write_json
+from scripts.lib.drift import parameter_drift
+from scripts.lib.env import DEFAULT_THREADS
+from scripts.lib.flags import Parser, non_negative_int, positive_float, positive_int
+from scripts.lib.flags import data_dir as data_dir_flag
+from scripts.lib.flags import out_dir as out_dir_flag
+from scripts.lib.runs import RunDirError, claim_run_dir
+from scripts.lib.training import batch_order, learning_rate, load_data
+from scripts.lib.twins import make_twins
 
 PROG = "python -m scripts.rnn_gradients"
 RUNS_BASE = Path("runs/rnn_gradients")

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scripts.artifacts import load_npz, save_npz
-from scripts.errors import UsageError
+from scripts.lib.artifacts import load_npz, save_npz
+from scripts.lib.errors import UsageError
 
 FORMAT_VERSION = 2
 
