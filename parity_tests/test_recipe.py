@@ -36,8 +36,7 @@ def twins_for(architecture, optimizer, lr, scheduler=None, args="", interval="st
     hyper = resolve_hyperparameters(optimizer, hyper_given)
     twins = make_twins(architecture, 0, "float64", "cpu", optimizer, hyper, 0.0, lr=lr)
     if scheduler:
-        training.attach_schedulers(twins, dict(scheduler=scheduler, scheduler_args=args,
-                                            scheduler_interval=interval), length, length)
+        training.attach_schedulers(twins, scheduler, args, interval, length, length)
     return twins
 
 
@@ -163,7 +162,7 @@ def test_a_run_with_a_scheduler_resumes_bit_for_bit(tmp_path, arch_name, optimiz
 
     def fresh():
         twins = make_twins(architecture, 0, "float32", "cpu", optimizer, hyper, 0.0, lr=lr)
-        training.attach_schedulers(twins, settings, 2 * 2, 2)
+        training.attach_schedulers(twins, scheduler, args, interval, 2 * 2, 2)
         return twins
 
     def run(twins, progress, checkpoints, epochs):
@@ -212,8 +211,8 @@ def test_the_recipe_steps_in_float64_lockstep_and_is_recorded(tmp_path, mnist_ro
         "--recipe", RECIPE, "--limit-train", "32", "--batch-size", "16", "--steps", "4",
         "--data-dir",
         str(mnist_root), "--no-progress", "--out-dir", str(tmp_path)])
-    assert settings["recipe"] == RECIPE and settings["optimizer"] == "adadelta"
-    assert (settings["scheduler"], settings["scheduler_args"], settings["l2"]) == (
+    assert settings.recipe == RECIPE and settings.optimizer == "adadelta"
+    assert (settings.scheduler, settings.scheduler_args, settings.l2) == (
         "steplr", "step_size=1,gamma=0.7", 0.0)
     record = drift.lockstep(settings, tmp_path, data_dir=mnist_root, show_progress=False)
     assert record["loss"] == "nll_loss"
@@ -228,10 +227,10 @@ def test_the_recipe_steps_in_float64_lockstep_and_is_recorded(tmp_path, mnist_ro
 def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
     _, settings, _ = training.parse(["--recipe", RECIPE, "--epochs", "2", "--lr", "0.5",
                                   "--no-decay-bias-norm"])
-    assert (settings["epochs"], settings["lr"], settings["batch_size"]) == (2, 0.5, 64)
-    assert settings["arch"] == "pytorch_examples_mnist" and settings["no_decay_bias_norm"]
+    assert (settings.epochs, settings.lr, settings.batch_size) == (2, 0.5, 64)
+    assert settings.arch == "pytorch_examples_mnist" and settings.no_decay_bias_norm
     _, plain, _ = training.parse([])
-    assert (plain["schedule"], plain["scheduler"]) == ("cosine", "none")
+    assert (plain.schedule, plain.scheduler) == ("cosine", "none")
     for bad, says in [(["--scheduler", "steplr", "--schedule", "cosine"], "both set"),
                       (["--scheduler", "multisteplr"], "milestones=..."),
                       (["--scheduler", "steplr", "--scheduler-args", "gama=2"], "gama=2"),

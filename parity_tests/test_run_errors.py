@@ -243,3 +243,12 @@ def test_a_permission_error_names_the_path_and_what_to_do(tmp_path, monkeypatch)
     with pytest.raises(OutputError, match=r"cannot write .*x\.json: Permission denied \(make "
                                           r"the folder writable or name another one\)"):
         write_json(tmp_path / "x.json", {})
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_leaves_no_folder(mnist_root, tmp_path,
+                                                                           capsys):
+    out = tmp_path / "runs" / "new"
+    assert train.main(flags(mnist_root, out, "--lr", "1e6", "--impl", "both")) == 2
+    err = one_line_error(capsys)
+    assert "training stopped at step" in err and "no checkpoint was written yet" in err, err
+    assert not out.exists()

@@ -69,7 +69,7 @@ def test_the_record_holds_environment_data_folder_settings_and_definitions(tmp_p
     # the recorded command parses back to the same settings
     argv = shlex.split(record["command"])
     assert argv[:3] == ["python", "-m", "scripts.train"]
-    assert json.loads(json.dumps(training.parse(argv[3:])[1])) == settings
+    assert training.parse(argv[3:])[1].as_dict() == settings
 
 
 def test_float64_runs_agree_on_every_metric_and_prediction(tmp_path, mnist_root):

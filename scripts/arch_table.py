@@ -20,6 +20,7 @@ from scratch.arch import ARCHITECTURES
 from scripts.lib import drift as lockstep
 from scripts.lib import training as train
 from scripts.lib.flags import Parser, positive_int
+from scripts.lib.process import tune_process
 from scripts.lib.runs import claim_run_dir
 
 
@@ -38,6 +39,7 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    tune_process()
     args = build_parser().parse_args(argv)
     names = args.archs.split(",")
     unknown = [n for n in names if n not in ARCHITECTURES]

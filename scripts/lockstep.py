@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     started = env.process_start() if argv is None else time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
     args, settings, architecture = parse(argv)
-    warning = threads_warning(settings["threads"])
+    warning = threads_warning(settings.threads)
     if warning:
         print(f"{PROG}: {warning}", file=sys.stderr)
     try:
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     except (UsageError, mnist.MNISTError, A.ArchitectureFileError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"after {s['steps']} steps ({settings['dtype']}): max relative parameter difference "
+    print(f"after {s['steps']} steps ({settings.dtype}): max relative parameter difference "
           f"{s['final_max_rel_param_diff']:.3e} ({s['final_worst_param']}), "
           f"largest loss difference {s['max_abs_loss_diff']:.3e}")
     print(f"wrote {out_dir}/lockstep.json and drift.png")

@@ -27,25 +27,29 @@ fresh run folder ``runs/rnn_gradients/<UTC time>`` (or ``--out-dir``).
 """
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
+from scripts.lib.process import tune_process
 
-import numpy as np
-import torch
+tune_process()   # before NumPy and torch load: idle threads sleep, freed memory is kept
 
-from scratch import functional as F
-from scratch.arch import mnist_rnn
-from scripts.lib import env
-from scripts.lib.artifacts import atomic_path, write_json
-from scripts.lib.drift import parameter_drift
-from scripts.lib.env import DEFAULT_THREADS
-from scripts.lib.flags import Parser, non_negative_int, positive_float, positive_int
-from scripts.lib.flags import data_dir as data_dir_flag
-from scripts.lib.flags import out_dir as out_dir_flag
-from scripts.lib.runs import RunDirError, claim_run_dir
-from scripts.lib.training import batch_order, learning_rate, load_data
-from scripts.lib.twins import make_twins
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from scratch import functional as F  # noqa: E402
+from scratch.arch import mnist_rnn  # noqa: E402
+from scripts.lib import env  # noqa: E402
+from scripts.lib.artifacts import atomic_path, write_json  # noqa: E402
+from scripts.lib.drift import parameter_drift  # noqa: E402
+from scripts.lib.env import DEFAULT_THREADS  # noqa: E402
+from scripts.lib.flags import Parser, non_negative_int, positive_float, positive_int  # noqa: E402
+from scripts.lib.flags import data_dir as data_dir_flag  # noqa: E402
+from scripts.lib.flags import out_dir as out_dir_flag  # noqa: E402
+from scripts.lib.runs import RunDirError, claim_run_dir  # noqa: E402
+from scripts.lib.training import batch_order, learning_rate, load_data  # noqa: E402
+from scripts.lib.twins import make_twins  # noqa: E402
 
 PROG = "python -m scripts.rnn_gradients"
 RUNS_BASE = Path("runs/rnn_gradients")

@@ -40,15 +40,15 @@ def main(argv=None) -> int:
     started = env.process_start() if argv is None else time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
     args, settings, architecture = parse(argv)
-    warning = threads_warning(settings["threads"])
+    warning = threads_warning(settings.threads)
     if warning:
         print(f"{PROG}: {warning}", file=sys.stderr)
     out_dir = args.out_dir
     try:
         check_run_dir(args.out_dir, RUNS_BASE, resume=args.resume)
         if args.resume and Checkpoints.finished(args.out_dir, settings):
-            print(f"the run in {args.out_dir} is already finished ({settings['epochs']} of "
-                  f"{settings['epochs']} epochs; its record is {args.out_dir}/metrics.json); "
+            print(f"the run in {args.out_dir} is already finished ({settings.epochs} of "
+                  f"{settings.epochs} epochs; its record is {args.out_dir}/metrics.json); "
                   f"nothing was changed")
             return 0
         prepared = prepare(settings, data_dir=args.data_dir, architecture=architecture)

@@ -23,6 +23,7 @@ from scripts.lib.flags import (
 from scripts.lib.flags import out_dir as out_dir_flag
 from scripts.lib.plots import caption, plot_drift
 from scripts.lib.schedulers import SCHEDULERS
+from scripts.lib.settings import LockstepSettings
 from scripts.lib.training import (
     attach_schedulers,
     batch_order,
@@ -34,10 +35,6 @@ from scripts.lib.twins import loss_name, resolve_device
 DESCRIPTION = "Step the scratch and torch models in lockstep and record how far they drift apart."
 PROG = "python -m scripts.lockstep"
 RUNS_BASE = Path("runs/lockstep")
-SETTINGS = ("arch", "steps", "optimizer", "lr", "hyperparameters", "schedule", "l2",
-            "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
-            "dtype", "limit_train", "resync", "scheduler", "scheduler_args", "scheduler_interval",
-            "no_decay_bias_norm", "recipe")
 
 
 def build_parser() -> Parser:
@@ -125,25 +122,26 @@ def grad_norm_summary(rows: list[dict]) -> dict:
     return out
 
 
-def prepare(settings: dict, *, data_dir: Path | None = None,
+def prepare(settings: LockstepSettings, *, data_dir: Path | None = None,
             architecture: A.Architecture | None = None) -> dict:
     """Threads, architecture, data and both twins, checked before anything is created
     (an architecture that does not fit the data: ArchitectureMismatch)."""
-    env.apply_threads(settings["threads"])
-    environment = env.record(resolve_device(settings["device"]))
-    architecture = architecture or A.resolve(settings["arch"])
-    (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings["dtype"],
-                                                         settings["limit_train"], 1)
+    env.apply_threads(settings.threads)
+    environment = env.record(resolve_device(settings.device))
+    architecture = architecture or A.resolve(settings.arch)
+    (train_x, train_y, _, _), root = load_data_with_root(data_dir, settings.dtype,
+                                                         settings.limit_train, 1)
     twins = fitted_twins(architecture, settings, environment["device"],
                          ("scratch", "torch"), (train_x, train_y))
-    steps_per_epoch = math.ceil(len(train_x) / settings["batch_size"])
-    total = settings["steps"] or steps_per_epoch
-    attach_schedulers(twins, settings, total, math.ceil(total / steps_per_epoch))
+    steps_per_epoch = math.ceil(len(train_x) / settings.batch_size)
+    total = settings.steps or steps_per_epoch
+    attach_schedulers(twins, settings.scheduler, settings.scheduler_args,
+                      settings.scheduler_interval, total, math.ceil(total / steps_per_epoch))
     return dict(environment=environment, architecture=architecture, root=root,
                 train_x=train_x, train_y=train_y, twins=twins)
 
 
-def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
+def lockstep(settings: LockstepSettings, out_dir: Path, *, data_dir: Path | None = None,
              architecture: A.Architecture | None = None, show_progress: bool = True,
              prepared: dict | None = None, started: float | None = None) -> dict:
     """Run the lockstep comparison into ``out_dir``; returns the record also written.
@@ -153,14 +151,14 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
     run = prepared or prepare(settings, data_dir=data_dir, architecture=architecture)
     environment, architecture, root = run["environment"], run["architecture"], run["root"]
     train_x, train_y, twins = run["train_x"], run["train_y"], run["twins"]
-    rows = run_lockstep(twins, train_x, train_y, steps=settings["steps"],
-                        batch_size=settings["batch_size"], seed=settings["seed"],
-                        schedule=settings["schedule"], lr=settings["lr"],
-                        show_progress=show_progress, resync=settings["resync"],
-                        scheduler_interval=settings.get("scheduler_interval"))
+    rows = run_lockstep(twins, train_x, train_y, steps=settings.steps,
+                        batch_size=settings.batch_size, seed=settings.seed,
+                        schedule=settings.schedule, lr=settings.lr,
+                        show_progress=show_progress, resync=settings.resync,
+                        scheduler_interval=settings.scheduler_interval)
     environment = dict(environment, wall_seconds=time.time() - started)
     record = dict(
-        settings=settings, command=records.command(PROG, settings),
+        settings=settings.as_dict(), command=records.command(PROG, settings.as_dict()),
         architecture=A.to_dict(architecture), loss=loss_name(architecture),
         data=dict(data_dir=str(Path(root).resolve()), train_examples=len(train_x)),
         environment=environment,
@@ -169,7 +167,7 @@ def lockstep(settings: dict, out_dir: Path, *, data_dir: Path | None = None,
                      largest_max_rel_param_diff=max(r["max_rel_param_diff"] for r in rows),
                      max_abs_loss_diff=max(abs(r["scratch_loss"] - r["torch_loss"])
                                            for r in rows), **grad_norm_summary(rows)),
-        steps=rows, caption=caption(settings, f"{len(rows)} steps",
+        steps=rows, caption=caption(settings.as_dict(), f"{len(rows)} steps",
                                                   train_images=len(train_x)),
         definitions=records.LOCKSTEP_DEFINITIONS)
     write_json(Path(out_dir) / "lockstep.json", record)
@@ -191,4 +189,4 @@ def parse(argv=None):
     values = {**vars(args), **sched, "lr": opt.pop("lr"), "hyperparameters": opt,
               "arch": str(args.arch),
               "device": resolve_device(args.device)}
-    return args, {k: values[k] for k in SETTINGS}, architecture
+    return args, LockstepSettings.from_values(values), architecture

@@ -13,6 +13,7 @@ import numpy as np
 
 from scratch import arch as A
 from scripts.lib.errors import ArchitectureMismatch
+from scripts.lib.settings import StepSettings
 from scripts.lib.twins import make_twins
 
 NUM_CLASSES = 10
@@ -42,20 +43,20 @@ def check_shapes(architecture: A.Architecture, arch_name: str, sample_shape: tup
             f"{NUM_CLASSES} classes, so it must end in [{NUM_CLASSES}]: {hint}")
 
 
-def fitted_twins(architecture: A.Architecture, settings: dict, device: str, impls,
+def fitted_twins(architecture: A.Architecture, settings: StepSettings, device: str, impls,
                  data: tuple) -> dict:
     """:func:`~scripts.lib.twins.make_twins` for ``settings``, after checking the architecture
     against ``data`` (``(train_x, train_y, test_x, test_y)``) and with one batch pushed
     through every twin; ArchitectureMismatch on any misfit."""
     train_x = data[0]
-    check_shapes(architecture, settings["arch"], train_x.shape[1:])
-    where = f"--arch {settings['arch']}"
+    check_shapes(architecture, settings.arch, train_x.shape[1:])
+    where = f"--arch {settings.arch}"
     try:
-        twins = make_twins(architecture, settings["seed"], settings["dtype"], device,
-                           settings["optimizer"], settings["hyperparameters"], settings["l2"],
-                           impls, settings["clip_grad_norm"], settings["clip_grad_norm_type"],
-                           lr=settings["lr"],
-                           no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+        twins = make_twins(architecture, settings.seed, settings.dtype, device,
+                           settings.optimizer, settings.hyperparameters, settings.l2,
+                           impls, settings.clip_grad_norm, settings.clip_grad_norm_type,
+                           lr=settings.lr,
+                           no_decay_bias_norm=settings.no_decay_bias_norm)
     except (ValueError, TypeError, RuntimeError, IndexError) as err:
         raise ArchitectureMismatch(f"{where}: the network cannot be built: "
                                    f"{_first_line(err)}") from None

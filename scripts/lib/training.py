@@ -35,6 +35,7 @@ from scripts.lib.flags import (
 from scripts.lib.optimizers import SCHEDULES
 from scripts.lib.plots import caption, plot_curves
 from scripts.lib.schedulers import SCHEDULERS, resolve_arguments
+from scripts.lib.settings import TrainSettings
 from scripts.lib.twins import (
     NonFiniteError,
     loss_name,
@@ -71,19 +72,13 @@ def build_parser() -> Parser:
     return p
 
 
-SETTINGS = ("impl", "arch", "epochs", "optimizer", "lr", "hyperparameters", "schedule", "l2",
-            "clip_grad_norm", "clip_grad_norm_type", "batch_size", "seed", "threads", "device",
-            "dtype", "limit_train", "limit_test", "dry_run", "scheduler", "scheduler_args",
-            "scheduler_interval", "no_decay_bias_norm", "recipe")
-"""The flags that define a run (a resumed run must repeat them); CLI-only ones are not."""
-
-
-def settings_from_args(args) -> dict:
+def settings_from_args(args) -> TrainSettings:
+    """The run's settings from the parsed flags; ValueError naming a flag that is wrong."""
     opt = optimizer_settings(args)
     values = {**vars(args), **scheduler_settings(args), "lr": opt.pop("lr"),
               "hyperparameters": opt,
               "arch": str(args.arch), "device": resolve_device(args.device)}
-    return {k: values[k] for k in SETTINGS}
+    return TrainSettings.from_values(values)
 
 
 def load_data(data_dir, dtype, limit_train, limit_test):
@@ -142,18 +137,17 @@ def fresh_totals(names):
 
 # ------------------------------------------------------------------------------- the loop
 
-def attach_schedulers(twins: dict, settings: dict, steps: int, epochs: int) -> None:
-    """Give each twin its own scheduler (``settings["scheduler"]``, unless "none"), the
-    run's length (``steps`` or ``epochs``, as the scheduler is stepped) filling
-    T_max/total_iters/total_steps when not given."""
-    name = settings.get("scheduler", "none")
-    if name == "none":
+def attach_schedulers(twins: dict, scheduler: str, scheduler_args: str,
+                      interval: str | None, steps: int, epochs: int) -> None:
+    """Give each twin its own ``scheduler`` (a key of SCHEDULERS; "none": nothing) built with
+    ``scheduler_args``, the run's length (``steps`` or ``epochs``, as ``interval`` steps it)
+    filling T_max/total_iters/total_steps when not given."""
+    if scheduler == "none":
         return
-    per_step = settings["scheduler_interval"] == "step"
-    arguments = resolve_arguments(name, settings["scheduler_args"],
-                                  steps if per_step else epochs)
+    arguments = resolve_arguments(scheduler, scheduler_args,
+                                  steps if interval == "step" else epochs)
     for twin in twins.values():
-        twin.attach_scheduler(name, arguments)
+        twin.attach_scheduler(scheduler, arguments)
 
 
 def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoints, *,
@@ -280,7 +274,7 @@ def cross_evaluate(twins, test_x, test_y) -> dict:
 class Prepared:
     """A run checked and built, before any file is written: the architecture, the data,
     the twins (schedulers attached) and the environment record."""
-    settings: dict
+    settings: TrainSettings
     architecture: A.Architecture
     data: tuple
     root: Path
@@ -288,33 +282,35 @@ class Prepared:
     environment: dict
 
 
-def prepare(settings: dict, *, data_dir: Path | None = None,
+def prepare(settings: TrainSettings, *, data_dir: Path | None = None,
             architecture: A.Architecture | None = None) -> Prepared:
     """Everything a run needs, checked before anything is created: threads applied,
     architecture resolved and fitted to the data (input shape, class count, one batch
     forward on each side), data loaded, twins built. Raises a UsageError subclass
     (ArchitectureMismatch...), MNISTError or ArchitectureFileError on a misfit."""
-    env.apply_threads(settings["threads"])
-    environment = env.record(resolve_device(settings["device"]))
-    architecture = architecture or A.resolve(settings["arch"])
+    env.apply_threads(settings.threads)
+    environment = env.record(resolve_device(settings.device))
+    architecture = architecture or A.resolve(settings.arch)
     import torch
-    torch.manual_seed(settings["seed"])
-    impls = ("scratch", "torch") if settings["impl"] == "both" else (settings["impl"],)
-    data, root = load_data_with_root(data_dir, settings["dtype"], settings["limit_train"],
-                                     settings["limit_test"])
+    torch.manual_seed(settings.seed)
+    impls = settings.impls
+    data, root = load_data_with_root(data_dir, settings.dtype, settings.limit_train,
+                                     settings.limit_test)
     twins = fitted_twins(architecture, settings, environment["device"], impls, data)
-    steps_per_epoch = 1 if settings["dry_run"] else math.ceil(len(data[0])
-                                                              / settings["batch_size"])
-    attach_schedulers(twins, settings, steps_per_epoch * settings["epochs"],
-                      settings["epochs"])
+    steps_per_epoch = 1 if settings.dry_run else math.ceil(len(data[0])
+                                                              / settings.batch_size)
+    attach_schedulers(twins, settings.scheduler, settings.scheduler_args,
+                      settings.scheduler_interval, steps_per_epoch * settings.epochs,
+                      settings.epochs)
     return Prepared(settings, architecture, data, root, twins, environment)
 
 
-def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume: bool = False,
-          architecture: A.Architecture | None = None, show_progress: bool = True,
-          prepared: Prepared | None = None, started: float | None = None) -> dict:
+def train(settings: TrainSettings, out_dir: Path, *, data_dir: Path | None = None,
+          resume: bool = False, architecture: A.Architecture | None = None,
+          show_progress: bool = True, prepared: Prepared | None = None,
+          started: float | None = None) -> dict:
     """Run (or resume) a whole training into ``out_dir``; returns the record also written
-    as ``out_dir/metrics.json``. ``architecture`` overrides ``settings["arch"]``;
+    as ``out_dir/metrics.json``. ``architecture`` overrides ``settings.arch``;
     ``prepared`` (from :func:`prepare`) skips the preparation; ``started`` is the
     ``time.time()`` the wall time counts from (default: now).
 
@@ -324,13 +320,13 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
     started = time.time() if started is None else started
     run = prepared or prepare(settings, data_dir=data_dir, architecture=architecture)
     twins, data = run.twins, run.data
-    checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings)
+    checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings.as_dict())
     progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
-    train_epochs(twins, data, progress, checkpoints, epochs=settings["epochs"],
-                 batch_size=settings["batch_size"], seed=settings["seed"],
-                 schedule=settings["schedule"], lr=settings["lr"], dry_run=settings["dry_run"],
+    train_epochs(twins, data, progress, checkpoints, epochs=settings.epochs,
+                 batch_size=settings.batch_size, seed=settings.seed,
+                 schedule=settings.schedule, lr=settings.lr, dry_run=settings.dry_run,
                  show_progress=show_progress,
-                 scheduler_interval=settings.get("scheduler_interval"))
+                 scheduler_interval=settings.scheduler_interval)
     cross = cross_evaluate(twins, data[2], data[3]) if len(twins) == 2 else None
     environment = dict(run.environment, wall_seconds=time.time() - started)
     record = make_record(settings, run.architecture, run.root, data, progress, cross,
@@ -339,12 +335,13 @@ def train(settings: dict, out_dir: Path, *, data_dir: Path | None = None, resume
     return record
 
 
-def make_record(settings, architecture, root, data, progress, cross, environment) -> dict:
-    steps_per_epoch = 1 if settings["dry_run"] else math.ceil(len(data[0])
-                                                              / settings["batch_size"])
+def make_record(settings: TrainSettings, architecture, root, data, progress, cross,
+                environment) -> dict:
+    steps_per_epoch = 1 if settings.dry_run else math.ceil(len(data[0])
+                                                              / settings.batch_size)
     record = dict(
-        settings=settings,
-        command=records.command(PROG, settings),
+        settings=settings.as_dict(),
+        command=records.command(PROG, settings.as_dict()),
         architecture=A.to_dict(architecture),
         loss=loss_name(architecture),
         data=dict(data_dir=str(Path(root).resolve()), train_examples=len(data[0]),
@@ -353,7 +350,7 @@ def make_record(settings, architecture, root, data, progress, cross, environment
         steps_per_epoch=steps_per_epoch,
         epochs=progress["epochs"],
         step_loss=progress["step_loss"],
-        caption=caption(settings, train_images=len(data[0]), test_images=len(data[2])),
+        caption=caption(settings.as_dict(), train_images=len(data[0]), test_images=len(data[2])),
         definitions=records.TRAIN_DEFINITIONS,
     )
     if cross is not None:
