@@ -11,10 +11,11 @@ None has a deadline (numeric tests vary in time). A failing example is shrunk
 import os
 import sys
 
-import scripts  # noqa: F401  (thread and malloc tuning; before NumPy is imported)
-from hypothesis import HealthCheck, Phase, settings
+from scripts.lib.process import tune_process
+tune_process()   # thread and malloc tuning, before NumPy is imported
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 # isort: on
-import pytest
+import pytest  # noqa: E402
 
 pytest_plugins = ["parity_tests.argument_coverage"]
 
@@ -36,7 +37,7 @@ def mnist_root(pytestconfig):
     the user cache; a lock lets parallel pytest-xdist workers share one fetch), saying so
     on the terminal. When they cannot be had the tests that need them fail, saying why:
     they are not skipped."""
-    from scripts import mnist
+    from scripts.lib import mnist
     raw = mnist.raw_folder()
     try:
         if all((raw / name).is_file() for name in mnist.MNIST_FILES):

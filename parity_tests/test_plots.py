@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from scripts import plots
+from scripts.lib import plots
 
 SETTINGS = dict(arch="mnist_cnn", optimizer="sgd", lr=0.05, hyperparameters={"momentum": 0.9},
                 schedule="cosine", l2=1e-4, batch_size=64, dtype="float64", seed=0, threads=1,

@@ -16,12 +16,12 @@ import torch
 
 from reference import dropout as RD
 from scratch import arch, nn
-from scripts import lockstep, train
-from scripts.checkpoint import Checkpoints
-from scripts.lockstep import run_lockstep
-from scripts.optimizers import resolve_hyperparameters
-from scripts.schedulers import SCHEDULERS, resolve_arguments
-from scripts.twins import loss_name, make_twins
+from scripts.lib import drift, training
+from scripts.lib.checkpoint import Checkpoints
+from scripts.lib.drift import run_lockstep
+from scripts.lib.optimizers import resolve_hyperparameters
+from scripts.lib.schedulers import SCHEDULERS, resolve_arguments
+from scripts.lib.twins import loss_name, make_twins
 
 RECIPE = "pytorch-examples-mnist"
 
@@ -36,8 +36,7 @@ def twins_for(architecture, optimizer, lr, scheduler=None, args="", interval="st
     hyper = resolve_hyperparameters(optimizer, hyper_given)
     twins = make_twins(architecture, 0, "float64", "cpu", optimizer, hyper, 0.0, lr=lr)
     if scheduler:
-        train.attach_schedulers(twins, dict(scheduler=scheduler, scheduler_args=args,
-                                            scheduler_interval=interval), length, length)
+        training.attach_schedulers(twins, scheduler, args, interval, length, length)
     return twins
 
 
@@ -110,7 +109,7 @@ def test_no_decay_bias_norm_groups_by_name_on_both_sides_and_stays_in_lockstep()
 
 def test_no_decay_names_are_biases_and_norm_parameters_for_every_architecture():
     from scratch import model
-    from scripts.twins import no_decay_names
+    from scripts.lib.twins import no_decay_names
     lstm = model.build(arch.mnist_lstm())
     assert no_decay_names(lstm) == {"lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.bias"}
     bn = model.build(arch.mnist_cnn_bn(channels=(4, 8), hidden=16))
@@ -163,24 +162,24 @@ def test_a_run_with_a_scheduler_resumes_bit_for_bit(tmp_path, arch_name, optimiz
 
     def fresh():
         twins = make_twins(architecture, 0, "float32", "cpu", optimizer, hyper, 0.0, lr=lr)
-        train.attach_schedulers(twins, settings, 2 * 2, 2)
+        training.attach_schedulers(twins, scheduler, args, interval, 2 * 2, 2)
         return twins
 
     def run(twins, progress, checkpoints, epochs):
         with contextlib.redirect_stdout(io.StringIO()):
-            train.train_epochs(twins, (x, y, tx, ty), progress, checkpoints, epochs=epochs,
+            training.train_epochs(twins, (x, y, tx, ty), progress, checkpoints, epochs=epochs,
                                batch_size=4, seed=0, schedule="constant", lr=lr,
                                dry_run=False, show_progress=False, scheduler_interval=interval)
 
     torch.manual_seed(0)
     straight = fresh()
-    progress_a = train.fresh_progress(straight)
+    progress_a = training.fresh_progress(straight)
     run(straight, progress_a, Checkpoints(tmp_path / "a.npz", settings), 2)
 
     torch.manual_seed(0)
     first = fresh()
     checkpoints = Checkpoints(tmp_path / "b.npz", settings)
-    run(first, train.fresh_progress(first), checkpoints, 1)
+    run(first, training.fresh_progress(first), checkpoints, 1)
     torch.manual_seed(12345)
     resumed = fresh()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -208,14 +207,14 @@ def test_a_run_with_a_scheduler_resumes_bit_for_bit(tmp_path, arch_name, optimiz
 def test_the_recipe_steps_in_float64_lockstep_and_is_recorded(tmp_path, mnist_root):
     """4 steps of the recipe on 32 MNIST images (2 batches of 16 per epoch): StepLR
     multiplies both lrs by 0.7 after epoch 1, NLL loss, shared dropout; drift < 1e-10."""
-    args, settings, architecture = lockstep.parse([
+    args, settings, architecture = drift.parse([
         "--recipe", RECIPE, "--limit-train", "32", "--batch-size", "16", "--steps", "4",
         "--data-dir",
         str(mnist_root), "--no-progress", "--out-dir", str(tmp_path)])
-    assert settings["recipe"] == RECIPE and settings["optimizer"] == "adadelta"
-    assert (settings["scheduler"], settings["scheduler_args"], settings["l2"]) == (
+    assert settings.recipe == RECIPE and settings.optimizer == "adadelta"
+    assert (settings.scheduler, settings.scheduler_args, settings.l2) == (
         "steplr", "step_size=1,gamma=0.7", 0.0)
-    record = lockstep.lockstep(settings, tmp_path, data_dir=mnist_root, show_progress=False)
+    record = drift.lockstep(settings, tmp_path, data_dir=mnist_root, show_progress=False)
     assert record["loss"] == "nll_loss"
     assert [r["torch_lr"] for r in record["steps"]] == [1.0, 1.0, 0.7, 0.7]
     assert [r["scratch_lr"] for r in record["steps"]] == [1.0, 1.0, 0.7, 0.7]
@@ -226,12 +225,12 @@ def test_the_recipe_steps_in_float64_lockstep_and_is_recorded(tmp_path, mnist_ro
 
 
 def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
-    _, settings, _ = train.parse(["--recipe", RECIPE, "--epochs", "2", "--lr", "0.5",
+    _, settings, _ = training.parse(["--recipe", RECIPE, "--epochs", "2", "--lr", "0.5",
                                   "--no-decay-bias-norm"])
-    assert (settings["epochs"], settings["lr"], settings["batch_size"]) == (2, 0.5, 64)
-    assert settings["arch"] == "pytorch_examples_mnist" and settings["no_decay_bias_norm"]
-    _, plain, _ = train.parse([])
-    assert (plain["schedule"], plain["scheduler"]) == ("cosine", "none")
+    assert (settings.epochs, settings.lr, settings.batch_size) == (2, 0.5, 64)
+    assert settings.arch == "pytorch_examples_mnist" and settings.no_decay_bias_norm
+    _, plain, _ = training.parse([])
+    assert (plain.schedule, plain.scheduler) == ("cosine", "none")
     for bad, says in [(["--scheduler", "steplr", "--schedule", "cosine"], "both set"),
                       (["--scheduler", "multisteplr"], "milestones=..."),
                       (["--scheduler", "steplr", "--scheduler-args", "gama=2"], "gama=2"),
@@ -239,7 +238,7 @@ def test_flags_override_the_recipe_and_bad_scheduler_flags_are_refused(capsys):
                       (["--optimizer", "adadelta", "--scheduler", "onecyclelr",
                         "--scheduler-args", "max_lr=1.0"], "momentum")]:
         with pytest.raises(SystemExit) as exit_info:
-            train.parse(bad)
+            training.parse(bad)
         assert exit_info.value.code == 2
         assert says in capsys.readouterr().err
 
@@ -263,15 +262,15 @@ def test_a_scratch_only_run_with_dropout_resumes_with_the_same_masks(tmp_path):
 
     def run(twins, progress, checkpoints, epochs):
         with contextlib.redirect_stdout(io.StringIO()):
-            train.train_epochs(twins, (x, y, x[:4], y[:4]), progress, checkpoints,
+            training.train_epochs(twins, (x, y, x[:4], y[:4]), progress, checkpoints,
                                epochs=epochs, batch_size=4, seed=0, schedule="constant",
                                lr=1.0, dry_run=False, show_progress=False)
 
     straight = fresh()
-    run(straight, train.fresh_progress(straight), Checkpoints(tmp_path / "a.npz", settings), 2)
+    run(straight, training.fresh_progress(straight), Checkpoints(tmp_path / "a.npz", settings), 2)
     first = fresh()
     checkpoints = Checkpoints(tmp_path / "b.npz", settings)
-    run(first, train.fresh_progress(first), checkpoints, 1)
+    run(first, training.fresh_progress(first), checkpoints, 1)
     resumed = fresh()                       # its generator is back at the build seed
     with contextlib.redirect_stdout(io.StringIO()):
         progress = checkpoints.restore(resumed)

@@ -17,11 +17,12 @@ import pytest
 
 from scratch import arch
 from scripts import train
-from scripts.artifacts import load_npz
-from scripts.checkpoint import CheckpointError, Checkpoints, load_checkpoint
-from scripts.optimizers import OPTIMIZERS, resolve_hyperparameters
-from scripts.runs import run_files
-from scripts.twins import make_twins
+from scripts.lib import training
+from scripts.lib.artifacts import load_npz
+from scripts.lib.checkpoint import CheckpointError, Checkpoints, load_checkpoint
+from scripts.lib.optimizers import OPTIMIZERS, resolve_hyperparameters
+from scripts.lib.runs import run_files
+from scripts.lib.twins import make_twins
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -171,16 +172,16 @@ def test_resume_continues_exactly_for_other_architectures_and_optimizers(
                 "32", "--data-dir", str(data_dir), "--device", "cpu", "--no-progress",
                 "--arch", arch, "--optimizer", optimizer, "--out-dir", str(out), *extra]
     assert train.main(argv(tmp_path / "whole")) == 0
-    real_step, calls = train._timed_step, []
+    real_step, calls = training._timed_step, []
 
     def interrupted(*a, **k):
         calls.append(1)
         if len(calls) == 10:                      # 5 steps of 2 twins: epoch 2, batch 1
             os.kill(os.getpid(), signal.SIGINT)
         return real_step(*a, **k)
-    monkeypatch.setattr(train, "_timed_step", interrupted)
+    monkeypatch.setattr(training, "_timed_step", interrupted)
     assert train.main(argv(tmp_path / "parts")) == 128 + signal.SIGINT
-    monkeypatch.setattr(train, "_timed_step", real_step)
+    monkeypatch.setattr(training, "_timed_step", real_step)
     assert train.main(argv(tmp_path / "parts", "--resume")) == 0
     assert_same_run(tmp_path / "whole", tmp_path / "parts")
     record = json.loads((tmp_path / "parts" / "metrics.json").read_text())

@@ -11,18 +11,19 @@ import numpy as np
 import pytest
 
 from scratch import arch
-from scripts import lockstep, train
-from scripts.artifacts import load_npz
-from scripts.twins import make_twins
+from scripts import train
+from scripts.lib import drift, training
+from scripts.lib.artifacts import load_npz
+from scripts.lib.twins import make_twins
 
 SGD = dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0)
 
 
 def lockstep_record(tmp_path, data_dir, *extra):
-    args, settings, architecture = lockstep.parse(
+    args, settings, architecture = drift.parse(
         ["--steps", "3", "--limit-train", "96", "--batch-size", "32", "--dtype", "float64",
          "--out-dir", str(tmp_path), "--data-dir", str(data_dir), "--no-progress", *extra])
-    return lockstep.lockstep(settings, tmp_path, data_dir=data_dir, architecture=architecture,
+    return drift.lockstep(settings, tmp_path, data_dir=data_dir, architecture=architecture,
                              show_progress=False)
 
 
@@ -108,7 +109,7 @@ def test_a_clipped_rnn_run_resumes_exactly_and_cross_evaluates(tmp_path, mnist_r
     for key, value in whole["cross_evaluation"].items():
         assert value["agreement"] == 1.0, key
 
-    calls, timed_step = [], train._timed_step
+    calls, timed_step = [], training._timed_step
 
     def interrupt_at_second_step(*args):
         calls.append(1)
@@ -116,9 +117,9 @@ def test_a_clipped_rnn_run_resumes_exactly_and_cross_evaluates(tmp_path, mnist_r
             signal.raise_signal(signal.SIGINT)
         return timed_step(*args)
 
-    monkeypatch.setattr(train, "_timed_step", interrupt_at_second_step)
+    monkeypatch.setattr(training, "_timed_step", interrupt_at_second_step)
     assert train.main(train_flags(tmp_path / "b", mnist_root)) == 128 + signal.SIGINT
-    monkeypatch.setattr(train, "_timed_step", timed_step)
+    monkeypatch.setattr(training, "_timed_step", timed_step)
     assert not (tmp_path / "b" / "metrics.json").exists()
     assert train.main([*train_flags(tmp_path / "b", mnist_root), "--resume"]) == 0
     resumed = json.loads((tmp_path / "b" / "metrics.json").read_text())

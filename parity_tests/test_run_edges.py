@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts import plots
+from scripts.lib import plots
 
 REPO = Path(__file__).resolve().parent.parent
 

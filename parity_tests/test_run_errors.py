@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from scratch import arch
-from scripts import checkpoint, lockstep, train
-from scripts.artifacts import load_npz, save_npz
-from scripts.checkpoint import load_checkpoint
-from scripts.errors import available_cpus
+from scripts import lockstep, train
+from scripts.lib import checkpoint, training
+from scripts.lib.artifacts import load_npz, save_npz
+from scripts.lib.checkpoint import load_checkpoint
+from scripts.lib.errors import available_cpus
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -130,14 +131,14 @@ def test_a_checkpoint_with_a_nan_weight_is_refused_naming_the_tensor(mnist_root,
 def stop_after_first_epoch(monkeypatch):
     """Send this process SIGINT during the first step of epoch 2 (a checkpoint follows)."""
     import signal
-    real, calls = train._timed_step, []
+    real, calls = training._timed_step, []
 
     def step(twin, name, x, y, lr, progress, checkpoints):
         calls.append(1)
         if progress["epoch"] == 1 and progress["batch"] == 0 and progress["step"] == 4:
             os.kill(os.getpid(), signal.SIGINT)
         return real(twin, name, x, y, lr, progress, checkpoints)
-    monkeypatch.setattr(train, "_timed_step", step)
+    monkeypatch.setattr(training, "_timed_step", step)
 
 
 def test_a_full_disk_mid_run_is_one_line_naming_the_file_and_keeps_the_checkpoint(
@@ -233,8 +234,8 @@ def test_a_permission_error_names_the_path_and_what_to_do(tmp_path, monkeypatch)
     is never refused by permissions."""
     import tempfile
 
-    from scripts.artifacts import write_json
-    from scripts.errors import OutputError
+    from scripts.lib.artifacts import write_json
+    from scripts.lib.errors import OutputError
 
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
@@ -242,3 +243,12 @@ def test_a_permission_error_names_the_path_and_what_to_do(tmp_path, monkeypatch)
     with pytest.raises(OutputError, match=r"cannot write .*x\.json: Permission denied \(make "
                                           r"the folder writable or name another one\)"):
         write_json(tmp_path / "x.json", {})
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_leaves_no_folder(mnist_root, tmp_path,
+                                                                           capsys):
+    out = tmp_path / "runs" / "new"
+    assert train.main(flags(mnist_root, out, "--lr", "1e6", "--impl", "both")) == 2
+    err = one_line_error(capsys)
+    assert "training stopped at step" in err and "no checkpoint was written yet" in err, err
+    assert not out.exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.runs import LOCK_NAME, holder_pid
+from scripts.lib.runs import LOCK_NAME, holder_pid
 
 REPO = Path(__file__).resolve().parent.parent
 LONG = ("--epochs", "200", "--limit-train", "3200")   # minutes: stopped by the test

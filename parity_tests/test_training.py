@@ -13,9 +13,10 @@ import torch
 
 from scratch import arch
 from scripts import lockstep, train
-from scripts.artifacts import load_npz
-from scripts.optimizers import OPTIMIZERS
-from scripts.runs import run_files
+from scripts.lib import drift, training
+from scripts.lib.artifacts import load_npz
+from scripts.lib.optimizers import OPTIMIZERS
+from scripts.lib.runs import run_files
 
 
 def train_flags(out_dir, data_dir, *extra):
@@ -25,8 +26,8 @@ def train_flags(out_dir, data_dir, *extra):
 
 
 def run_train(out_dir, data_dir, *extra) -> dict:
-    args, settings, architecture = train.parse(train_flags(out_dir, data_dir, *extra))
-    return train.train(settings, out_dir, data_dir=data_dir, architecture=architecture,
+    args, settings, architecture = training.parse(train_flags(out_dir, data_dir, *extra))
+    return training.train(settings, out_dir, data_dir=data_dir, architecture=architecture,
                        show_progress=False)
 
 
@@ -68,7 +69,7 @@ def test_the_record_holds_environment_data_folder_settings_and_definitions(tmp_p
     # the recorded command parses back to the same settings
     argv = shlex.split(record["command"])
     assert argv[:3] == ["python", "-m", "scripts.train"]
-    assert json.loads(json.dumps(train.parse(argv[3:])[1])) == settings
+    assert training.parse(argv[3:])[1].as_dict() == settings
 
 
 def test_float64_runs_agree_on_every_metric_and_prediction(tmp_path, mnist_root):
@@ -114,10 +115,10 @@ def test_a_run_from_its_record_gives_the_same_weights(tmp_path, mnist_root):
 
 
 def lockstep_record(tmp_path, data_dir, *extra):
-    args, settings, architecture = lockstep.parse(
+    args, settings, architecture = drift.parse(
         ["--steps", "3", "--limit-train", "96", "--batch-size", "32", "--out-dir",
          str(tmp_path), "--data-dir", str(data_dir), "--no-progress", *extra])
-    return lockstep.lockstep(settings, tmp_path, data_dir=data_dir, architecture=architecture,
+    return drift.lockstep(settings, tmp_path, data_dir=data_dir, architecture=architecture,
                              show_progress=False)
 
 

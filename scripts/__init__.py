@@ -1,45 +1,7 @@
 """Command-line scripts: training, comparison, benchmarks, data.
 
-Importing this package tunes process-wide settings, for both implementations
-alike (they must be set before NumPy and torch are imported and before big
-arrays are allocated, hence here):
-
-* Idle worker threads sleep instead of spinning, for torch's OpenMP
-  (``OMP_WAIT_POLICY=PASSIVE``) and NumPy's OpenBLAS
-  (``OPENBLAS_THREAD_TIMEOUT=4``), unless the user set them. The scripts
-  interleave scratch and torch steps in one process, and each library's
-  spinning workers starve the other's on 2 cores (measured: a 3000-image
-  epoch of both took 15 s + 19 s with spinning OpenMP workers, 12 s + 2 s
-  without; a torch step right after a scratch step took 22.0 ms with spinning
-  OpenBLAS workers, 14.8 ms without, the scratch step 14.5 and 15.3 ms).
-* glibc keeps freed memory instead of returning it to the OS
-  (:func:`keep_freed_memory`). Otherwise every large array of every step is
-  a fresh mapping that page-faults on first touch: on this VM one scratch conv
-  forward took 2,000 page faults and 5.9 ms, and 0 faults and 1.1 ms with
-  memory kept. torch's CPU allocator goes through the same malloc.
+Each ``scripts/<name>.py`` is a thin entry point (``python -m scripts.<name>``)
+over the library in :mod:`scripts.lib`; no entry point imports another, and
+importing this package changes nothing in the process (the entry points call
+:func:`scripts.lib.process.tune_process` themselves).
 """
-import ctypes
-import ctypes.util
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc not to use mmap for big blocks nor trim the heap; False where not glibc."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc else None
-    except (OSError, AttributeError):
-        return False
-    if mallopt is None:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
-
-
-# CNN_PARITY_KEEP_FREED_MEMORY=0 keeps glibc's defaults (to measure the difference).
-FREED_MEMORY_KEPT = (os.environ.get("CNN_PARITY_KEEP_FREED_MEMORY", "1") != "0"
-                     and keep_freed_memory())

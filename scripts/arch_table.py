@@ -17,9 +17,11 @@ import sys
 from pathlib import Path
 
 from scratch.arch import ARCHITECTURES
-from scripts import lockstep, train
-from scripts.flags import Parser, positive_int
-from scripts.runs import claim_run_dir
+from scripts.lib import drift as lockstep
+from scripts.lib import training as train
+from scripts.lib.flags import Parser, positive_int
+from scripts.lib.process import tune_process
+from scripts.lib.runs import claim_run_dir
 
 
 def build_parser() -> Parser:
@@ -37,6 +39,7 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    tune_process()
     args = build_parser().parse_args(argv)
     names = args.archs.split(",")
     unknown = [n for n in names if n not in ARCHITECTURES]

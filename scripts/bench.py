@@ -37,10 +37,13 @@ import time
 from functools import partial
 from pathlib import Path
 
-import numpy as np
+from scripts.lib import process
 
-import scripts
-from scratch import parallel
+process.tune_process()   # before NumPy loads: idle threads sleep, freed memory is kept
+
+import numpy as np  # noqa: E402
+
+from scratch import parallel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -445,7 +448,7 @@ def main(argv=None):
     result = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
                      numpy=np.__version__, torch=torch.__version__, python=sys.version.split()[0],
-                     freed_memory_kept=bool(scripts.FREED_MEMORY_KEPT)),
+                     freed_memory_kept=bool(process.FREED_MEMORY_KEPT)),
         command=["python", "-m", "scripts.bench", *(argv if argv is not None else sys.argv[1:])],
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         before=before, batch_size=args.batch_size, dtype="float32",

@@ -29,9 +29,11 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import scripts  # noqa: F401  (malloc settings: no page faults on fresh arrays)
 from scratch import parallel
 from scripts.bench import median_time, min_cpu_time
+from scripts.lib.process import tune_process
+
+tune_process()   # malloc settings: no page faults on fresh arrays
 
 
 def least_cpu_ms(fn, repeats: int = 40) -> float:

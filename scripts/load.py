@@ -11,20 +11,24 @@ load hits both alike; prints the median step time of each and writes JSON.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
-from pathlib import Path
+from scripts.lib.process import tune_process
 
-import numpy as np
+tune_process()   # before NumPy and torch load: idle threads sleep, freed memory is kept
 
-from scratch import arch
-from scripts import env
-from scripts.flags import Parser, non_negative_int, positive_int
-from scripts.runs import claim_run_dir
-from scripts.train import load_data
-from scripts.twins import make_twins
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from scratch import arch  # noqa: E402
+from scripts.lib import env  # noqa: E402
+from scripts.lib.flags import Parser, non_negative_int, positive_int  # noqa: E402
+from scripts.lib.runs import claim_run_dir  # noqa: E402
+from scripts.lib.training import load_data  # noqa: E402
+from scripts.lib.twins import make_twins  # noqa: E402
 
 BUSY_LOOP = "while True: pass"
 

@@ -15,11 +15,11 @@ later step) at each step ``t``:
 
 It does this at initialisation and after ``--train-steps`` SGD steps with the
 gradients clipped by ``scratch.nn.utils.clip_grad_norm_`` / ``torch.nn.utils.
-clip_grad_norm_`` (both twins of :func:`scripts.twins.make_twins` trained side
+clip_grad_norm_`` (both twins of :func:`scripts.lib.twins.make_twins` trained side
 by side on the same batches, as ``scripts.train --clip-grad-norm`` does; since
 their weights drift apart, the trained measurement loads scratch's weights into
 torch first, so both measure the same network), and writes ``gradients.json``
-(with the environment, as ``scripts.env.record``) and ``gradients.png`` into a
+(with the environment, as ``scripts.lib.env.record``) and ``gradients.png`` into a
 fresh run folder ``runs/rnn_gradients/<UTC time>`` (or ``--out-dir``).
 
     python -m scripts.rnn_gradients
@@ -27,25 +27,29 @@ fresh run folder ``runs/rnn_gradients/<UTC time>`` (or ``--out-dir``).
 """
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
+from scripts.lib.process import tune_process
 
-import numpy as np
-import torch
+tune_process()   # before NumPy and torch load: idle threads sleep, freed memory is kept
 
-from scratch import functional as F
-from scratch.arch import mnist_rnn
-from scripts import env
-from scripts.artifacts import atomic_path, write_json
-from scripts.env import DEFAULT_THREADS
-from scripts.flags import Parser, non_negative_int, positive_float, positive_int
-from scripts.flags import data_dir as data_dir_flag
-from scripts.flags import out_dir as out_dir_flag
-from scripts.lockstep import parameter_drift
-from scripts.runs import RunDirError, claim_run_dir
-from scripts.train import batch_order, learning_rate, load_data
-from scripts.twins import make_twins
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from scratch import functional as F  # noqa: E402
+from scratch.arch import mnist_rnn  # noqa: E402
+from scripts.lib import env  # noqa: E402
+from scripts.lib.artifacts import atomic_path, write_json  # noqa: E402
+from scripts.lib.drift import parameter_drift  # noqa: E402
+from scripts.lib.env import DEFAULT_THREADS  # noqa: E402
+from scripts.lib.flags import Parser, non_negative_int, positive_float, positive_int  # noqa: E402
+from scripts.lib.flags import data_dir as data_dir_flag  # noqa: E402
+from scripts.lib.flags import out_dir as out_dir_flag  # noqa: E402
+from scripts.lib.runs import RunDirError, claim_run_dir  # noqa: E402
+from scripts.lib.training import batch_order, learning_rate, load_data  # noqa: E402
+from scripts.lib.twins import make_twins  # noqa: E402
 
 PROG = "python -m scripts.rnn_gradients"
 RUNS_BASE = Path("runs/rnn_gradients")

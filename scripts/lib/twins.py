@@ -8,9 +8,9 @@ loss, so training scripts never branch on the implementation.
 The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
 over the weights (not the biases) of conv and linear layers (``nll_loss`` in
 place of ``cross_entropy`` when the network ends with LogSoftmax); the
-optimizer is any entry of :data:`scripts.optimizers.OPTIMIZERS`, with the same
+optimizer is any entry of :data:`scripts.lib.optimizers.OPTIMIZERS`, with the same
 hyperparameters on both sides, and each side may get its own scheduler
-(:data:`scripts.schedulers.SCHEDULERS`). Dropout masks are drawn by torch and
+(:data:`scripts.lib.schedulers.SCHEDULERS`). Dropout masks are drawn by torch and
 applied by scratch (:func:`reference.dropout.share_masks`). With ``clip_grad_norm``
 set, both clip the gradients (scratch: ``scratch.nn.utils.clip_grad_norm_``, torch:
 ``torch.nn.utils.clip_grad_norm_``) after backward and the L2 term and before the
@@ -31,8 +31,8 @@ from scratch import model as scratch_model
 from scratch import nn
 from scratch.nn.utils import clip_grad_norm_
 from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
-from scripts import schedulers
-from scripts.optimizers import OPTIMIZERS, set_lr
+from scripts.lib import schedulers
+from scripts.lib.optimizers import OPTIMIZERS, set_lr
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scripts.artifacts import load_npz, save_npz
-from scripts.errors import UsageError
+from scripts.lib.artifacts import load_npz, save_npz
+from scripts.lib.errors import UsageError
 
 FORMAT_VERSION = 2
 
@@ -106,8 +106,8 @@ def check_same_settings(saved: dict, current: dict, path: Path) -> None:
 class Checkpoints:
     """The checkpoint of one run: ``path`` and the settings it must have been made with."""
 
-    def __init__(self, path: Path, settings: dict):
-        self.path, self.settings = Path(path), settings
+    def __init__(self, path: Path, settings):
+        self.path, self.settings = Path(path), _as_dict(settings)
 
     def save(self, progress: dict, twins: dict, **position) -> None:
         """Record ``position`` (epoch, batch...) in ``progress`` and write everything."""
@@ -137,12 +137,17 @@ class Checkpoints:
         return progress
 
     @staticmethod
-    def finished(out_dir: Path, settings: dict) -> bool:
+    def finished(out_dir: Path, settings) -> bool:
         """Whether the run in ``out_dir`` made with ``settings`` has done all its epochs and
         written its record (CheckpointError when there is no usable checkpoint or other
         settings)."""
         path = Path(out_dir) / "checkpoint.npz"
         meta, _ = load_checkpoint(path)
-        check_same_settings(meta["settings"], settings, path)
+        check_same_settings(meta["settings"], _as_dict(settings), path)
         return (meta["progress"]["epoch"] >= meta["settings"]["epochs"]
                 and (Path(out_dir) / "metrics.json").is_file())
+
+
+def _as_dict(settings) -> dict:
+    """Settings as the plain dict a checkpoint holds (a settings object or a mapping)."""
+    return settings.as_dict() if hasattr(settings, "as_dict") else dict(settings)

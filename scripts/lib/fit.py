@@ -4,7 +4,7 @@ An architecture file can be valid data and still not fit MNIST: another input
 shape, another number of classes, a Linear fed an image (no Flatten), a layer
 that cannot be built. :func:`fitted_twins` builds the twins and pushes one small
 batch through each side in eval mode (no state changes, no random draws), and
-turns every misfit into one :class:`~scripts.errors.ArchitectureMismatch`
+turns every misfit into one :class:`~scripts.lib.errors.ArchitectureMismatch`
 naming what does not fit and what to change.
 """
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from scratch import arch as A
-from scripts.errors import ArchitectureMismatch
-from scripts.twins import make_twins
+from scripts.lib.errors import ArchitectureMismatch
+from scripts.lib.settings import StepSettings
+from scripts.lib.twins import make_twins
 
 NUM_CLASSES = 10
 """MNIST's classes: the digits 0-9."""
@@ -42,20 +43,20 @@ def check_shapes(architecture: A.Architecture, arch_name: str, sample_shape: tup
             f"{NUM_CLASSES} classes, so it must end in [{NUM_CLASSES}]: {hint}")
 
 
-def fitted_twins(architecture: A.Architecture, settings: dict, device: str, impls,
+def fitted_twins(architecture: A.Architecture, settings: StepSettings, device: str, impls,
                  data: tuple) -> dict:
-    """:func:`~scripts.twins.make_twins` for ``settings``, after checking the architecture
+    """:func:`~scripts.lib.twins.make_twins` for ``settings``, after checking the architecture
     against ``data`` (``(train_x, train_y, test_x, test_y)``) and with one batch pushed
     through every twin; ArchitectureMismatch on any misfit."""
     train_x = data[0]
-    check_shapes(architecture, settings["arch"], train_x.shape[1:])
-    where = f"--arch {settings['arch']}"
+    check_shapes(architecture, settings.arch, train_x.shape[1:])
+    where = f"--arch {settings.arch}"
     try:
-        twins = make_twins(architecture, settings["seed"], settings["dtype"], device,
-                           settings["optimizer"], settings["hyperparameters"], settings["l2"],
-                           impls, settings["clip_grad_norm"], settings["clip_grad_norm_type"],
-                           lr=settings["lr"],
-                           no_decay_bias_norm=settings.get("no_decay_bias_norm", False))
+        twins = make_twins(architecture, settings.seed, settings.dtype, device,
+                           settings.optimizer, settings.hyperparameters, settings.l2,
+                           impls, settings.clip_grad_norm, settings.clip_grad_norm_type,
+                           lr=settings.lr,
+                           no_decay_bias_norm=settings.no_decay_bias_norm)
     except (ValueError, TypeError, RuntimeError, IndexError) as err:
         raise ArchitectureMismatch(f"{where}: the network cannot be built: "
                                    f"{_first_line(err)}") from None

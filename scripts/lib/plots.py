@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.artifacts import atomic_path
+from scripts.lib.artifacts import atomic_path
 
 STYLE = {  # (colour, marker) of each series: all four differ in both
     ("scratch", "test"): ("#1f4e99", "o"),

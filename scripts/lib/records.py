@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 from scratch import arch as A
-from scripts.flags import apply_recipe, command_line
+from scripts.lib.flags import apply_recipe, command_line
 
 TRAIN_DEFINITIONS = {
     "epochs[].<impl>.loss": "mean over the epoch's steps (weighted by batch size) of the "

@@ -1,4 +1,4 @@
-"""The learning-rate schedulers the scripts offer, as data (like scripts.optimizers).
+"""The learning-rate schedulers the scripts offer, as data (like scripts.lib.optimizers).
 
 Each entry of :data:`SCHEDULERS` names the scratch class, its torch twin, the
 arguments the command line may set (``--scheduler-args step_size=1,gamma=0.7``)

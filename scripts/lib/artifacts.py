@@ -1,6 +1,6 @@
 """Files a run writes: JSON, weights and plots, each written atomically.
 
-(The plots themselves are drawn in :mod:`scripts.plots`.)
+(The plots themselves are drawn in :mod:`scripts.lib.plots`.)
 
 Every file goes to a temporary name in the same directory, is flushed to disk,
 and is renamed over the target, so an interrupted run never leaves a truncated
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.errors import WRITE_ERRNOS, OutputError, describe_write_error
+from scripts.lib.errors import WRITE_ERRNOS, OutputError, describe_write_error
 
 
 @contextmanager

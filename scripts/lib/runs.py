@@ -21,7 +21,7 @@ import itertools
 import os
 from pathlib import Path
 
-from scripts.errors import UsageError
+from scripts.lib.errors import UsageError
 
 try:
     import fcntl

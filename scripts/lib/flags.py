@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from scratch.arch import ARCHITECTURES
-from scripts.env import DEFAULT_THREADS
-from scripts.optimizers import HYPERPARAMETERS, OPTIMIZERS, SCHEDULES
-from scripts.recipes import RECIPES
-from scripts.schedulers import SCHEDULERS
+from scripts.lib.env import DEFAULT_THREADS
+from scripts.lib.optimizers import HYPERPARAMETERS, OPTIMIZERS, SCHEDULES
+from scripts.lib.recipes import RECIPES
+from scripts.lib.schedulers import SCHEDULERS
 
 
 class Parser(argparse.ArgumentParser):
@@ -92,7 +92,7 @@ def out_dir(text):
 
 def device(text):
     """auto, cpu or cuda; cuda only where torch sees a GPU (checked while parsing)."""
-    from scripts.twins import resolve_device
+    from scripts.lib.twins import resolve_device
     if text not in ("auto", "cpu", "cuda"):
         raise argparse.ArgumentTypeError(f"expected auto, cpu or cuda, got {text!r}")
     try:
@@ -189,7 +189,7 @@ def apply_recipe(parser: argparse.ArgumentParser, argv):
 def scheduler_settings(args) -> dict:
     """schedule, scheduler, scheduler_args (canonical text), scheduler_interval and
     no_decay_bias_norm from flags; ValueError naming the flag that is wrong."""
-    from scripts.schedulers import canonical, resolve_arguments
+    from scripts.lib.schedulers import canonical, resolve_arguments
     scheduler = args.scheduler or "none"
     if scheduler == "none":
         if args.scheduler_args or args.scheduler_interval:
@@ -205,7 +205,7 @@ def scheduler_settings(args) -> dict:
         import numpy as np
 
         from scratch.nn import Parameter
-        from scripts.schedulers import build
+        from scripts.lib.schedulers import build
         build(scheduler, "scratch",
               OPTIMIZERS[args.optimizer].scratch([Parameter(np.zeros(1))], lr=1.0), arguments)
     except (ValueError, TypeError, KeyError) as err:
@@ -222,7 +222,7 @@ def optimizer_settings(args) -> dict:
     import numpy as np
 
     from scratch.nn import Parameter
-    from scripts.optimizers import resolve_hyperparameters
+    from scripts.lib.optimizers import resolve_hyperparameters
     given = {name: getattr(args, name) for name in HYPERPARAMETERS}
     hyper = resolve_hyperparameters(args.optimizer, given)
     lr = OPTIMIZERS[args.optimizer].lr if args.lr is None else args.lr
