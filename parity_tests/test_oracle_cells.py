@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from parity_tests import oracle_learners as L
 from reference import oracle
+from scripts import oracle_learners as L
 
 SEEDS = range(4)
 N, D, H = 2, 3, 4

@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
-from parity_tests import oracle_learners as L
 from reference import oracle
 from scratch import nn
+from scripts import oracle_learners as L
 
 SEEDS = range(5)
 AFFINE = {"w": (3, 2), "b": (2,)}

@@ -1,8 +1,9 @@
-"""Learner-style NumPy code for the oracle's tests: each correct, and with one planted slip.
+"""Learner-style NumPy code for the oracle's tests and tour: each right, with slips to switch on.
 
-ReLU pairs that write into their arguments, a fully connected layer whose
-backward returns one array twice, an embedding lookup on integer token ids,
-a masked mean over a boolean mask, and CS231n-style LSTM and GRU steps.
+ReLU pairs that write into their arguments, an addition whose backward
+returns dout twice, an embedding lookup on integer token ids, CS231n-style
+LSTM and GRU steps and an LSTM over a sequence, and update rules (a CS231n
+Adam function, object-form AdamW and SGD with momentum).
 """
 from __future__ import annotations
 
