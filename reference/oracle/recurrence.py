@@ -82,6 +82,7 @@ def _module_weights(module, mapping, names, label):
             t = t.permute(*axes) if axes is not None else t
             if param.to_torch is not None:
                 t = param.to_torch(t)
+            t = param.reorder(t)
             if tuple(t.shape) != shapes[param.torch_name]:
                 raise OracleError(f"your {name!r} becomes {tuple(t.shape)} in torch's layout; "
                                   f"{label}'s {param.torch_name!r} has shape "
