@@ -17,6 +17,11 @@ import tomllib
 
 from reference.oracle import cli
 
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:             # Python 3.10: the same parser as a package
+    import tomli as tomllib
+
 pytest_plugins = "pytester"
 
 ROOT = Path(__file__).resolve().parents[1]
