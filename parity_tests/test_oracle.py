@@ -549,3 +549,5 @@ def test_demo_pinpoints_its_bugs_and_passes_its_fixes(capsys):
     assert "dW: yours is the transpose" in out and "missing kernel flip" in out
     assert "instead of accumulated with `+=`" in out and "dh not carried" in out
     assert "first goes wrong at step t = 3" in out
+    assert "dout was modified in place by relu_backward_in_place" in out
+    assert "bias correction is missing" in out and "bias_hh held at 0" in out

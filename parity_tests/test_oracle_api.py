@@ -17,6 +17,7 @@ import torch.nn.functional as TF
 from reference import oracle
 from scripts.oracle_examples import (
     make_rnn_backward,
+    make_value,
     rnn_forward,
     rnn_step_backward,
     rnn_step_forward,
@@ -99,7 +100,16 @@ CALLS = {
         lambda: oracle.check_rnn_step(rnn_step_forward, rnn_step_backward, (2, 3), (2, 4), RNN),
         lambda: oracle.check_rnn_step(rnn_step_forward, rnn_step_backward, (2, 3), RNN,
                                       states={"prev_h": (2, 4)})),
+    "check_scalar_graph": (
+        lambda: oracle.check_scalar_graph(make_value(), product_plus, ("a", "b"), product_plus,
+                                          values={"a": 0.5, "b": -1.5}),
+        lambda: oracle.check_scalar_graph(make_value(), product_plus, ("a", "b"),
+                                          against=product_plus, values={"a": 0.5, "b": -1.5})),
 }
+
+
+def product_plus(a, b):
+    return a * b + a
 
 
 def torch_free_linear():
@@ -123,13 +133,14 @@ def test_old_call_forms_warn_with_the_new_form_and_give_the_same_report(name):
 def test_every_check_takes_against_as_a_keyword_after_code_input_and_parameters():
     import inspect
     for name in ("check_module", "check_pair", "check_gradients", "check_rnn",
-                 "check_rnn_step", "check_optimizer"):
+                 "check_rnn_step", "check_optimizer", "check_scalar_graph"):
         fn = getattr(oracle, name, None)
         if fn is None:
             continue
         params = inspect.signature(fn).parameters
         assert params["against"].kind is inspect.Parameter.KEYWORD_ONLY, name
-        assert "dout" in params or name in ("check_gradients", "check_optimizer"), name
+        assert "dout" in params or name in ("check_gradients", "check_optimizer",
+                                            "check_scalar_graph"), name
         assert "counterpart" not in params and "dh" not in params, name
 
 

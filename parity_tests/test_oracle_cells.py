@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from parity_tests import oracle_learners as L
 from reference import oracle
+from scripts import oracle_learners as L
 
 SEEDS = range(4)
 N, D, H = 2, 3, 4
@@ -110,3 +110,29 @@ def test_a_sequence_module_for_a_step_is_refused():
                               {"Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)},
                               states={"prev_h": (N, H), "prev_c": (N, H)},
                               against=torch.nn.LSTM(D, H, batch_first=True))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cs231n_gate_order_maps_onto_lstm_cell_with_blocks(seed):
+    gates = (0, 1, 3, 2)      # torch's i, f, g, o are CS231n's blocks 0, 1, 3, 2
+    mapping = {"Wx": oracle.Param("weight_ih", transpose=True, blocks=gates),
+               "Wh": oracle.Param("weight_hh", transpose=True, blocks=gates),
+               "b": oracle.Param("bias_ih", blocks=gates)}
+    params = {"Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
+    states = {"prev_h": (N, H), "prev_c": (N, H)}
+    oracle.check_rnn_step(L.lstm_step_forward_cs231n, L.lstm_step_backward_cs231n, (N, D),
+                          params, states=states, seed=seed, against=torch.nn.LSTMCell(D, H),
+                          mapping=mapping).assert_ok()
+    unmapped = oracle.check_rnn_step(L.lstm_step_forward_cs231n, L.lstm_step_backward_cs231n,
+                                     (N, D), params, states=states, seed=seed,
+                                     against=torch.nn.LSTMCell(D, H),
+                                     mapping={**TRANSPOSED, "b": "bias_ih"})
+    assert not unmapped.row("next_h").ok
+
+
+def test_blocks_reorder_and_restore_a_layout():
+    import numpy as np
+    p = oracle.Param("w", blocks=(0, 1, 3, 2))
+    a = np.arange(8.0).reshape(8, 1)
+    assert p.forward(a).ravel().tolist() == [0, 1, 2, 3, 6, 7, 4, 5]
+    assert np.array_equal(p.backward(p.forward(a)), a)

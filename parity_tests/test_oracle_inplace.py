@@ -13,9 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
-from parity_tests import oracle_learners as L
 from reference import oracle
 from scratch import nn
+from scripts import oracle_learners as L
 
 SEEDS = range(5)
 AFFINE = {"w": (3, 2), "b": (2,)}
@@ -133,3 +133,14 @@ def test_recurrences_watch_states_and_upstream_gradients():
     report = oracle.check_rnn_step(rnn_step_forward, step_backward_in_place, (2, 3), params)
     assert all(r.ok for r in report.rows)
     assert findings(report) == [("dnext_h", "modified", "step_backward_in_place")], str(report)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_no_diagnosis_when_the_forward_changed_x_under_the_backward(seed):
+    def relu_backward_ge(dout, x):
+        return np.where(x >= 0, dout, 0.0)
+    report = oracle.check_pair(L.relu_forward_in_place, relu_backward_ge, (3, 4), seed=seed,
+                               against=TF.relu)
+    assert not report.row("dx").ok, str(report)     # the clipped x lets every gradient through
+    assert report.row("dx").diagnoses == [], str(report)
+    assert "no diagnosis: your forward modified x in place" in str(report)

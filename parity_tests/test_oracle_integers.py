@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch.nn.functional as TF
 
-from parity_tests import oracle_learners as L
 from reference import oracle
+from scripts import oracle_learners as L
 
 SEEDS = range(5)
 

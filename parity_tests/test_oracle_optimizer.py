@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from parity_tests import oracle_learners as L
 from reference import oracle
+from scripts import oracle_learners as L
 
 SEEDS = range(3)
 PARAMS = {"w": (3, 4), "b": (4,)}

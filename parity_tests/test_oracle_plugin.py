@@ -17,10 +17,22 @@ import tomllib
 
 from reference.oracle import cli
 
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:             # Python 3.10: the same parser as a package
+    import tomli as tomllib
+
 pytest_plugins = "pytester"
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "reference.oracle.pytest_plugin"
+
+
+def load_plugin() -> list[str]:
+    """``-p PLUGIN`` unless the installed package already registers it (pytest11)."""
+    from importlib.metadata import entry_points
+    installed = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", PLUGIN]
 
 LAYERS = '''
 import numpy as np
@@ -64,14 +76,14 @@ def project(pytester):
 
 
 def test_fixture_passes_right_code_and_shows_the_report_of_wrong_code(project):
-    result = project.runpytest("-p", PLUGIN, "-q")
+    result = project.runpytest(*load_plugin(), "-q")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*oracle report 1 (seed 0)*", "*dx*WRONG*",
                                  "*passes gradient at the kink*", "*verdict: WRONG in dx*"])
 
 
 def test_options_set_the_seed_and_the_example_count(project):
-    result = project.runpytest("-p", PLUGIN, "-s", "--oracle-seed", "7",
+    result = project.runpytest(*load_plugin(), "-s", "--oracle-seed", "7",
                                "--oracle-examples", "3", "-k", "seed")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*oracle: seed 7, examples 3*", "*SEED 7 EXAMPLES 3*"])
@@ -94,7 +106,7 @@ def test_search(oracle):
                         x=S.arrays(st.just((2, 3))))
     assert ran == 4, ran
 ''')
-    result = project.runpytest("-p", PLUGIN, "--oracle-profile", "tiny", "-k", "search")
+    result = project.runpytest(*load_plugin(), "--oracle-profile", "tiny", "-k", "search")
     result.assert_outcomes(passed=1)
 
 

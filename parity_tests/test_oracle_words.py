@@ -56,27 +56,32 @@ def test_swapped_features_in_a_sequence_fail_on_every_seed(seed):
 
 
 # ------------------------------------------------------------------ a factor of N
-def softmax_loss_grads(divide=True):
+def softmax_loss_grads(scale=1.0):
+    """The gradient of the summed cross-entropy, times ``scale`` (1/N for the mean)."""
     def grads(x, y):
         p = np.exp(x - x.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         p[np.arange(len(y)), y] -= 1
-        return (p / len(y) if divide else p,)
+        return (p * scale,)
     return grads
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_missing_mean_is_named_only_for_a_batch_averaged_loss(seed):
     inputs_ = dict(x=(4, 3), y=np.array([0, 2, 1, 1]))
-    mean = oracle.check_gradients(softmax_loss_grads(False), inputs_, returns=("x",), seed=seed,
+    # the mean loss, and the summed gradient: a missing division by N
+    mean = oracle.check_gradients(softmax_loss_grads(), inputs_, returns=("x",), seed=seed,
                                   against=lambda x, y: TF.cross_entropy(x, y))
     assert any("division by the batch size N is missing" in d
                for d in mean.row("dx").diagnoses), str(mean)
-    summed = oracle.check_gradients(softmax_loss_grads(False), inputs_, returns=("x",),
+    # the summed loss, and a gradient N times too large: the same factor, but the loss
+    # divides by nothing, so it is a plain factor of 4
+    summed = oracle.check_gradients(softmax_loss_grads(4.0), inputs_, returns=("x",),
                                     seed=seed, against=lambda x, y: TF.cross_entropy(
-                                        x, y, reduction="sum") / 2)
-    assert summed.row("dx").diagnoses and not any(
-        "batch size" in d for d in summed.row("dx").diagnoses), str(summed)
+                                        x, y, reduction="sum"))
+    diagnoses = summed.row("dx").diagnoses
+    assert any("exactly 4 times" in d for d in diagnoses), str(summed)
+    assert not any("batch size" in d for d in diagnoses), str(summed)
 
 
 def test_a_factor_of_n_in_a_layer_is_a_plain_factor():

@@ -14,6 +14,14 @@
 6. A CS231n-style RNN whose backward through time forgets to carry ``dh`` to
    the previous step: the per-time-step table shows the last step right and
    every earlier one wrong.
+7. A ReLU backward that masks the caller's ``dout`` in place and returns it:
+   every gradient right, and the in-place verdict names ``dout`` and ``dx``.
+8. An embedding lookup on integer token ids whose backward loses repeated
+   ids (``dW[idx] += dout``): the ids pass through untouched, ``dW`` fails.
+9. An LSTM step (two states) against ``torch.nn.LSTMCell`` that ignores the
+   upstream cell-state gradient: ``dprev_c`` fails.
+10. A CS231n Adam without bias correction against ``torch.optim.Adam``, over
+    five steps: named, wrong from step 1.
 
     python -m scripts.oracle_demo [--seed 0] [--skip-search]
 
@@ -28,6 +36,7 @@ import torch
 import torch.nn.functional as TF
 
 from reference import oracle
+from scripts import oracle_learners as L
 from scripts.oracle_examples import make_rnn_backward, make_value, rnn_forward
 
 
@@ -156,6 +165,35 @@ def check_recurrence(carry, seed):
                             seed=seed)
 
 
+def check_relu(in_place, seed):
+    backward = L.relu_backward_in_place if in_place else L.relu_backward
+    return oracle.check_pair(L.relu_forward, backward, (3, 4), against=TF.relu, seed=seed)
+
+
+def check_embedding(assign, seed):
+    ids = np.random.default_rng(seed).integers(0, 5, (3, 4))
+    ids[0, :2] = ids[1, 0]                                  # a repeated token id
+    backward = L.embedding_backward_assign if assign else L.embedding_backward
+    return oracle.check_pair(L.embedding_forward, backward, ids, {"W": (5, 3)}, seed=seed,
+                             against=lambda idx, W: TF.embedding(idx, W))
+
+
+def check_lstm_step(carry_dnext_c, seed):
+    d, h = 3, 4
+    return oracle.check_rnn_step(
+        L.lstm_step_forward, L.make_lstm_step_backward(carry_dnext_c=carry_dnext_c), (2, d),
+        {"Wx": (d, 4 * h), "Wh": (h, 4 * h), "b": (4 * h,)},
+        states={"prev_h": (2, h), "prev_c": (2, h)}, against=torch.nn.LSTMCell(d, h),
+        mapping={"Wx": oracle.Param("weight_ih", transpose=True),
+                 "Wh": oracle.Param("weight_hh", transpose=True), "b": "bias_ih"}, seed=seed)
+
+
+def check_adam(bias_correction, seed):
+    return oracle.check_optimizer(L.make_adam(bias_correction), {"w": (3, 4), "b": (4,)},
+                                  config={"learning_rate": 1e-2}, seed=seed,
+                                  against=lambda p: torch.optim.Adam(p, lr=1e-2))
+
+
 def section(title):
     print(f"\n{'=' * 8} {title}")
 
@@ -212,6 +250,28 @@ def main(argv=None) -> int:
     report = check_recurrence(True, args.seed)
     print(report)
     caught.append(report.ok)
+    section("7. a ReLU backward that masks the caller's dout in place and returns it")
+    report = check_relu(True, args.seed)
+    print(report)
+    caught.append(all(r.ok for r in report.rows) and {(f.tensor, f.kind) for f in
+                  report.in_place} == {("dout", "modified"), ("dx", "shares memory")})
+    caught.append(check_relu(False, args.seed).ok)
+    section("8. an embedding on integer token ids whose backward loses repeated ids")
+    report = check_embedding(True, args.seed)
+    print(report)
+    caught.append([r.tensor for r in report.failures] == ["dW"])
+    caught.append(check_embedding(False, args.seed).ok)
+    section("9. an LSTM step against torch.nn.LSTMCell, ignoring the cell-state gradient")
+    report = check_lstm_step(False, args.seed)
+    print(report)
+    caught.append("dprev_c" in [r.tensor for r in report.failures])
+    caught.append(check_lstm_step(True, args.seed).ok)
+    section("10. a CS231n Adam without bias correction against torch.optim.Adam")
+    report = check_adam(False, args.seed)
+    print(report)
+    caught.append(any("bias correction is missing" in d for r in report.failures
+                      for d in r.diagnoses) and report.info["first_wrong_step"] == 1)
+    caught.append(check_adam(True, args.seed).ok)
     print("demo:", "every bug pinpointed, every fix passes" if all(caught) else "UNEXPECTED")
     return 0 if all(caught) else 1
 

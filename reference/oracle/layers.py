@@ -215,6 +215,13 @@ def _layer_report(under_test, counterpart, x, values, mapping, make_dout, seed, 
     title = (f"{under_test.label} vs {cp.label} ({np.dtype(dtype).name}, "
              f"seed {seed}, {'x ' if drawn else 'your x '}{x.shape}{' drawn' if drawn else ''})")
     notes = [f"coverage: {coverage.describe()}"]
+    changed = [f.tensor for f in in_place if f.kind == "modified"
+               and f.by == under_test.forward_label]
+    if changed and not all(r.ok for r in rows):
+        for r in rows:   # yours ran on other values than torch's: no cause is established
+            r.diagnoses = []
+        notes.append(f"no diagnosis: your forward modified {', '.join(changed)} in "
+                     f"place, so your backward saw other values than torch's; fix that first")
     if not drawn and coverage.probed and not coverage.any:
         notes += _no_coverage_warning(counterpart, x, t64)
     notes += _dtype_notes(actual, dtype)

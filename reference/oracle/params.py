@@ -139,11 +139,29 @@ class Param:
     to_torch / from_torch: any other layout change, as a pair of inverse
         functions (your array -> torch's, torch's gradient -> your layout),
         e.g. a reshape of a (1, M) bias into (M,).
+    blocks: the order of stacked gate blocks along torch's first axis, as
+        indices of your blocks: torch's block k is your block ``blocks[k]``.
+        CS231n's LSTM stacks its gates i, f, o, g where torch stacks i, f, g, o:
+        ``Param("weight_ih", transpose=True, blocks=(0, 1, 3, 2))``.
     """
     torch_name: str
     transpose: bool | tuple = False
     to_torch: Callable | None = None
     from_torch: Callable | None = None
+    blocks: tuple | None = None
+
+    def reorder(self, value, inverse=False):
+        """Gate blocks along the first axis in torch's order (``inverse``: in yours)."""
+        if self.blocks is None:
+            return value
+        order = np.argsort(self.blocks) if inverse else list(self.blocks)
+        size = value.shape[0] // len(self.blocks)
+        parts = [value[size * k:size * (k + 1)] for k in range(len(self.blocks))]
+        parts = [parts[k] for k in order]
+        if isinstance(value, np.ndarray):
+            return np.concatenate(parts)
+        import torch
+        return torch.cat(parts)
 
     def _axes(self, ndim):
         if self.transpose is True:
@@ -157,10 +175,11 @@ class Param:
             value = np.transpose(value, axes)
         if self.to_torch is not None:
             value = self.to_torch(value)
-        return np.ascontiguousarray(value)
+        return np.ascontiguousarray(self.reorder(value))
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         """Torch's gradient in your layout (the inverse of :meth:`forward`)."""
+        grad = self.reorder(grad, inverse=True)
         if self.from_torch is not None:
             grad = self.from_torch(grad)
         axes = self._axes(grad.ndim)

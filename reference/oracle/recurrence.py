@@ -1,26 +1,35 @@
-"""Checks of recurrences: an RNN step, or a whole sequence with backprop through time.
+"""Checks of recurrences: one step with any number of states, or a whole sequence.
 
-CS231n's shapes, with no glue:
+CS231n's shapes, with no glue; ``states=`` names the recurrent states in the
+order your forward takes them (default one: ``prev_h`` for a step, ``h0``
+for a sequence):
 
-- :func:`check_rnn_step`: ``step_forward(x, prev_h, *params) -> (next_h, cache)``
-  and ``step_backward(dnext_h, cache) -> (dx, dprev_h, *dparams)``;
-- :func:`check_rnn`: ``forward(x, h0, *params) -> (h, cache)`` with x (N, T, D),
-  h0 (N, H), h (N, T, H), and ``backward(dh, cache) -> (dx, dh0, *dparams)``,
-  where ``dh`` (N, T, H) is the upstream gradient of every hidden state.
+- :func:`check_rnn_step`: ``forward(x, *states, *params) -> (*next_states, cache)``
+  and ``backward(*dnext_states, cache) -> (dx, *dstates, *dparams)``, e.g. an
+  RNN step (``prev_h``) or an LSTM step (``prev_h``, ``prev_c``);
+- :func:`check_rnn`: ``forward(x, *states, *params) -> (h, cache)`` with x
+  (N, T, D), h (N, T, H), and ``backward(dout, cache) -> (dx, *dstates,
+  *dparams)``, where ``dout`` (N, T, H) is the upstream gradient of every
+  hidden state.
 
-The torch side is CS231n's vanilla RNN, ``h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b)``
-(params named ``Wx`` (D, H), ``Wh`` (H, H), ``b`` (H,)), a ``torch.nn.RNN``
-(``batch_first=True``, one layer; your ``Wx``, ``Wh``, ``b`` map onto its
-``weight_ih_l0``, ``weight_hh_l0`` transposed and ``bias_ih_l0``, its
-``bias_hh_l0`` held at 0), or your torch function ``f(x, h0, **params) -> h``
-(``f(x, prev_h, **params) -> next_h`` for a step).
+The torch side (``against=``) is CS231n's vanilla RNN,
+``h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b)`` (params ``Wx`` (D, H), ``Wh``
+(H, H), ``b`` (H,)) when None; a torch cell (``RNNCell``, ``GRUCell``,
+``LSTMCell``) or recurrent module (``RNN``, ``GRU``, ``LSTM``: one layer,
+``batch_first=True``), called through ``torch.func.functional_call`` with
+your parameters named by ``mapping`` (``torch.nn.RNN`` maps ``Wx``, ``Wh``,
+``b`` onto ``weight_ih_l0``, ``weight_hh_l0`` transposed and ``bias_ih_l0``
+by itself; a torch parameter none of yours maps onto is held at 0, noted);
+or your torch function ``f(x, *states, **params)``.
 
 A sequence report adds a per-time-step table: the error of ``h[:, t]`` and
 of ``dx[:, t]`` at each step, and where along the sequence each first goes
 wrong. Backprop through time runs from the last step back, so a ``dh`` not
 carried to the previous step leaves the last step right and every earlier
-one wrong; the oracle also builds that wrong answer with torch (each step's
-input ``h_{t-1}`` cut from the graph) and names it when yours matches.
+one wrong; for the vanilla RNN the oracle also builds that wrong answer with
+torch (each step's input ``h_{t-1}`` cut from the graph) and names it when
+yours matches. Every array handed to your code is watched for in-place
+writes (:mod:`reference.oracle.inplace`).
 """
 from __future__ import annotations
 
@@ -82,6 +91,7 @@ def _module_weights(module, mapping, names, label):
             t = t.permute(*axes) if axes is not None else t
             if param.to_torch is not None:
                 t = param.to_torch(t)
+            t = param.reorder(t)
             if tuple(t.shape) != shapes[param.torch_name]:
                 raise OracleError(f"your {name!r} becomes {tuple(t.shape)} in torch's layout; "
                                   f"{label}'s {param.torch_name!r} has shape "

@@ -7,7 +7,7 @@
 
 The expression is written once and run twice: on leaves made by ``Value(x)``
 (your engine; then ``out.backward()``, and every leaf's ``.grad`` is read)
-and on float64 torch scalars (autograd), unless ``torch_expr`` gives the
+and on float64 torch scalars (autograd), unless ``against=`` gives the
 torch side separately. Every leaf gets a row ``d<name>``; ``out`` compares
 the forward value.
 
@@ -30,6 +30,7 @@ import random
 import numpy as np
 import torch
 
+from reference.oracle.against import accepts_old_forms
 from reference.oracle.diagnose import diagnose
 from reference.oracle.report import (
     NondeterministicError,
@@ -92,7 +93,7 @@ def _torch_side(expr, values: dict, keep=None):
     except Exception as e:
         raise OracleError(f"the torch side of the expression ({function_name(expr)}) raised "
                           f"{type(e).__name__}: {e}; write it with operators and the methods "
-                          f"tanh, relu, exp, log, sigmoid, or pass torch_expr=") from e
+                          f"tanh, relu, exp, log, sigmoid, or pass against=") from e
     t_out = out.t if isinstance(out, Node) else out
     for index, use in (keep or {}).items():
         chosen = nodes[index].uses[use]
@@ -109,7 +110,7 @@ def _plain_torch(torch_expr, values: dict):
               for n, v in values.items()}
     out = torch_expr(**leaves)
     if not isinstance(out, torch.Tensor) or out.numel() != 1:
-        raise OracleError(f"torch_expr ({function_name(torch_expr)}) returned "
+        raise OracleError(f"against= ({function_name(torch_expr)}) returned "
                           f"{type(out).__name__}; expected a scalar tensor")
     out.reshape(()).backward()
     return out.item(), {n: (t.grad.item() if t.grad is not None else 0.0)
@@ -192,7 +193,19 @@ def _diagnosed(value, expr, torch_expr, values, data, grad, rtol, atol_scale):
     return rows, shared
 
 
-def check_scalar_graph(value, expr, leaves, torch_expr=None, *, values=None, examples=100,
+def _old_call(args, kwargs):
+    """``check_scalar_graph(value, expr, leaves, torch_expr)`` -> ``against=torch_expr``."""
+    if len(args) > 3:
+        kwargs["against"], args = args[3], args[:3]
+    elif "torch_expr" in kwargs:
+        kwargs["against"] = kwargs.pop("torch_expr")
+    else:
+        return None
+    return args, kwargs, "value, expr, leaves, *, against=torch_expr, ..."
+
+
+@accepts_old_forms(_old_call)
+def check_scalar_graph(value, expr, leaves, *, against=None, values=None, examples=100,
                        seed=0, data="data", grad="grad", rtol=None, atol=None) -> Report:
     """Compare a scalar engine's leaf gradients with torch autograd of the same expression.
 
@@ -200,7 +213,7 @@ def check_scalar_graph(value, expr, leaves, torch_expr=None, *, values=None, exa
     expr: ``expr(**leaves) -> output node``, built from your leaves with
         operators (+ - * / **, including with plain numbers) and methods
         (``tanh()``, ``relu()``, ``exp()``, ``log()``, ``sigmoid()``); the same
-        function runs on torch scalars, unless ``torch_expr`` (written for
+        function runs on torch scalars, unless ``against`` (written for
         float64 torch scalar tensors) is given.
     leaves: the leaf names, e.g. ``("a", "b")``, drawn by hypothesis; or a
         dict name -> float to check at those values only (same as ``values=``).
@@ -209,6 +222,7 @@ def check_scalar_graph(value, expr, leaves, torch_expr=None, *, values=None, exa
     Returns the report of the smallest failing draw, else of one drawn point
     with a note of how many passed. Needs hypothesis unless values are given.
     """
+    torch_expr = against
     if isinstance(leaves, dict):
         values, leaves = dict(leaves), tuple(leaves)
     leaves = tuple(leaves)

@@ -1,8 +1,9 @@
-"""Learner-style NumPy code for the oracle's tests: each correct, and with one planted slip.
+"""Learner-style NumPy code for the oracle's tests and tour: each right, with slips to switch on.
 
-ReLU pairs that write into their arguments, a fully connected layer whose
-backward returns one array twice, an embedding lookup on integer token ids,
-a masked mean over a boolean mask, and CS231n-style LSTM and GRU steps.
+ReLU pairs that write into their arguments, an addition whose backward
+returns dout twice, an embedding lookup on integer token ids, CS231n-style
+LSTM and GRU steps and an LSTM over a sequence, and update rules (a CS231n
+Adam function, object-form AdamW and SGD with momentum).
 """
 from __future__ import annotations
 
@@ -250,3 +251,20 @@ def make_sgd_momentum(decay_after=False, decay_in_place=False):
                 d = s["momentum_buffer"] + (self.wd * p if decay_after else 0)
                 p -= self.lr * d
     return SGDMomentum()
+
+
+def _ifog_to_ifgo(a):
+    """Columns of stacked gates i, f, o, g (CS231n) -> i, f, g, o (and back: the same swap)."""
+    h = a.shape[-1] // 4
+    return np.concatenate([a[..., :2 * h], a[..., 3 * h:], a[..., 2 * h:3 * h]], axis=-1)
+
+
+def lstm_step_forward_cs231n(x, prev_h, prev_c, Wx, Wh, b):
+    """CS231n's gate order i, f, o, g in Wx (D, 4H), Wh (H, 4H), b (4H,)."""
+    return lstm_step_forward(x, prev_h, prev_c, _ifog_to_ifgo(Wx), _ifog_to_ifgo(Wh),
+                             _ifog_to_ifgo(b))
+
+
+def lstm_step_backward_cs231n(dnext_h, dnext_c, cache):
+    dx, dh, dc, dWx, dWh, db = make_lstm_step_backward()(dnext_h, dnext_c, cache)
+    return dx, dh, dc, _ifog_to_ifgo(dWx), _ifog_to_ifgo(dWh), _ifog_to_ifgo(db)
