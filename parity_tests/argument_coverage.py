@@ -175,8 +175,8 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["argcov_required"] = json.dumps(_required)
         return
     seen = _seen | config._argcov_seen
-    if not _whole_run(config):
-        return
+    if not _whole_run(config) or session.testsfailed or session.shouldstop:
+        return                                 # a partial or failed run proves nothing here
     exempt = _exemptions()
     every = {f"{name}({arg})" for name, args in _required.items() for arg in args}
     missing = sorted(f"{name}({arg})" for name, args in _required.items() for arg in args
@@ -184,7 +184,7 @@ def pytest_sessionfinish(session, exitstatus):
     stale = sorted(key for key in exempt if key not in every)
     config._argcov_report = (missing, stale)
     profile = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-    if (missing or stale) and exitstatus == 0 and profile in ENFORCED_PROFILES:
+    if (missing or stale) and profile in ENFORCED_PROFILES:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

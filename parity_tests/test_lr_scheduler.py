@@ -29,6 +29,7 @@ from parity_tests.scheduler_cases import (
     optimizer_pair,
     setups,
     simple_spec_strategies,
+    simple_specs,
     specs,
     step_once,
 )
@@ -72,6 +73,24 @@ def test_every_boundary_step_equals_torch(lrs, momentum, spec):
         for s, o in ((sched, opt), (t_sched, t_opt)):
             with pytest.raises(ValueError, match="Tried to step"):
                 step_once(s, o)
+
+
+@pytest.mark.parametrize("last_epoch", [0, 3])
+@given(lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),
+       children=st.lists(simple_specs().filter(lambda s: s.name != "OneCycleLR"), min_size=2,
+                         max_size=2),
+       milestone=st.integers(1, 8))
+def test_sequential_lr_started_at_a_later_epoch_equals_torch(last_epoch, lrs, children,
+                                                             milestone):
+    """``SequentialLR(..., last_epoch=k)`` starts its own count at ``k + 1`` (its children
+    keep theirs), so the switch to the second scheduler comes ``k + 1`` steps early."""
+    spec = Spec("SequentialLR", dict(milestones=[milestone], last_epoch=last_epoch), children)
+    opt, t_opt = optimizer_pair(lrs, 0.9)
+    sched, t_sched = spec.build(lr_scheduler, opt), spec.build(torch.optim.lr_scheduler, t_opt)
+    for step in range(horizon(spec)):
+        step_once(sched, opt)
+        step_once(t_sched, t_opt)
+        assert_same(sched, t_sched, opt, t_opt, f"step {step + 1}")
 
 
 @given(lrs=st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3),

@@ -26,7 +26,7 @@ from scratch import model as scratch_model
 ARGUMENTS = {
     "num_classes": st.integers(2, 12),
     "hidden": st.integers(3, 12),
-    "channels": st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    "channels": None,             # one width per stage: as many as the default has
     "cell": st.sampled_from(["rnn", "lstm"]),
 }
 
@@ -39,7 +39,8 @@ def test_every_named_architecture_argument_reaches_both_models(name, data, seed)
     params = inspect.signature(builder).parameters
     unknown = sorted(set(params) - set(ARGUMENTS))
     assert not unknown, f"{name}: no strategy draws argument(s) {unknown}: add them to ARGUMENTS"
-    kwargs = {p: data.draw(ARGUMENTS[p], label=p) for p in params}
+    kwargs = {p: data.draw(ARGUMENTS[p] or st.tuples(*[st.integers(1, 4)] * len(
+        params[p].default)), label=p) for p in params}
     architecture = builder(**kwargs)
     classes = kwargs.get("num_classes", 10)
     assert architecture.shapes()[-1] == (classes,)
