@@ -17,8 +17,8 @@ import sys
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
+from parity_tests import rnn_cases as R
 from parity_tests import strategies as S
-from parity_tests import test_rnn as R
 from parity_tests.helpers import tolerance
 
 

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
+from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
@@ -28,8 +29,7 @@ from parity_tests.helpers import (
     torch_run,
     upstream,
 )
-from parity_tests.test_gradcheck import check, spread
-from parity_tests.test_model import twins
+from parity_tests.model_helpers import twins
 from reference import convert
 from scratch import arch as A
 from scratch import functional as F

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from parity_tests import strategies as S
 from parity_tests.activation_cases import ACTIVATIONS, activation_cases
+from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
@@ -30,7 +31,6 @@ from parity_tests.helpers import (
     torch_run,
     upstream,
 )
-from parity_tests.test_gradcheck import check, spread
 from scratch import nn
 
 

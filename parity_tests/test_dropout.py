@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 import scratch
 from parity_tests import strategies as S
+from parity_tests.gradcheck import check
 from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, upstream
-from parity_tests.test_gradcheck import check
-from parity_tests.test_model import twins
+from parity_tests.model_helpers import twins
 from reference import dropout as RD
 from scratch import arch as A
 from scratch import functional as F

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
+from parity_tests.gradcheck import check
 from parity_tests.helpers import (
     assert_module_matches_torch,
     assert_parity,
@@ -20,7 +21,6 @@ from parity_tests.helpers import (
     torch_run,
     upstream,
 )
-from parity_tests.test_gradcheck import check
 from scratch import functional as F
 from scratch import nn
 
