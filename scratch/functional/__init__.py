@@ -59,7 +59,7 @@ from scratch.functional.margin_loss import (
                                            soft_margin_loss_backward,
                                            soft_margin_loss_forward,
 )
-from scratch.functional.padding import pad_backward, pad_forward
+from scratch.functional.padding import pad_backward, pad_forward, pad_nd_backward, pad_nd_forward
 from scratch.functional.piecewise_activation import (
                                            hardshrink_backward,
                                            hardshrink_forward,
@@ -94,6 +94,14 @@ from scratch.functional.probability_loss import (
                                            binary_cross_entropy_with_logits_forward,
                                            kl_div_backward,
                                            kl_div_forward,
+)
+from scratch.functional.rearrange import (
+                                           pixel_shuffle_backward,
+                                           pixel_shuffle_forward,
+                                           pixel_unshuffle_backward,
+                                           pixel_unshuffle_forward,
+                                           unflatten_backward,
+                                           unflatten_forward,
 )
 from scratch.functional.regression_loss import (
                                            gaussian_nll_loss_backward,
@@ -188,3 +196,6 @@ __all__ += ["celu_backward", "celu_forward", "glu_backward", "glu_forward", "har
 __all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward",
             "instance_norm_forward", "local_response_norm_backward", "local_response_norm_forward",
             "rms_norm_backward", "rms_norm_forward"]
+__all__ += ["pad_nd_backward", "pad_nd_forward", "pixel_shuffle_backward", "pixel_shuffle_forward",
+            "pixel_unshuffle_backward", "pixel_unshuffle_forward", "unflatten_backward",
+            "unflatten_forward"]

@@ -20,12 +20,24 @@ from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv2d
 from scratch.nn.dropout import Dropout, Dropout2d
-from scratch.nn.flatten import Flatten
+from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
 from scratch.nn.module import Module, Parameter
+from scratch.nn.padding import (
+           CircularPad1d,
+           CircularPad2d,
+           ConstantPad1d,
+           ConstantPad2d,
+           ReflectionPad1d,
+           ReflectionPad2d,
+           ReplicationPad1d,
+           ReplicationPad2d,
+           ZeroPad1d,
+           ZeroPad2d,
+)
 from scratch.nn.piecewise_activation import (
            Hardshrink,
            Hardsigmoid,
@@ -35,6 +47,7 @@ from scratch.nn.piecewise_activation import (
            Softshrink,
            Threshold,
 )
+from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
 from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
@@ -67,3 +80,6 @@ __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
             "Mish", "ReLU6", "SELU", "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign",
             "Tanhshrink", "Threshold"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
+__all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
+            "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+            "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
