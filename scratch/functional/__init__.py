@@ -30,6 +30,15 @@ from scratch.functional.activation import (
 )
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
 from scratch.functional.conv import conv2d_backward, conv2d_forward
+from scratch.functional.conv_transpose import (
+                                           conv1d_backward,
+                                           conv1d_forward,
+                                           conv_transpose1d_backward,
+                                           conv_transpose1d_forward,
+                                           conv_transpose2d_backward,
+                                           conv_transpose2d_forward,
+                                           transposed_out_size,
+)
 from scratch.functional.dropout import (
                                            draw_keep_mask,
                                            dropout_backward,
@@ -199,3 +208,6 @@ __all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward
 __all__ += ["pad_nd_backward", "pad_nd_forward", "pixel_shuffle_backward", "pixel_shuffle_forward",
             "pixel_unshuffle_backward", "pixel_unshuffle_forward", "unflatten_backward",
             "unflatten_forward"]
+__all__ += ["conv1d_backward", "conv1d_forward", "conv_transpose1d_backward",
+            "conv_transpose1d_forward", "conv_transpose2d_backward", "conv_transpose2d_forward",
+            "transposed_out_size"]

@@ -19,6 +19,8 @@ from scratch.nn.activation import (
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv2d
+from scratch.nn.conv1d import Conv1d
+from scratch.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
@@ -83,3 +85,4 @@ __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm"
 __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
             "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
             "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
+__all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
