@@ -124,6 +124,7 @@ from scratch.functional.regression_loss import (
                                            smooth_l1_loss_backward,
                                            smooth_l1_loss_forward,
 )
+from scratch.functional.resample import interpolate_backward, interpolate_forward
 from scratch.functional.rnn import (
                                            lstm_backward,
                                            lstm_forward,
@@ -211,3 +212,4 @@ __all__ += ["pad_nd_backward", "pad_nd_forward", "pixel_shuffle_backward", "pixe
 __all__ += ["conv1d_backward", "conv1d_forward", "conv_transpose1d_backward",
             "conv_transpose1d_forward", "conv_transpose2d_backward", "conv_transpose2d_forward",
             "transposed_out_size"]
+__all__ += ["interpolate_backward", "interpolate_forward"]

@@ -68,6 +68,7 @@ from scratch.nn.smooth_activation import (
            Softsign,
            Tanhshrink,
 )
+from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
@@ -86,3 +87,4 @@ __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", 
             "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
             "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
