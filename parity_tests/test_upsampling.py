@@ -124,3 +124,18 @@ def test_modes_scratch_lacks_are_refused_when_built():
     with pytest.raises(ValueError, match=r"Upsample: mode must be one of 'nearest', 'linear', "
                                          r"'bilinear' \(scratch has no 'bicubic' resampling\)"):
         nn.Upsample(scale_factor=2, mode="bicubic")
+
+
+@dtypes
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("recompute", [None, True])
+def test_scale_factor_not_the_size_ratio_places_the_samples(mode, recompute, dtype):
+    """5 * 1.7 gives 8 outputs; torch reads at multiples of 1 / 1.7, not of 5 / 8, unless
+    recompute_scale_factor asks for the ratio of the sizes."""
+    x = np.arange(10.0).reshape(1, 2, 5).astype(dtype)
+    kw = dict(scale_factor=1.7, mode=mode, recompute_scale_factor=recompute)
+    out, cache = F.interpolate_forward(x, **kw)
+    dout = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
+    t_out, g = torch_run(lambda input: TF.interpolate(input, **kw), dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.interpolate_backward(dout, cache)),
+                  dict(out=t_out, dx=g["input"]), dtype, dict(out=4, dx=8))

@@ -96,6 +96,18 @@ from scratch.functional.pooling import (
                                            max_pool2d_forward,
                                            max_pool2d_indices,
 )
+from scratch.functional.pooling1d import (
+                                           adaptive_avg_pool1d_backward,
+                                           adaptive_avg_pool1d_forward,
+                                           adaptive_max_pool1d_backward,
+                                           adaptive_max_pool1d_forward,
+                                           avg_pool1d_backward,
+                                           avg_pool1d_forward,
+                                           max_pool1d_backward,
+                                           max_pool1d_forward,
+                                           max_unpool2d_backward,
+                                           max_unpool2d_forward,
+)
 from scratch.functional.probability_loss import (
                                            binary_cross_entropy_backward,
                                            binary_cross_entropy_forward,
@@ -213,3 +225,7 @@ __all__ += ["conv1d_backward", "conv1d_forward", "conv_transpose1d_backward",
             "conv_transpose1d_forward", "conv_transpose2d_backward", "conv_transpose2d_forward",
             "transposed_out_size"]
 __all__ += ["interpolate_backward", "interpolate_forward"]
+__all__ += ["adaptive_avg_pool1d_backward", "adaptive_avg_pool1d_forward",
+            "adaptive_max_pool1d_backward", "adaptive_max_pool1d_forward", "avg_pool1d_backward",
+            "avg_pool1d_forward", "max_pool1d_backward", "max_pool1d_forward",
+            "max_unpool2d_backward", "max_unpool2d_forward"]

@@ -51,6 +51,13 @@ from scratch.nn.piecewise_activation import (
 )
 from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.pooling1d import (
+           AdaptiveAvgPool1d,
+           AdaptiveMaxPool1d,
+           AvgPool1d,
+           MaxPool1d,
+           MaxUnpool2d,
+)
 from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
 from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.rnn import LSTM, RNN
@@ -88,3 +95,4 @@ __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", 
             "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool2d"]
