@@ -201,7 +201,10 @@ def assert_state_matches(opt, t_opt, params, t_params, dtype):
         assert state.keys() == t_state.keys(), (i, sorted(state), sorted(t_state))
         if "step" in state:
             assert float(state["step"]) == float(t_state["step"])
-        arrays = {k: v for k, v in state.items() if k != "step"}
+        if "mu_product" in state:   # NAdam's float32 running product: exact, torch's dtype
+            assert state["mu_product"].dtype == np.dtype(str(t_state["mu_product"].dtype)[6:])
+            assert float(state["mu_product"]) == float(t_state["mu_product"])
+        arrays = {k: v for k, v in state.items() if k not in ("step", "mu_product")}
         taken = int(t_state["step"]) if "step" in t_state else 5
         assert_parity({f"param{i}.{k}": v for k, v in arrays.items()},
                       {f"param{i}.{k}": t_state[k] for k in arrays}, dtype,
@@ -250,3 +253,33 @@ def assert_no_shared_memory(opt, params):
     for a in arrays:
         for b in others:
             assert not np.shares_memory(a, b), "an optimizer buffer shares memory"
+
+
+# --------------------------------------------------------------------------- toolbox optimizers
+# Hyperparameters of NAdam, RAdam and Adamax (their tests: test_optim_more.py). RAdam's
+# beta2 reaches down to 0.75 so that a run of 6-8 steps crosses rho_t > 5 (the switch from
+# plain momentum to the rectified adaptive step; with beta2 = 0.999 it comes after ~6
+# steps, with beta2 < 2/3 never).
+@st.composite
+def nadam_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.9, 0.9999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS),
+                momentum_decay=draw(st.sampled_from([4e-3, 0.0, 0.1, 1.0])),
+                decoupled_weight_decay=draw(st.booleans()), maximize=draw(st.booleans()))
+
+
+@st.composite
+def radam_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.75, 0.999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS),
+                decoupled_weight_decay=draw(st.booleans()), maximize=draw(st.booleans()))
+
+
+@st.composite
+def adamax_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.5, 0.9999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS), maximize=draw(st.booleans()))
+
+
+MORE_NAMES = ["NAdam", "RAdam", "Adamax"]
+KWARGS.update(NAdam=nadam_kwargs(), RAdam=radam_kwargs(), Adamax=adamax_kwargs())
