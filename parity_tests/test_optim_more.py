@@ -1,4 +1,4 @@
-"""NAdam, RAdam and Adamax against torch.optim: every option step by step in 1-3
+"""NAdam, RAdam, Adamax, Rprop and ASGD against torch.optim: every option step by step in 1-3
 parameter groups (the runner, ``check_against_torch``, compares parameters and every
 state array after each step, within the step tolerance of
 :mod:`parity_tests.optim_problems`), NAdam's momentum schedule over many steps,
@@ -115,7 +115,9 @@ def test_constructor_signature_equals_torch(name):
 
 BAD = [("NAdam", dict(momentum_decay=-1.0)), ("NAdam", dict(betas=(1.0, 0.9))),
        ("RAdam", dict(eps=-1.0)), ("RAdam", dict(lr=-0.1)),
-       ("Adamax", dict(betas=(0.9, 1.5))), ("Adamax", dict(weight_decay=-1.0))]
+       ("Adamax", dict(betas=(0.9, 1.5))), ("Adamax", dict(weight_decay=-1.0)),
+       ("Rprop", dict(etas=(1.5, 1.2))), ("Rprop", dict(lr=-1.0)),
+       ("ASGD", dict(weight_decay=-0.1))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD, ids=[f"{n}-{k}" for n, k in BAD])
