@@ -201,7 +201,11 @@ def assert_state_matches(opt, t_opt, params, t_params, dtype):
         assert state.keys() == t_state.keys(), (i, sorted(state), sorted(t_state))
         if "step" in state:
             assert float(state["step"]) == float(t_state["step"])
-        arrays = {k: v for k, v in state.items() if k != "step"}
+        scalars = [k for k in ("mu_product", "eta", "mu") if k in state]
+        for k in scalars:   # NAdam's, ASGD's float32 scalars: exact, in torch's dtype
+            assert state[k].dtype == np.dtype(str(t_state[k].dtype)[6:]), k
+            assert float(state[k]) == float(t_state[k]), k
+        arrays = {k: v for k, v in state.items() if k != "step" and k not in scalars}
         taken = int(t_state["step"]) if "step" in t_state else 5
         assert_parity({f"param{i}.{k}": v for k, v in arrays.items()},
                       {f"param{i}.{k}": t_state[k] for k in arrays}, dtype,
@@ -250,3 +254,51 @@ def assert_no_shared_memory(opt, params):
     for a in arrays:
         for b in others:
             assert not np.shares_memory(a, b), "an optimizer buffer shares memory"
+
+
+# --------------------------------------------------------------------------- toolbox optimizers
+# Hyperparameters of NAdam, RAdam and Adamax (their tests: test_optim_more.py). RAdam's
+# beta2 reaches down to 0.75 so that a run of 6-8 steps crosses rho_t > 5 (the switch from
+# plain momentum to the rectified adaptive step; with beta2 = 0.999 it comes after ~6
+# steps, with beta2 < 2/3 never).
+@st.composite
+def nadam_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.9, 0.9999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS),
+                momentum_decay=draw(st.sampled_from([4e-3, 0.0, 0.1, 1.0])),
+                decoupled_weight_decay=draw(st.booleans()), maximize=draw(st.booleans()))
+
+
+@st.composite
+def radam_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.75, 0.999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS),
+                decoupled_weight_decay=draw(st.booleans()), maximize=draw(st.booleans()))
+
+
+@st.composite
+def adamax_kwargs(draw):
+    return dict(lr=draw(LRS), betas=(draw(st.floats(0.0, 0.99)), draw(st.floats(0.5, 0.9999))),
+                eps=draw(EPS), weight_decay=draw(WEIGHT_DECAYS), maximize=draw(st.booleans()))
+
+
+@st.composite
+def rprop_kwargs(draw):
+    low = draw(st.sampled_from([1e-6, 1e-3]))
+    return dict(lr=draw(LRS), etas=(draw(st.floats(0.1, 0.9)), draw(st.floats(1.1, 2.0))),
+                step_sizes=(low, draw(st.sampled_from([50.0, 0.2]))),
+                maximize=draw(st.booleans()))
+
+
+@st.composite
+def asgd_kwargs(draw):
+    """t0 of 0-2 starts the averaging within the run (torch's default 1e6 never does)."""
+    return dict(lr=draw(LRS), lambd=draw(st.sampled_from([1e-4, 0.0, 0.1])),
+                alpha=draw(st.sampled_from([0.75, 0.5, 1.0])),
+                t0=draw(st.sampled_from([1e6, 0.0, 1.0, 2.0])),
+                weight_decay=draw(WEIGHT_DECAYS), maximize=draw(st.booleans()))
+
+
+MORE_NAMES = ["NAdam", "RAdam", "Adamax", "Rprop", "ASGD"]
+KWARGS.update(NAdam=nadam_kwargs(), RAdam=radam_kwargs(), Adamax=adamax_kwargs(),
+              Rprop=rprop_kwargs(), ASGD=asgd_kwargs())

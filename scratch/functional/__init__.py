@@ -35,6 +35,15 @@ from scratch.functional.activation import (
 )
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
 from scratch.functional.conv import conv2d_backward, conv2d_forward
+from scratch.functional.conv_transpose import (
+                                           conv1d_backward,
+                                           conv1d_forward,
+                                           conv_transpose1d_backward,
+                                           conv_transpose1d_forward,
+                                           conv_transpose2d_backward,
+                                           conv_transpose2d_forward,
+                                           transposed_out_size,
+)
 from scratch.functional.dropout import (
                                            draw_keep_mask,
                                            dropout_backward,
@@ -64,7 +73,7 @@ from scratch.functional.margin_loss import (
                                            soft_margin_loss_backward,
                                            soft_margin_loss_forward,
 )
-from scratch.functional.padding import pad_backward, pad_forward
+from scratch.functional.padding import pad_backward, pad_forward, pad_nd_backward, pad_nd_forward
 from scratch.functional.piecewise_activation import (
                                            hardshrink_backward,
                                            hardshrink_forward,
@@ -92,6 +101,18 @@ from scratch.functional.pooling import (
                                            max_pool2d_forward,
                                            max_pool2d_indices,
 )
+from scratch.functional.pooling1d import (
+                                           adaptive_avg_pool1d_backward,
+                                           adaptive_avg_pool1d_forward,
+                                           adaptive_max_pool1d_backward,
+                                           adaptive_max_pool1d_forward,
+                                           avg_pool1d_backward,
+                                           avg_pool1d_forward,
+                                           max_pool1d_backward,
+                                           max_pool1d_forward,
+                                           max_unpool2d_backward,
+                                           max_unpool2d_forward,
+)
 from scratch.functional.probability_loss import (
                                            binary_cross_entropy_backward,
                                            binary_cross_entropy_forward,
@@ -99,6 +120,14 @@ from scratch.functional.probability_loss import (
                                            binary_cross_entropy_with_logits_forward,
                                            kl_div_backward,
                                            kl_div_forward,
+)
+from scratch.functional.rearrange import (
+                                           pixel_shuffle_backward,
+                                           pixel_shuffle_forward,
+                                           pixel_unshuffle_backward,
+                                           pixel_unshuffle_forward,
+                                           unflatten_backward,
+                                           unflatten_forward,
 )
 from scratch.functional.regression_loss import (
                                            gaussian_nll_loss_backward,
@@ -112,6 +141,7 @@ from scratch.functional.regression_loss import (
                                            smooth_l1_loss_backward,
                                            smooth_l1_loss_forward,
 )
+from scratch.functional.resample import interpolate_backward, interpolate_forward
 from scratch.functional.rnn import (
                                            lstm_backward,
                                            lstm_forward,
@@ -220,3 +250,14 @@ __all__ += ["embedding_backward", "embedding_forward", "embedding_renorm_",
             "layer_norm_backward", "layer_norm_forward", "multi_head_attention_backward",
             "multi_head_attention_forward", "scaled_dot_product_attention_backward",
             "scaled_dot_product_attention_forward"]
+__all__ += ["pad_nd_backward", "pad_nd_forward", "pixel_shuffle_backward", "pixel_shuffle_forward",
+            "pixel_unshuffle_backward", "pixel_unshuffle_forward", "unflatten_backward",
+            "unflatten_forward"]
+__all__ += ["conv1d_backward", "conv1d_forward", "conv_transpose1d_backward",
+            "conv_transpose1d_forward", "conv_transpose2d_backward", "conv_transpose2d_forward",
+            "transposed_out_size"]
+__all__ += ["interpolate_backward", "interpolate_forward"]
+__all__ += ["adaptive_avg_pool1d_backward", "adaptive_avg_pool1d_forward",
+            "adaptive_max_pool1d_backward", "adaptive_max_pool1d_forward", "avg_pool1d_backward",
+            "avg_pool1d_forward", "max_pool1d_backward", "max_pool1d_forward",
+            "max_unpool2d_backward", "max_unpool2d_forward"]

@@ -70,3 +70,62 @@ def pad_backward(dout, cache):
     rows, cols, (top, left), (h, w) = cache
     dx = _fold_axis(dout, cols, left, w, -1)
     return np.ascontiguousarray(_fold_axis(dx, rows, top, h, -2))
+
+
+# --------------------------------------------------------------------------- any number of axes
+class PadCache(NamedTuple):
+    sources: tuple          # per padded axis (last axis first): the source index of each
+    sizes: tuple            # output position along it (-1: the constant), and its input size
+
+
+def _source_cropping(size, before, after, mode):
+    """:func:`_source` where a negative ``before``/``after`` crops; torch's circular mode
+    crops first and then wraps around what is left."""
+    if mode != "circular" or (before >= 0 and after >= 0):
+        return _source(size, before, after, mode)
+    kept = np.arange(max(-before, 0), size - max(-after, 0))
+    return kept[_source(len(kept), max(before, 0), max(after, 0), mode)]
+
+
+def pad_nd_forward(x, pad, mode="constant", value=0.0):
+    """Pad the last ``len(pad) // 2`` axes of ``x`` by torch's flat ``pad``, last axis
+    first: ``(left, right)``, ``(left, right, top, bottom)``, ... as ``F.pad``.
+
+    A negative entry crops. Each axis is a gather by :func:`_source` (the same
+    choice of source element per mode as :func:`pad_forward`, which conv's
+    ``padding_mode`` uses); with 'constant' the positions without a source take
+    ``value``. Output: each padded axis ``before + size + after`` long.
+    """
+    sources, sizes, out = [], [], x
+    for i in range(len(pad) // 2):
+        axis = x.ndim - 1 - i
+        src = _source_cropping(x.shape[axis], pad[2 * i], pad[2 * i + 1], mode)
+        valid = src >= 0
+        if mode == "constant":
+            shape = list(out.shape)
+            shape[axis] = len(src)
+            filled = np.full(shape, value, x.dtype)
+            index = [slice(None)] * x.ndim
+            index[axis] = np.flatnonzero(valid)
+            filled[tuple(index)] = np.take(out, src[valid], axis=axis)
+            out = filled
+        else:
+            out = np.take(out, src, axis=axis)
+        sources.append(src)
+        sizes.append(x.shape[axis])
+    return np.asarray(out, x.dtype), PadCache(tuple(sources), tuple(sizes))
+
+
+def pad_nd_backward(dout, cache):
+    """Adjoint of each axis's gather, all positions at once (``np.add.at`` adds the
+    gradients of the positions that copied the same element)."""
+    grad = dout
+    for i in reversed(range(len(cache.sources))):
+        axis = dout.ndim - 1 - i
+        src, size = cache.sources[i], cache.sizes[i]
+        valid = src >= 0
+        moved = np.moveaxis(grad, axis, 0)[valid]                  # (kept positions, ...)
+        acc = np.zeros((size,) + moved.shape[1:], dout.dtype)
+        np.add.at(acc, src[valid], moved)
+        grad = np.moveaxis(acc, 0, axis)
+    return np.ascontiguousarray(grad)

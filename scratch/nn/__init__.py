@@ -19,13 +19,27 @@ from scratch.nn.activation import (
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import ModuleDict, ModuleList, Sequential
 from scratch.nn.conv import Conv2d
+from scratch.nn.conv1d import Conv1d
+from scratch.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
 from scratch.nn.dropout import Dropout, Dropout2d
-from scratch.nn.flatten import Flatten
+from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
-from scratch.nn.module import Module
+from scratch.nn.module import Module, Parameter
+from scratch.nn.padding import (
+           CircularPad1d,
+           CircularPad2d,
+           ConstantPad1d,
+           ConstantPad2d,
+           ReflectionPad1d,
+           ReflectionPad2d,
+           ReplicationPad1d,
+           ReplicationPad2d,
+           ZeroPad1d,
+           ZeroPad2d,
+)
 from scratch.nn.parameter import Buffer, Parameter
 from scratch.nn.piecewise_activation import (
            Hardshrink,
@@ -36,7 +50,15 @@ from scratch.nn.piecewise_activation import (
            Softshrink,
            Threshold,
 )
+from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from scratch.nn.pooling1d import (
+           AdaptiveAvgPool1d,
+           AdaptiveMaxPool1d,
+           AvgPool1d,
+           MaxPool1d,
+           MaxUnpool2d,
+)
 from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
 from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.residual import Residual
@@ -55,6 +77,7 @@ from scratch.nn.smooth_activation import (
            Softsign,
            Tanhshrink,
 )
+from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
            "LeakyReLU", "Linear", "MaxPool2d", "Module", "PReLU", "Parameter", "ReLU",
@@ -81,3 +104,9 @@ from scratch.nn.transformer import TransformerEncoder, TransformerEncoderLayer  
 
 __all__ += ["Embedding", "GRU", "GRUCell", "LSTMCell", "LayerNorm", "MultiheadAttention",
             "RNNCell", "TransformerEncoder", "TransformerEncoderLayer"]
+__all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
+            "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+            "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
+__all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool2d"]

@@ -36,3 +36,42 @@ class Flatten(Module):
 
     def backward(self, dout, input_grad=True):
         return F.flatten_backward(dout, self._take_cache(dout))
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (a tuple or list of ints, one of them
+    may be -1), as ``torch.nn.Unflatten``: ``Unflatten(1, (1, 28, 28))`` turns (N, 784)
+    into (N, 1, 28, 28)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = checks.dim_index(self, "dim", dim)
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element "
+                                f"of type {type(n).__name__} at pos {i}")
+        self.unflattened_size = unflattened_size
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+    def forward(self, x):
+        checks.input_array(self, x, min_ndim=1)
+        if not -x.ndim <= self.dim < x.ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-x.ndim}, {x.ndim - 1}], but got {self.dim})")
+        sizes, size = list(self.unflattened_size), x.shape[self.dim]
+        known = 1
+        for n in sizes:
+            known *= n if n != -1 else 1
+        if sizes.count(-1) > 1 or (-1 not in sizes and known != size) or (
+                -1 in sizes and (known == 0 or size % known)):
+            raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the "
+                               f"size of dim {self.dim} ({size}) in the input tensor")
+        return self._keep(*F.unflatten_forward(x, self.dim, sizes))
+
+    def backward(self, dout, input_grad=True):
+        return F.unflatten_backward(dout, self._take_cache(dout))

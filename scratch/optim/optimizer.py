@@ -268,6 +268,9 @@ def _cast(name: str, value, p: Parameter, key) -> np.ndarray:
     value = np.array(value, copy=True)
     if name == "step":  # a count saved as an integer becomes torch's float32 step
         return value.astype(np.float32) if value.dtype.kind in "iub" else value
+    if name in ("mu_product", "eta", "mu") and value.ndim == 0:   # NAdam's, ASGD's scalars:
+        return value.astype(p.data.dtype)                         # torch casts them too
+        return value.astype(p.data.dtype)
     if value.shape != p.data.shape:
         raise ValueError(f"optimizer state {name!r} of parameter {key} has shape "
                          f"{value.shape}, expected {p.data.shape}")
