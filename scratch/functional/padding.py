@@ -73,7 +73,7 @@ def pad_backward(dout, cache):
 
 
 # --------------------------------------------------------------------------- any number of axes
-class PadCache(NamedTuple):
+class PadNdCache(NamedTuple):
     sources: tuple          # per padded axis (last axis first): the source index of each
     sizes: tuple            # output position along it (-1: the constant), and its input size
 
@@ -113,7 +113,7 @@ def pad_nd_forward(x, pad, mode="constant", value=0.0):
             out = np.take(out, src, axis=axis)
         sources.append(src)
         sizes.append(x.shape[axis])
-    return np.asarray(out, x.dtype), PadCache(tuple(sources), tuple(sizes))
+    return np.asarray(out, x.dtype), PadNdCache(tuple(sources), tuple(sizes))
 
 
 def pad_nd_backward(dout, cache):

@@ -27,7 +27,7 @@ from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
 from scratch.nn.loss import CrossEntropyLoss, NLLLoss
 from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
-from scratch.nn.module import Module, Parameter
+from scratch.nn.module import Module
 from scratch.nn.padding import (
            CircularPad1d,
            CircularPad2d,
