@@ -25,7 +25,7 @@ from parity_tests.helpers import (
     torch_run,
     upstream,
 )
-from parity_tests.test_gradcheck import check, spread
+from parity_tests.gradcheck import check, spread
 from scratch import functional as F
 from scratch import nn
 
