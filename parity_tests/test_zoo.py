@@ -31,6 +31,12 @@ ARGUMENTS = {
 }
 
 
+def _strategy(name, param):
+    if ARGUMENTS[name] is None:               # channels: as many widths as the default has
+        return st.tuples(*[st.integers(1, 4)] * len(param.default))
+    return ARGUMENTS[name]
+
+
 @pytest.mark.parametrize("name", sorted(A.ARCHITECTURES))
 @S.fewer_examples(1 / 3)   # whole networks
 @given(data=st.data(), seed=st.integers(0, 2**16))
@@ -39,8 +45,7 @@ def test_every_named_architecture_argument_reaches_both_models(name, data, seed)
     params = inspect.signature(builder).parameters
     unknown = sorted(set(params) - set(ARGUMENTS))
     assert not unknown, f"{name}: no strategy draws argument(s) {unknown}: add them to ARGUMENTS"
-    kwargs = {p: data.draw(ARGUMENTS[p] or st.tuples(*[st.integers(1, 4)] * len(
-        params[p].default)), label=p) for p in params}
+    kwargs = {p: data.draw(_strategy(p, params[p]), label=p) for p in params}
     architecture = builder(**kwargs)
     classes = kwargs.get("num_classes", 10)
     assert architecture.shapes()[-1] == (classes,)
