@@ -13,7 +13,31 @@ forget gate). The sequence backward walks the steps in reverse and carries both.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class RNNCache(NamedTuple):
+    x: np.ndarray           # (T, N, D)
+    h0: np.ndarray          # (N, H)
+    out: np.ndarray         # (T, N, H): the hidden state after every step
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    has_bias: bool
+    nonlinearity: str
+
+
+class LSTMCache(NamedTuple):
+    x: np.ndarray           # (T, N, D)
+    h0: np.ndarray          # (N, H or P)
+    out: np.ndarray         # (T, N, H or P): h after every step
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    has_bias: bool
+    gates: list             # per step: (c_prev, i, f, g, o, tanh(c))
+    w_hr: np.ndarray | None  # the projection (P, H), or None
+    unprojected: list       # per step: o * tanh(c) (N, H), what w_hr multiplies
 
 
 def _sigmoid(a):
@@ -93,14 +117,14 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     x: (T, N, D); h0: (N, H). The input part of every step is one matrix product;
     the loop over time holds only the recurrent part.
     Returns out (T, N, H), the hidden state at every step (the last one is
-    ``h_n``), and cache ``(x, h0, out, w_ih, w_hh, has_bias, nonlinearity)``.
+    ``h_n``), and an :class:`RNNCache`.
     """
     a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
     h = h0
     for t in range(x.shape[0]):
         h = out[t] = _rnn_activation(a_in[t] + h @ w_hh.T, nonlinearity)
-    return out, (x, h0, out, w_ih, w_hh, b_ih is not None, nonlinearity)
+    return out, RNNCache(x, h0, out, w_ih, w_hh, b_ih is not None, nonlinearity)
 
 
 def rnn_backward(dout, dh_n, cache):
@@ -179,8 +203,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
     that smaller h is both the output and what the next step multiplies by ``w_hh``
     (4H, P); h0 is (N, P), c0 stays (N, H).
     Returns out (T, N, H or P) (the hidden state at every step), c_n (N, H) (the
-    final cell state; ``h_n`` is ``out[-1]``) and cache: the inputs, states and
-    every step's gates (and the unprojected ``o * tanh(c)``).
+    final cell state; ``h_n`` is ``out[-1]``) and an :class:`LSTMCache`.
     """
     a_in = _input_part(x, w_ih, b_ih, b_hh)                            # (T, N, 4H)
     out = np.empty((x.shape[0], *h0.shape), dtype=h0.dtype)
@@ -194,7 +217,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
         h = out[t] = m if w_hr is None else m @ w_hr.T                  # (N, H or P)
         gates.append((c_prev, i, f, g, o, tc))
         unprojected.append(m)
-    return out, c, (x, h0, out, w_ih, w_hh, b_ih is not None, gates, w_hr, unprojected)
+    return out, c, LSTMCache(x, h0, out, w_ih, w_hh, b_ih is not None, gates, w_hr,
+                             unprojected)
 
 
 def lstm_backward(dout, dh_n, dc_n, cache):
