@@ -10,9 +10,10 @@ Tolerance: a layer chains the attention (``E + L`` terms), the feed-forward bloc
 (``E + F``) and two LayerNorms over E: the budget is ``8 (E + L + F + 2)`` per layer for
 values and input gradients, times the ``N * L`` positions for parameter gradients. Each
 LayerNorm amplifies the rounding error of its input by the row's conditioning
-``max|x| / sqrt(var + eps)`` (see test_layernorm.py), up to 1/sqrt(eps) for a constant
-row; the budget is multiplied by the product of every LayerNorm's worst conditioning,
-measured on torch's side (forward hooks on its LayerNorms: the reference's values).
+``max|x| / sqrt(var + eps)`` and its backward multiplies by ``1 / sqrt(var + eps)`` (see
+test_layernorm.py), up to 1/sqrt(eps) for a constant row; the budget is multiplied by the
+product over every LayerNorm of the larger of the two at its worst row, measured on
+torch's side (forward hooks on its LayerNorms: the reference's values).
 """
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ from hypothesis import given
 
 from parity_tests import sequence_strategies as Q
 from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, row_conditioning, torch_dtype
+from parity_tests.sequence_helpers import (
+    finite_differences,
+    row_conditioning,
+    row_rstd,
+    torch_dtype,
+)
 from scratch import nn
 
 
@@ -89,7 +95,9 @@ def run(case, dtype):
     conditioning = []
 
     def record(norm, inputs):
-        conditioning.append(row_conditioning(inputs[0].detach().numpy(), 1, norm.eps).max())
+        x = inputs[0].detach().numpy()
+        conditioning.append(max(row_conditioning(x, 1, norm.eps).max(),
+                                row_rstd(x, 1, norm.eps).max()))
     hooks = [m.register_forward_pre_hook(record) for m in twin.modules()
              if isinstance(m, torch.nn.LayerNorm)]
     torch.manual_seed(case.seed)
