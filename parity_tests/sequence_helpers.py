@@ -71,5 +71,12 @@ def row_conditioning(x: np.ndarray, k: int, eps: float) -> np.ndarray:
     return np.maximum(1.0, scale)
 
 
+def row_rstd(x: np.ndarray, k: int, eps: float) -> np.ndarray:
+    """Per normalised row: ``max(1, 1 / sqrt(var + eps))``, the factor layer norm's input
+    gradient (every term of which is multiplied by it) scales its rounding error by."""
+    rows = np.asarray(x, np.float64).reshape(-1, int(np.prod(x.shape[x.ndim - k:])))
+    return np.maximum(1.0, 1 / np.sqrt(rows.var(axis=1) + eps))
+
+
 def torch_dtype(dtype):
     return TORCH_DTYPE[np.dtype(dtype)]

@@ -186,3 +186,33 @@ def test_gru_refuses_a_float32_input_to_float64_weights_as_torch_does():
         torch.nn.GRU(3, 4).double()(torch.zeros(5, 2, 3))
     with pytest.raises(TypeError, match="float64 parameters but got input of dtype float32"):
         nn.GRU(3, 4, dtype=np.float64)(np.zeros((5, 2, 3), np.float32))
+
+
+@dtypes
+@given(case=S.recurrent_cases(modes=("GRU",)).filter(lambda c: c.batch is not None),
+       last_step=st.booleans())
+def test_gru_output_gives_torchs_last_step_or_whole_output(dtype, case, last_step):
+    """GRUOutput (batch_first, one array out, final state dropped): torch's GRU output[:, -1]
+    (or the whole output) and the gradients of a random upstream gradient on it."""
+    layer = nn.GRUOutput(case.input_size, case.hidden_size, num_layers=case.num_layers,
+                         bias=case.bias, bidirectional=case.bidirectional, last_step=last_step,
+                         dtype=dtype)
+    twin = torch.nn.GRU(case.input_size, case.hidden_size, num_layers=case.num_layers,
+                        bias=case.bias, bidirectional=case.bidirectional, batch_first=True,
+                        dtype=torch_dtype(dtype))
+    state = {k: v.astype(dtype) for k, v in contractive_state(layer, case.seed).items()}
+    layer.load_state_dict(state)
+    convert.load_numpy_state(twin, state)
+    x = case.x if case.batch_first else case.x.transpose(1, 0, 2)
+    x = np.ascontiguousarray(x).astype(dtype)
+    out = layer(x)
+    dout = upstream(case.seed, out.shape, dtype)
+    dx = layer.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    t_out = twin(tx)[0]
+    t_out = t_out[:, -1] if last_step else t_out
+    t_out.backward(torch.from_numpy(dout))
+    mine = dict(out=out, dx=dx, **{f"grad.{k}": p.grad for k, p in layer.named_parameters()})
+    theirs = dict(out=t_out, dx=tx.grad,
+                  **{f"grad.{k}": p.grad for k, p in twin.named_parameters()})
+    assert_parity(mine, theirs, dtype, budgets(case, theirs))

@@ -5,7 +5,9 @@ module (normalized_shape an int or a tuple, eps, elementwise_affine, bias) on in
 Tolerance: each output and input-gradient row sums ``m`` normalised elements and is
 amplified by the row's conditioning ``max|x| / sqrt(var + eps)`` (as batch norm's channels,
 see :mod:`parity_tests.helpers`), so row ``r`` is compared with ``K = m * cond[r]``;
-the parameter gradients sum over all rows: ``K = rows * m * max(cond)``.
+its input gradient is ``rstd`` times a sum of such terms, so its rounding is ``rstd =
+1 / sqrt(var + eps)`` times larger (up to 316 for a constant row): ``K = m * cond[r] *
+max(1, rstd[r])``; the parameter gradients sum over all rows: ``K = rows * m * max(cond)``.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from parity_tests.sequence_helpers import (
     backprop,
     finite_differences,
     row_conditioning,
+    row_rstd,
     tensors,
     torch_dtype,
 )
@@ -31,12 +34,12 @@ from scratch import nn
 
 def compare_rows(mine, theirs, dtype, x, k, eps):
     """out and dx row by row (each with its own conditioning), parameter gradients whole."""
-    cond = row_conditioning(x, k, eps)
+    cond, rstd = row_conditioning(x, k, eps), row_rstd(x, k, eps)
     m = int(np.prod(x.shape[x.ndim - k:]))
-    for r, c in enumerate(cond):
+    for r, (c, s) in enumerate(zip(cond, rstd)):
         assert_parity({n: np.asarray(mine[n]).reshape(len(cond), m)[r] for n in ("out", "dx")},
                       {n: theirs[n].detach().reshape(len(cond), m)[r] for n in ("out", "dx")},
-                      dtype, {"out": m * c, "dx": m * c})
+                      dtype, {"out": m * c, "dx": m * c * s})
     params = [n for n in theirs if n not in ("out", "dx")]
     assert_parity({n: mine[n] for n in params}, {n: theirs[n] for n in params}, dtype,
                   {n: len(cond) * m * cond.max() for n in params})

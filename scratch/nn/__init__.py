@@ -99,11 +99,12 @@ from scratch.nn.attention import MultiheadAttention  # noqa: E402
 from scratch.nn.gru import GRU  # noqa: E402
 from scratch.nn.layernorm import LayerNorm  # noqa: E402
 from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
+from scratch.nn.sequence import GRUOutput  # noqa: E402
 from scratch.nn.sparse import Embedding  # noqa: E402
 from scratch.nn.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
 
-__all__ += ["Embedding", "GRU", "GRUCell", "LSTMCell", "LayerNorm", "MultiheadAttention",
-            "RNNCell", "TransformerEncoder", "TransformerEncoderLayer"]
+__all__ += ["Embedding", "GRU", "GRUCell", "GRUOutput", "LSTMCell", "LayerNorm",
+            "MultiheadAttention", "RNNCell", "TransformerEncoder", "TransformerEncoderLayer"]
 __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
             "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
             "ReplicationPad2d", "Unflatten", "ZeroPad1d", "ZeroPad2d"]
