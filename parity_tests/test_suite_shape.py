@@ -35,7 +35,7 @@ def test_no_test_file_is_imported_by_another_file(path):
 
 def test_the_check_sees_an_import_of_a_test_file(tmp_path):
     bad = tmp_path / "x.py"
-    bad.write_text("from parity_tests.model_helpers import twins\n"
+    bad.write_text("from parity_tests.test_model import twins\n"
                    "from parity_tests import test_rnn as R\n")
     assert _imported_test_modules(bad) == ["parity_tests.test_model",
                                            "parity_tests.test_rnn"]
