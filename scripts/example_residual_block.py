@@ -40,7 +40,8 @@ def check(block_class, in_channels, out_channels, stride, dtype, seed):
     """The oracle's report on ``block_class`` against the torch block, x of (2, C, 6, 6)."""
     mine = block_class(in_channels, out_channels, stride, dtype=dtype, generator=seed)
     theirs = TorchResidualBlock(in_channels, out_channels, stride, dtype=TORCH_DTYPES[dtype])
-    return oracle.check_module(mine, theirs, x=(2, in_channels, 6, 6), seed=seed, dtype=dtype)
+    return oracle.check_module(mine, (2, in_channels, 6, 6), against=theirs, seed=seed,
+                               dtype=dtype)
 
 
 def main(argv=None) -> int:
