@@ -199,8 +199,6 @@ ARCHITECTURES = {
 """Named architectures (name -> function building it with its defaults)."""
 
 
-
-
 def mnist_conv1d(channels: tuple[int, int] = (32, 64), hidden: int = 128,
                  num_classes: int = 10) -> Architecture:
     """MNIST as a sequence for 1-D convolution: ``Rows`` makes the (1, 28, 28) image
