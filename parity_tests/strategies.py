@@ -808,3 +808,49 @@ def residual_architectures(draw, max_blocks=2):
         layers.append(("pool", A.AdaptiveAvgPool2d(1)))
     layers += [("flatten", A.Flatten()), ("fc", A.Linear(draw(st.integers(2, 4))))]
     return A.Architecture(input_shape=(c, size, size), layers=tuple(layers))
+
+
+# 1-D convolution and max pooling specs (the sequence-of-rows networks), registered with
+# the other spec strategies.
+def _maybe_one_tuple(draw, v):
+    return (v,) if draw(st.booleans()) else v
+
+
+@st.composite
+def conv1d_specs(draw):
+    """Conv1d with every field drawn on a fitting (C, L): one axis of :func:`window_corner`,
+    padding also 'valid' or 'same' (stride 1), every padding mode that fits."""
+    size, k, s, p, d, _, _ = draw(window_corner(pool=False, ceil_mode=False))
+    groups = draw(st.integers(1, 3))
+    padding = draw(st.sampled_from(["int", "valid", "same"])) if s == 1 else "int"
+    if padding != "int":   # no padding to rely on: at least one window without any
+        p, size = padding, max(size, d * (k - 1) + 1)
+    width = {"int": p, "valid": 0, "same": d * (k - 1) - d * (k - 1) // 2}[padding]
+    modes = ["zeros", "replicate"] + (["reflect"] if width < size else []) + (
+        ["circular"] if width <= size else [])
+    spec = A.Conv1d(out_channels=groups * draw(st.integers(1, 2)),
+                    kernel_size=_maybe_one_tuple(draw, k), stride=_maybe_one_tuple(draw, s),
+                    padding=p if isinstance(p, str) else _maybe_one_tuple(draw, p),
+                    dilation=_maybe_one_tuple(draw, d), groups=groups,
+                    bias=draw(st.booleans()), padding_mode=draw(st.sampled_from(modes)))
+    return spec, (groups * draw(st.integers(1, 2)), size)
+
+
+@st.composite
+def max_pool1d_specs(draw):
+    ceil_mode, default_stride = draw(st.booleans()), draw(st.booleans())
+    size, k, s, p, d, _, _ = draw(window_corner(pool=True, ceil_mode=ceil_mode,
+                                                stride_is_kernel=default_stride))
+    # ints only: scratch's MaxPool1d refuses the one-int tuples torch's also takes
+    spec = A.MaxPool1d(kernel_size=k, stride=None if default_stride else s, padding=p,
+                       dilation=d, ceil_mode=ceil_mode)
+    return spec, (draw(st.integers(1, 2)), size)
+
+
+SPEC_STRATEGIES.update({A.Conv1d: conv1d_specs(), A.MaxPool1d: max_pool1d_specs()})
+DRAWN_FIELDS.update({
+    A.Conv1d: {"out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+               "padding_mode"},
+    A.MaxPool1d: {"kernel_size", "stride", "padding", "dilation", "ceil_mode"},
+})
+SPEC_FAMILIES.update({"conv1d": conv1d_specs(), "max_pool1d": max_pool1d_specs()})

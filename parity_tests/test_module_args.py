@@ -34,8 +34,8 @@ from scratch import nn
 
 # The constructor argument each spec leaves to the builder (the input's channels/features).
 FIRST_ARG = {A.Conv2d: "in_channels", A.Linear: "in_features", A.BatchNorm1d: "num_features",
-             A.BatchNorm2d: "num_features"}
-RANDOM_PARAMS = (A.Conv2d, A.Linear, A.RNN, A.LSTM)  # drawn at construction: compared
+             A.BatchNorm2d: "num_features", A.Conv1d: "in_channels"}
+RANDOM_PARAMS = (A.Conv2d, A.Linear, A.RNN, A.LSTM, A.Conv1d)  # drawn at construction: compared
 RECURRENT = (A.RNN, A.LSTM)                          # after a copy
 
 
@@ -107,6 +107,8 @@ def printed_as_torch(module) -> str:
 
 def kernel_area(spec) -> int:
     k = getattr(spec, "kernel_size", 1)
+    if isinstance(spec, (A.Conv1d, A.MaxPool1d)):         # one axis
+        return math.prod(k) if isinstance(k, tuple) else k
     return math.prod(k) if isinstance(k, tuple) else k * k
 
 
@@ -168,7 +170,7 @@ def test_every_argument_reaches_forward_backward_and_buffers(family, seed, n, da
         module.load_state_dict(state)
     for module in (t_direct, t_built):
         convert.load_numpy_state(module, state)
-    pools = (A.MaxPool2d, A.AvgPool2d, A.AdaptiveAvgPool2d, A.AdaptiveMaxPool2d)
+    pools = (A.MaxPool2d, A.AvgPool2d, A.AdaptiveAvgPool2d, A.AdaptiveMaxPool2d, A.MaxPool1d)
     for step, training in enumerate([True, True, False, False]):
         if step == 3 and not isinstance(spec, pools):
             break

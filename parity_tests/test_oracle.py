@@ -484,8 +484,6 @@ def test_nan_in_the_input_is_refused():
     ({"W": oracle.Param("weights", transpose=True), "b": "bias"},
      r"mapping sends 'W' to 'weights', which torch.nn.Linear does not have; "
      r"its parameters are \['bias', 'weight'\]"),
-    ({"W": oracle.Param("weight", transpose=True)},
-     r"your parameter 'b' is not in mapping, so it keeps its name, which torch.nn.Linear"),
     ({"W": "weight", "b": "bias"}, r"your 'W' has shape \(3, 2\).*'weight' has shape \(2, 3\); "
                                    r"it matches transposed"),
 ])
@@ -493,6 +491,15 @@ def test_bad_mappings_say_what_exists(mapping, message):
     with pytest.raises(oracle.OracleError, match=message):
         oracle.check_module(FullyConnected(3, 2), (4, 3), mapping=mapping,
                             against=torch.nn.Linear(3, 2))
+
+
+def test_an_unmapped_name_torch_lacks_keeps_its_name_and_is_refused():
+    """``g`` is no customary name of a Linear's parameter (``W``, ``w``, ``b`` are:
+    reference.oracle.names), so it is looked up as it is."""
+    with pytest.raises(oracle.OracleError, match=r"your parameter 'g' is not in mapping, so "
+                                                 r"it keeps its name, which torch.nn.Linear"):
+        oracle.check_module(Scale(3), (2, 3), params=oracle.Attributes({"g": "dg"}),
+                            against=torch.nn.Linear(3, 3, bias=False))
 
 
 def test_a_torch_parameter_without_a_counterpart_is_refused():

@@ -160,7 +160,8 @@ def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir,
     assert "nothing to resume" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam"), ("mnist_resnet", "sgd")])
+@pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam"), ("mnist_resnet", "sgd"),
+                                             ("mnist_conv1d", "nadam")])
 def test_resume_continues_exactly_for_other_architectures_and_optimizers(
         data_dir, tmp_path, monkeypatch, arch, optimizer):
     """A stop mid-epoch (a SIGINT sent to this process by the 5th step) and --resume end
@@ -201,7 +202,12 @@ def test_non_finite_loss_stops_training_naming_the_step(data_dir, tmp_path, caps
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_every_optimizer_continues_exactly_from_a_checkpoint(tmp_path, optimizer):
     """Two steps, a checkpoint, fresh twins restored from it: the next step gives the same
-    weights and optimizer state as the twins that never stopped (both implementations)."""
+    weights and optimizer state as the twins that never stopped (both implementations).
+    NAdam's exception is torch's: its mu_product is kept in float32, and torch's
+    Optimizer.load_state_dict casts every state tensor but ``step`` to the parameter's dtype,
+    so a float64 run resumes with a float64 mu_product (scratch does the same); the next
+    step then differs by the float32 rounding of mu_product (relative 6e-8) times the step
+    size (lr 2e-3): about 1e-10 on the weights, hence those tolerances."""
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((8, 1, 28, 28)), rng.integers(0, 10, 8)
     settings = {"optimizer": optimizer}
@@ -226,4 +232,9 @@ def test_every_optimizer_continues_exactly_from_a_checkpoint(tmp_path, optimizer
             a, b = getattr(running[name], part)(), getattr(restored[name], part)()
             assert a.keys() == b.keys()
             for key in a:
-                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {part} {key}")
+                if optimizer == "nadam":   # see the docstring
+                    np.testing.assert_allclose(a[key], b[key], rtol=1e-7, atol=1e-9,
+                                               err_msg=f"{name} {part} {key}")
+                else:
+                    np.testing.assert_array_equal(a[key], b[key],
+                                                  err_msg=f"{name} {part} {key}")

@@ -146,7 +146,11 @@ def test_each_optimizer_steps_in_lockstep_in_float64(tmp_path, mnist_root, optim
     turns a gradient component g far below eps into the step lr*g/eps, multiplying its
     rounding error by lr/eps, not lr as SGD does: with batch norm, whose gradients
     cancel, 3 Adam steps at lr 0.01 reach 1.4e-10; see the README.)"""
-    extra = ["--weight-decay", "0.01"] + (["--amsgrad"] if optimizer == "adam" else [])
+    extra = ((["--weight-decay", "0.01"] if "weight_decay" in OPTIMIZERS[optimizer].defaults
+              else ["--etas", "0.4,1.3"])   # Rprop has no weight decay: a non-default flag
+             + (["--amsgrad"] if optimizer == "adam" else [])
+             + (["--decoupled-weight-decay"] if optimizer in ("nadam", "radam") else [])
+             + (["--t0", "2"] if optimizer == "asgd" else []))   # averaging from step 2
     result = lockstep_record(tmp_path, mnist_root, "--optimizer", optimizer, *extra)
     assert result["summary"]["final_max_rel_param_diff"] < 1e-10, result["summary"]
     # the steps did move the weights: the drift is measured on a changing model
@@ -171,6 +175,12 @@ def test_invalid_flags_exit_with_status_2_in_the_users_words(capsys, tmp_path):
              ("--optimizer", "adam", "--momentum", "0.5"):
                  "--momentum does not apply to --optimizer adam",
              ("--impl", "jax"): "--impl: invalid choice: 'jax'",
+             ("--optimizer", "rprop", "--etas", "0.5"):
+                 "--etas: expected two finite numbers > 0 separated by a comma",
+             ("--optimizer", "rprop", "--weight-decay", "0.1"):
+                 "--weight-decay does not apply to --optimizer rprop",
+             ("--optimizer", "adam", "--lambd", "0.1"):
+                 "--lambd does not apply to --optimizer adam",
              ("--nesterov", "--momentum", "0"):
                  "--optimizer sgd: "}   # then the optimizer's own message
     file = tmp_path / "a-file"

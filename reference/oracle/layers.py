@@ -33,6 +33,7 @@ from reference.oracle.inputs import (
     tied_values,
     upstream_maker,
 )
+from reference.oracle.names import customary_mapping
 from reference.oracle.params import no_accessor_error, resolve_mapping, to_torch_layout
 from reference.oracle.report import OracleError, Report, compare, tolerance
 from reference.oracle.user import ModuleUnderTest, PairUnderTest, run_twice
@@ -171,6 +172,7 @@ def _layer_report(under_test, counterpart, x, values, mapping, make_dout, seed, 
     cp = Counterpart(counterpart, dtype)
     if not under_test.params_found and cp.required:
         raise no_accessor_error(under_test.obj, f"{cp.label} has parameters")
+    mapping = customary_mapping(cp.module, values, cp.shapes, mapping)   # gamma -> weight
     resolved = resolve_mapping(under_test.names, cp.shapes, cp.required, mapping, cp.label)
     tvalues = to_torch_layout(values, resolved, cp.shapes, cp.label)
     t_out, dout, t_dx, t_grads = cp.run(x, tvalues, make_dout)

@@ -31,6 +31,7 @@ from scratch.arch.specs import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
     Dropout,
     Dropout2d,
@@ -39,6 +40,7 @@ from scratch.arch.specs import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    MaxPool1d,
     MaxPool2d,
     Pair,
     PReLU,
@@ -56,6 +58,7 @@ from scratch.arch.zoo import (
     mnist_cnn,
     mnist_cnn_avgpool,
     mnist_cnn_bn,
+    mnist_conv1d,
     mnist_lstm,
     mnist_resnet,
     mnist_rnn,
@@ -71,3 +74,4 @@ __all__ = ["ARCHITECTURES", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Architect
            "basic_block", "from_dict", "layer_types", "lenet5", "load", "mnist_cnn",
            "mnist_cnn_avgpool", "mnist_cnn_bn", "mnist_lstm", "mnist_resnet", "mnist_rnn",
            "projection", "pytorch_examples_mnist", "resolve", "to_dict", "walk"]
+__all__ += ["Conv1d", "MaxPool1d", "mnist_conv1d"]

@@ -308,3 +308,59 @@ LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear
              | LogSoftmax | Dropout | Dropout2d | AdaptiveAvgPool2d | AdaptiveMaxPool2d | Rows
              | RNN | LSTM)
 """Every layer spec (one layer each); :class:`scratch.arch.Residual` holds lists of them."""
+
+
+# --------------------------------------------------------------------------- 1-D convolution
+def _single(v) -> int:
+    """An int or a one-int tuple (torch's ``_single``) as an int."""
+    if isinstance(v, (tuple, list)) and len(v) == 1:
+        v = v[0]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"expected an int or a tuple of one int, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Conv1d(_Layer):
+    """On (C, L): ``padding`` an int, ``'valid'`` or ``'same'``; ``padding_mode`` as
+    :class:`Conv2d`'s."""
+    sized_by = ("in_channels", 0)
+    out_channels: int
+    kernel_size: int | tuple[int]
+    stride: int | tuple[int] = 1
+    padding: int | tuple[int] | str = 0
+    dilation: int | tuple[int] = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+
+    def output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"Conv1d needs (channels, length), got per-sample shape {shape}")
+        _, n = shape
+        k, s, d = _single(self.kernel_size), _single(self.stride), _single(self.dilation)
+        padding = self.padding if isinstance(self.padding, str) else _single(self.padding)
+        _, _, left, right = conv_pads(padding, (1, k), (1, d))
+        return (self.out_channels, window_out_size(n + right - left, k, s, left, d))
+
+
+@dataclass(frozen=True)
+class MaxPool1d(_Layer):
+    kernel_size: int
+    stride: int | None = None
+    padding: int = 0
+    dilation: int = 1
+    ceil_mode: bool = False
+
+    def output_shape(self, shape):
+        if len(shape) != 2:
+            raise ValueError(f"MaxPool1d needs (channels, length), got per-sample shape "
+                             f"{shape}")
+        c, n = shape
+        k = _single(self.kernel_size)
+        s = _single(self.stride if self.stride is not None else self.kernel_size)
+        return (c, window_out_size(n, k, s, _single(self.padding), _single(self.dilation),
+                                   self.ceil_mode))
+
+
+LayerSpec = LayerSpec | Conv1d | MaxPool1d

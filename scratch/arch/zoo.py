@@ -11,11 +11,13 @@ from scratch.arch.specs import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
     Dropout,
     Flatten,
     Linear,
     LogSoftmax,
+    MaxPool1d,
     MaxPool2d,
     PReLU,
     ReLU,
@@ -197,3 +199,29 @@ ARCHITECTURES = {
 """Named architectures (name -> function building it with its defaults)."""
 
 
+def mnist_conv1d(channels: tuple[int, int] = (32, 64), hidden: int = 128,
+                 num_classes: int = 10) -> Architecture:
+    """MNIST as a sequence for 1-D convolution: ``Rows`` makes the (1, 28, 28) image
+    (28, 28), read by ``Conv1d`` as 28 channels (the image rows) along a length of 28 (the
+    columns), i.e. 28 steps of 28 features; then (conv3-ReLU-maxpool2) x 2 (28 -> 14 -> 7)
+    and Linear-ReLU-Linear, as :func:`mnist_cnn` in one dimension."""
+    c1, c2 = channels
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("rows", Rows()),
+            ("conv1", Conv1d(c1, 3, padding=1)),
+            ("relu1", ReLU()),
+            ("pool1", MaxPool1d(2)),
+            ("conv2", Conv1d(c2, 3, padding=1)),
+            ("relu2", ReLU()),
+            ("pool2", MaxPool1d(2)),
+            ("flatten", Flatten()),
+            ("fc1", Linear(hidden)),
+            ("relu3", ReLU()),
+            ("fc2", Linear(num_classes)),
+        ),
+    )
+
+
+ARCHITECTURES["mnist_conv1d"] = mnist_conv1d

@@ -53,15 +53,27 @@ def _betas(text: str) -> tuple[float, float]:
     return values
 
 
+def _pair(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2 or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError("expected two finite numbers > 0 separated by a comma, as 0.5,1.2")
+    return values
+
+
 HYPERPARAMETERS = {
     "momentum": Hyperparameter(_non_negative, "momentum factor (SGD, RMSprop)"),
     "dampening": Hyperparameter(_non_negative, "SGD dampening of the momentum"),
     "nesterov": Hyperparameter(bool, "SGD: use Nesterov momentum", flag=True),
-    "betas": Hyperparameter(_betas, "Adam/AdamW moment decay rates, as 0.9,0.999"),
+    "betas": Hyperparameter(_betas, "Adam-family moment decay rates, as 0.9,0.999"),
     "eps": Hyperparameter(_non_negative, "term added to the denominator (Adam, AdamW, "
                                          "Adadelta, RMSprop, Adagrad)"),
     "rho": Hyperparameter(_non_negative, "Adadelta: decay rate of the squared averages"),
-    "alpha": Hyperparameter(_non_negative, "RMSprop: smoothing constant"),
+    "alpha": Hyperparameter(_non_negative, "RMSprop: smoothing constant; ASGD: power of the "
+                                           "eta update"),
     "centered": Hyperparameter(bool, "RMSprop: normalise by the estimated variance",
                                flag=True),
     "lr_decay": Hyperparameter(_non_negative, "Adagrad: learning-rate decay"),
@@ -71,6 +83,16 @@ HYPERPARAMETERS = {
     "weight_decay": Hyperparameter(
         _non_negative, "the optimizer's own weight decay over every parameter (L2 added to "
                        "the gradient for sgd/adam, decoupled for adamw); --l2 is separate"),
+    # NAdam, RAdam, Adamax, Rprop, ASGD (betas, eps, alpha and weight_decay are shared above)
+    "momentum_decay": Hyperparameter(_non_negative, "NAdam: momentum decay psi"),
+    "decoupled_weight_decay": Hyperparameter(
+        bool, "NAdam/RAdam: decay the weights apart from the gradient (AdamW-style)",
+        flag=True),
+    "etas": Hyperparameter(_pair, "Rprop: multiplicative decrease and increase factors, "
+                                  "as 0.5,1.2"),
+    "step_sizes": Hyperparameter(_pair, "Rprop: minimal and maximal step sizes, as 1e-06,50"),
+    "lambd": Hyperparameter(_non_negative, "ASGD: decay term"),
+    "t0": Hyperparameter(_non_negative, "ASGD: step at which averaging starts"),
 }
 
 OPTIMIZERS = {
@@ -91,6 +113,19 @@ OPTIMIZERS = {
     "adagrad": OptimizerChoice(optim.Adagrad, torch.optim.Adagrad, lr=1e-2,
                                defaults=dict(lr_decay=0.0, weight_decay=0.0,
                                              initial_accumulator_value=0.0, eps=1e-10)),
+    # torch's default learning rates and hyperparameters
+    "nadam": OptimizerChoice(optim.NAdam, torch.optim.NAdam, lr=2e-3,
+                             defaults=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                           momentum_decay=4e-3, decoupled_weight_decay=False)),
+    "radam": OptimizerChoice(optim.RAdam, torch.optim.RAdam, lr=1e-3,
+                             defaults=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                           decoupled_weight_decay=False)),
+    "adamax": OptimizerChoice(optim.Adamax, torch.optim.Adamax, lr=2e-3,
+                              defaults=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)),
+    "rprop": OptimizerChoice(optim.Rprop, torch.optim.Rprop, lr=1e-2,
+                             defaults=dict(etas=(0.5, 1.2), step_sizes=(1e-6, 50.0))),
+    "asgd": OptimizerChoice(optim.ASGD, torch.optim.ASGD, lr=1e-2,
+                            defaults=dict(lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0)),
 }
 """name -> OptimizerChoice. SGD's momentum default is 0.9 (the scripts' choice; torch's is 0)."""
 
