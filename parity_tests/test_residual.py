@@ -34,7 +34,7 @@ from reference import model as reference_model
 from scratch import arch as A
 from scratch import model as scratch_model
 from scratch import nn, optim
-from scripts.lockstep import parameter_drift
+from scripts.lib.drift import parameter_drift
 
 
 def block_architecture(block, in_channels, size):
