@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
+from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
@@ -25,7 +26,6 @@ from parity_tests.helpers import (
     torch_run,
     upstream,
 )
-from parity_tests.test_gradcheck import check, spread
 from scratch import functional as F
 from scratch import nn
 

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
+from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import assert_module_matches_torch, assert_parity, dtypes, torch_run
-from parity_tests.test_gradcheck import check, spread
 from scratch import functional as F
 from scratch import nn
 
