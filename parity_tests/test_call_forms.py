@@ -29,19 +29,41 @@ SAMPLES = {
     "PReLU": ((), (2, 5)),
     "ReLU": ((), (2, 5)),
     "Tanh": ((), (2, 5)),
+    "LayerNorm": ((5,), (2, 3, 5)),
+    "GroupNorm": ((2, 4), (3, 4, 5)),
+    "RMSNorm": ((5,), (2, 3, 5)),
+    "LocalResponseNorm": ((2,), (2, 4, 5, 5)),
+    "Embedding": ((6, 3), np.array([[0, 2, 5], [4, 1, 2]])),
+    "TransformerEncoderLayer": ((4, 2, 8, 0.0), (3, 2, 4)),
+    "TransformerEncoder": ((lambda: nn.TransformerEncoderLayer(4, 2, 8, 0.0,
+                                                               dtype=np.float64), 2),
+                           (3, 2, 4)),
+    # taken for device= only: their backward takes no input_grad
+    "MultiheadAttention": ((4, 2), None),
+    "GRU": ((3, 4), None),
+    "RNNCell": ((3, 4), None),
 }
+
+
+def _args(name):
+    """The sample's constructor arguments (a sub-module built fresh each time)."""
+    return tuple(a() if callable(a) else a for a in SAMPLES[name][0])
 
 
 def _pair(name):
     """The scratch module (float64 where it takes a dtype) and an input, seeded."""
-    args, shape = SAMPLES[name]
+    shape = SAMPLES[name][1]
     cls = getattr(nn, name)
     kwargs = {"dtype": np.float64} if "dtype" in inspect.signature(cls).parameters else {}
     scratch.manual_seed(0)
-    return cls(*args, **kwargs), np.random.default_rng(1).standard_normal(shape)
+    module = cls(*_args(name), **kwargs)
+    if isinstance(shape, np.ndarray):                  # indices, not values
+        return module, shape
+    return module, np.random.default_rng(1).standard_normal(shape)
 
 
-@pytest.mark.parametrize("name", sorted(SAMPLES))
+@pytest.mark.parametrize("name", sorted(
+    n for n in SAMPLES if "input_grad" in inspect.signature(getattr(nn, n).backward).parameters))
 def test_backward_without_input_grad_changes_no_parameter_gradient(name):
     """``input_grad=False`` gives the same parameter gradients, and either no input
     gradient (None: the work was skipped) or the true one."""
@@ -62,17 +84,16 @@ def test_backward_without_input_grad_changes_no_parameter_gradient(name):
 def test_device_cpu_is_accepted_and_other_devices_refused(name):
     """``device='cpu'`` builds the same module as ``device=None`` (torch's default is the
     CPU too); any other device is refused naming what scratch computes on."""
-    args, _ = SAMPLES[name]
     cls = getattr(nn, name)
     scratch.manual_seed(0)
-    default = cls(*args).state_dict()
+    default = cls(*_args(name)).state_dict()
     scratch.manual_seed(0)
-    on_cpu = cls(*args, device="cpu").state_dict()
+    on_cpu = cls(*_args(name), device="cpu").state_dict()
     assert list(on_cpu) == list(default)
     for key in default:
         np.testing.assert_array_equal(on_cpu[key], default[key], err_msg=key)
     with pytest.raises(ValueError, match="cpu"):
-        cls(*args, device="cuda")
+        cls(*_args(name), device="cuda")
 
 
 def test_lstm_takes_device_cpu_and_refuses_cuda():

@@ -26,6 +26,7 @@ dtype: no hidden upcasting), ``RuntimeError`` for backward before forward.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -99,6 +100,7 @@ class Module:
         """Remember ``cache`` for backward and the output's shape and dtype; return ``out``."""
         object.__setattr__(self, "_cache", cache)     # internal: no registration rules
         object.__setattr__(self, "_out", (out.shape, out.dtype))
+        _note_users(self)
         return out
 
     def _take_cache(self, dout):
@@ -106,6 +108,7 @@ class Module:
         if self._cache is None:
             raise backward_without_cache(self, forward_ran=self._out is not None)
         checks.grad(self, dout, *self._out)
+        _refuse_tied_use(self)
         cache = self._cache
         object.__setattr__(self, "_cache", None)
         return cache
@@ -506,3 +509,44 @@ def backward_without_cache(module, forward_ran: bool) -> RuntimeError:
                             f"one backward; run forward again before the next backward)")
     return RuntimeError(f"{name}.backward called before forward (each forward allows one "
                         f"backward)")
+
+
+# A parameter tied between two modules (the same Parameter registered in both) and used by
+# both in one forward needs the sum of their gradients, as torch's autograd gives. Scratch
+# has no autograd: each module's backward *sets* its parameters' .grad, so the second
+# backward would silently replace the first's gradient. Rather than compute a wrong
+# gradient, the backward of such a module is refused. id(parameter) -> weak references to
+# the modules that registered it and ran forward (checked for identity when read, so an id
+# reused after a parameter is gone matches nothing).
+_USERS: dict[int, list] = {}
+
+
+def _note_users(module) -> None:
+    for p in module._params.values():
+        if p is None:
+            continue
+        refs = [r for r in _USERS.get(id(p), ()) if r() is not None]
+        if not any(r() is module for r in refs):
+            refs.append(weakref.ref(module))
+        _USERS[id(p)] = refs
+
+
+def _refuse_tied_use(module) -> None:
+    """Refuse ``module``'s backward when one of its parameters is also the parameter of
+    another module whose forward ran and whose backward has not (the same forward pass)."""
+    for name, p in module._params.items():
+        if p is None:
+            continue
+        for ref in _USERS.get(id(p), ()):
+            other = ref()
+            if (other is None or other is module or other._cache is None
+                    or not any(q is p for q in other._params.values())):
+                continue
+            raise RuntimeError(
+                f"{type(module).__name__}.backward: its parameter '{name}' is also a "
+                f"parameter of {type(other).__name__}, which ran forward too and has not "
+                f"run backward: a parameter tied between two modules and used by both in "
+                f"one forward is not supported in scratch (no autograd: each backward sets "
+                f".grad, so the second would replace the first's gradient instead of adding "
+                f"to it as torch does). Use the parameter in one module only, or give each "
+                f"module its own parameter")
