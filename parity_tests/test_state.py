@@ -30,6 +30,7 @@ from hypothesis.extra import numpy as hnp
 
 from parity_tests import strategies as S
 from parity_tests.helpers import assert_parity, dtypes
+from parity_tests.optim_problems import KWARGS
 from reference import convert
 from scratch import arch as A
 from scratch import model as scratch_model
@@ -84,6 +85,7 @@ class OptimizerRow:
     scratch: type
     torch: type
     kwargs: st.SearchStrategy
+    exact_resume: bool = True   # False: torch itself does not resume bit for bit (below)
 
 
 OPTIMIZERS = {
@@ -93,8 +95,19 @@ OPTIMIZERS = {
     "RMSprop": OptimizerRow(optim.RMSprop, torch.optim.RMSprop, _rmsprop()),
     "Adagrad": OptimizerRow(optim.Adagrad, torch.optim.Adagrad, _adagrad()),
     "Adadelta": OptimizerRow(optim.Adadelta, torch.optim.Adadelta, _adadelta()),
+    "RAdam": OptimizerRow(optim.RAdam, torch.optim.RAdam, KWARGS["RAdam"]),
+    "Adamax": OptimizerRow(optim.Adamax, torch.optim.Adamax, KWARGS["Adamax"]),
+    "Rprop": OptimizerRow(optim.Rprop, torch.optim.Rprop, KWARGS["Rprop"]),
+    # NAdam's mu_product and ASGD's eta and mu are float32 scalars that torch's
+    # load_state_dict casts to the parameter's dtype, so a resumed float64 run differs in
+    # the last bits from the uninterrupted one, in torch too: the exact round trips below
+    # leave them out; test_optim_more.py compares their resumed runs with torch's own.
+    "NAdam": OptimizerRow(optim.NAdam, torch.optim.NAdam, KWARGS["NAdam"], exact_resume=False),
+    "ASGD": OptimizerRow(optim.ASGD, torch.optim.ASGD, KWARGS["ASGD"], exact_resume=False),
 }
 optimizers = pytest.mark.parametrize("name", OPTIMIZERS)
+exactly_resumable = pytest.mark.parametrize(
+    "name", [name for name, row in OPTIMIZERS.items() if row.exact_resume])
 
 
 def test_every_optimizer_is_in_the_registry():
@@ -131,7 +144,7 @@ def state_arrays(opt) -> dict:
 
 
 # --------------------------------------------------------------------------- optimizers
-@optimizers
+@exactly_resumable
 @dtypes
 @given(problem=problems(), data=st.data(), split=st.integers(1, 4))
 def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split, dtype):
@@ -175,7 +188,7 @@ def test_optimizer_state_round_trip_continues_exactly(name, problem, data, split
         assert final_resumed[k].dtype == final[k].dtype, k
 
 
-@optimizers
+@exactly_resumable
 @given(problem=problems(), data=st.data(), split=st.integers(1, 4))
 def test_optimizer_state_moves_to_torch_and_back(name, problem, data, split):
     """Scratch state after ``split`` steps loaded into ``torch.optim`` (through
