@@ -1,4 +1,4 @@
-"""The sequence models (``mnist_rnn``, ``mnist_lstm``) trained by scripts.train and
+"""The sequence models (``mnist_rnn``, ``mnist_lstm``, ``mnist_gru``) trained by scripts.train and
 scripts.lockstep with gradient clipping (``--clip-grad-norm``): both sides clip, to the
 same norm, and step in lockstep; clipping changes the step by exactly the factor
 ``max_norm / (norm + 1e-6)``; a clipped run resumes exactly and cross-evaluates."""
@@ -54,7 +54,7 @@ def test_clipped_sequence_models_step_in_lockstep_in_float64(tmp_path, mnist_roo
     assert saved["architecture"] == arch.to_dict(arch.ARCHITECTURES[name]())
 
 
-@pytest.mark.parametrize("name", ["mnist_rnn", "mnist_lstm"])
+@pytest.mark.parametrize("name", ["mnist_rnn", "mnist_lstm", "mnist_gru"])
 def test_clipping_scales_the_step_by_max_norm_over_the_norm(name):
     """Plain SGD, one step from the same weights on the same batch: the clipped update is
     the unclipped one times max_norm / (norm + 1e-6) on both sides (so clipping changes

@@ -27,7 +27,7 @@ ARGUMENTS = {
     "num_classes": st.integers(2, 12),
     "hidden": st.integers(3, 12),
     "channels": None,             # one width per stage: as many as the default has
-    "cell": st.sampled_from(["rnn", "lstm"]),
+    "cell": st.sampled_from(["rnn", "lstm", "gru"]),
 }
 
 

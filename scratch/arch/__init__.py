@@ -24,6 +24,7 @@ from scratch.arch.network import LAYERS, Architecture, Chain, Residual, Spec, wa
 from scratch.arch.specs import (
     ELU,
     GELU,
+    GRU,
     LSTM,
     RNN,
     AdaptiveAvgPool2d,
@@ -56,6 +57,7 @@ from scratch.arch.zoo import (
     mnist_cnn,
     mnist_cnn_avgpool,
     mnist_cnn_bn,
+    mnist_gru,
     mnist_lstm,
     mnist_resnet,
     mnist_rnn,
@@ -71,3 +73,4 @@ __all__ = ["ARCHITECTURES", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Architect
            "basic_block", "from_dict", "layer_types", "lenet5", "load", "mnist_cnn",
            "mnist_cnn_avgpool", "mnist_cnn_bn", "mnist_lstm", "mnist_resnet", "mnist_rnn",
            "projection", "pytorch_examples_mnist", "resolve", "to_dict", "walk"]
+__all__ += ["GRU", "mnist_gru"]

@@ -267,7 +267,8 @@ class Rows(_Layer):
 
 
 class _Recurrent(_Layer):
-    """RNN / LSTM on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``."""
+    """RNN / LSTM / GRU on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``
+    / ``GRUOutput``."""
     sized_by = ("input_size", 1)
 
     def output_shape(self, shape):
@@ -303,8 +304,19 @@ class LSTM(_Recurrent):
     last_step: bool = True
 
 
+@dataclass(frozen=True)
+class GRU(_Recurrent):
+    """``torch.nn.GRU``, otherwise as :class:`RNN`."""
+    layer = "GRUOutput"
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+
 LayerSpec = (Conv2d | MaxPool2d | AvgPool2d | BatchNorm2d | BatchNorm1d | Linear | Flatten
              | ReLU | LeakyReLU | PReLU | Sigmoid | Tanh | GELU | ELU | SiLU | Softmax
              | LogSoftmax | Dropout | Dropout2d | AdaptiveAvgPool2d | AdaptiveMaxPool2d | Rows
-             | RNN | LSTM)
+             | RNN | LSTM | GRU)
 """Every layer spec (one layer each); :class:`scratch.arch.Residual` holds lists of them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from scratch.arch.network import Architecture, Residual
 from scratch.arch.specs import (
+    GRU,
     LSTM,
     RNN,
     AdaptiveAvgPool2d,
@@ -47,8 +48,8 @@ def mnist_cnn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
 
 def mnist_rnn(cell: str = "rnn", hidden: int = 128, num_classes: int = 10) -> Architecture:
     """MNIST row by row: 28 steps of 28 pixels, a recurrent layer ('rnn': tanh RNN,
-    'lstm'), and a linear classifier on the last hidden state."""
-    layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden)}[cell]
+    'lstm', 'gru'), and a linear classifier on the last hidden state."""
+    layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden), "gru": GRU(hidden)}[cell]
     return Architecture(input_shape=(1, 28, 28),
                         layers=(("rows", Rows()), (cell, layer), ("fc", Linear(num_classes))))
 
@@ -197,3 +198,13 @@ ARCHITECTURES = {
 """Named architectures (name -> function building it with its defaults)."""
 
 
+
+
+# --------------------------------------------------------------------------- sequences
+def mnist_gru(hidden: int = 128, num_classes: int = 10) -> Architecture:
+    """:func:`mnist_rnn` with a GRU: MNIST row by row, GRU(hidden), Linear on the last
+    hidden state."""
+    return mnist_rnn("gru", hidden, num_classes)
+
+
+ARCHITECTURES["mnist_gru"] = mnist_gru

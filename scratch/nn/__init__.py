@@ -110,3 +110,6 @@ __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", 
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool2d"]
+from scratch.nn.sequence import GRUOutput  # noqa: E402
+
+__all__ += ["GRUOutput"]

@@ -1,17 +1,18 @@
 """Recurrent layers inside a ``Sequential``: one array in, one array out.
 
 ``Rows`` turns (N, C, H, W) images into (N, C*H, W) sequences (torch's
-``nn.Flatten(1, 2)``). ``RNNOutput`` / ``LSTMOutput`` are the recurrent layers
+``nn.Flatten(1, 2)``). ``RNNOutput`` / ``LSTMOutput`` / ``GRUOutput`` are the recurrent layers
 with ``batch_first=True`` whose forward returns ``output[:, -1]`` (N, D*H)
 when ``last_step`` (else the whole output (N, L, D*H)); the final states are
 dropped, so their upstream gradients are zero. Parameter names are those of
-``RNN`` / ``LSTM``, as in the torch mirror (``reference.model``).
+``RNN`` / ``LSTM`` / ``GRU``, as in the torch mirror (``reference.model``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from scratch import checks
+from scratch.nn.gru import GRU
 from scratch.nn.module import Module
 from scratch.nn.rnn import LSTM, RNN
 
@@ -61,3 +62,7 @@ class RNNOutput(_Output, RNN):
 
 class LSTMOutput(_Output, LSTM):
     """``LSTM(..., batch_first=True)`` whose forward returns one array (see the module doc)."""
+
+
+class GRUOutput(_Output, GRU):
+    """``GRU(..., batch_first=True)`` whose forward returns one array (see the module doc)."""
