@@ -656,9 +656,9 @@ def adaptive_specs(draw):
 
 @st.composite
 def sequence_specs(draw):
-    """Rows on a (C, H, W) image, or an RNN/LSTM spec on a (steps, features) sequence,
+    """Rows on a (C, H, W) image, or an RNN/LSTM/GRU spec on a (steps, features) sequence,
     every field drawn (one or two layers, either direction, last step or whole output)."""
-    kind = draw(st.sampled_from(["Rows", "RNN", "LSTM"]))
+    kind = draw(st.sampled_from(["Rows", "RNN", "LSTM", "GRU"]))
     if kind == "Rows":
         return A.Rows(), tuple(draw(st.integers(1, 3)) for _ in range(3))
     fields = dict(hidden_size=draw(st.integers(1, 3)), num_layers=draw(st.integers(1, 2)),
@@ -699,12 +699,48 @@ DRAWN_FIELDS = {
     A.RNN: {"hidden_size", "num_layers", "nonlinearity", "bias", "bidirectional", "last_step"},
     A.LSTM: {"hidden_size", "num_layers", "bias", "bidirectional", "last_step"},
 }
+# sequences and attention: GRU (in sequence_specs) and the vision-transformer specs
+@st.composite
+def transformer_specs(draw):
+    """A vision-transformer spec with every field drawn, on its per-sample input: Patches
+    on (C, H, W); ClassToken, PositionEmbedding, FirstToken, LayerNorm and
+    TransformerEncoderLayer on (tokens, features). The encoder's dropout is drawn as 0
+    only: its attention-weight masks cannot be shared with torch (the twin refuses)."""
+    kind = draw(st.sampled_from(["Patches", "ClassToken", "PositionEmbedding", "FirstToken",
+                                 "LayerNorm", "TransformerEncoderLayer"]))
+    if kind == "Patches":
+        return A.Patches(), tuple(draw(st.integers(1, 3)) for _ in range(3))
+    tokens = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    if kind == "LayerNorm":
+        return A.LayerNorm(eps=draw(st.sampled_from([1e-5, 1e-3])),
+                           elementwise_affine=draw(st.booleans()),
+                           bias=draw(st.booleans())), tokens
+    if kind == "TransformerEncoderLayer":
+        heads = draw(st.integers(1, 3))
+        tokens = (tokens[0], heads * draw(st.integers(1, 2)))
+        return A.TransformerEncoderLayer(
+            heads, dim_feedforward=draw(st.integers(1, 4)), dropout=0.0,
+            activation=draw(st.sampled_from(["relu", "gelu"])),
+            layer_norm_eps=draw(st.sampled_from([1e-5, 1e-3])),
+            norm_first=draw(st.booleans()), bias=draw(st.booleans())), tokens
+    return getattr(A, kind)(), tokens
+
+
+SPEC_STRATEGIES.update({A.GRU: sequence_specs(), **dict.fromkeys(
+    (A.Patches, A.ClassToken, A.PositionEmbedding, A.FirstToken, A.LayerNorm,
+     A.TransformerEncoderLayer), transformer_specs())})
+DRAWN_FIELDS.update({
+    A.GRU: {"hidden_size", "num_layers", "bias", "bidirectional", "last_step"},
+    A.Patches: set(), A.ClassToken: set(), A.PositionEmbedding: set(), A.FirstToken: set(),
+    A.LayerNorm: {"eps", "elementwise_affine", "bias"},
+    A.TransformerEncoderLayer: {"nhead", "dim_feedforward", "dropout", "activation",
+                                "layer_norm_eps", "norm_first", "bias"}})
 SPEC_FAMILIES = {"conv": conv_specs(), "max_pool": max_pool_specs(),
                  "avg_pool": avg_pool_specs(), "batch_norm": batch_norm_specs(),
                  "linear": linear_specs(), "activation": activation_specs(),
                  "leaky_relu": activation_specs(kinds=("LeakyReLU",)),
                  "prelu": activation_specs(kinds=("PReLU",)), "adaptive_pool": adaptive_specs(),
-                 "sequence": sequence_specs(),
+                 "sequence": sequence_specs(), "transformer": transformer_specs(),
                  "activation_options": activation_specs(
                      kinds=("GELU", "ELU", "Flatten", "Softmax", "LogSoftmax"))}
 LAYER_SPECS = st.one_of(*SPEC_FAMILIES.values())

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from parity_tests import strategies as S
 from parity_tests.helpers import TORCH_DTYPE, assert_parity, batch_norm_conditioning, dtypes
 from parity_tests.helpers import upstream as random_upstream
-from reference import convert
+from reference import convert, vision_transformer
 from reference import model as reference_model
 from scratch import arch as A
 from scratch import model as scratch_model
@@ -35,8 +35,14 @@ from scratch import nn
 # The constructor argument each spec leaves to the builder (the input's channels/features).
 FIRST_ARG = {A.Conv2d: "in_channels", A.Linear: "in_features", A.BatchNorm1d: "num_features",
              A.BatchNorm2d: "num_features", A.Conv1d: "in_channels"}
-RANDOM_PARAMS = (A.Conv2d, A.Linear, A.RNN, A.LSTM, A.Conv1d)  # drawn at construction: compared
-RECURRENT = (A.RNN, A.LSTM)                          # after a copy
+RANDOM_PARAMS = (A.Conv2d, A.Linear, A.RNN, A.LSTM, A.GRU, A.Conv1d,  # drawn at construction:
+                 A.PositionEmbedding, A.TransformerEncoderLayer)  # compared after a copy
+RECURRENT = (A.RNN, A.LSTM, A.GRU)
+# Specs sized by the last axis of (tokens, features); the ViT pieces torch lacks (its
+# VisionTransformer writes them inline) are compared with reference.vision_transformer.
+LAST_ARG = {A.ClassToken: "embedding_dim", A.LayerNorm: "normalized_shape",
+            A.TransformerEncoderLayer: "d_model"}
+VIT_PIECES = (A.Patches, A.ClassToken, A.PositionEmbedding, A.FirstToken)
 
 
 def _torch_sequence_output(base):
@@ -54,7 +60,8 @@ def _torch_sequence_output(base):
 
 
 TORCH_RECURRENT = {A.RNN: _torch_sequence_output(torch.nn.RNN),
-                   A.LSTM: _torch_sequence_output(torch.nn.LSTM)}
+                   A.LSTM: _torch_sequence_output(torch.nn.LSTM),
+                   A.GRU: _torch_sequence_output(torch.nn.GRU)}
 
 
 def constructor_kwargs(spec, in_shape) -> dict:
@@ -64,6 +71,12 @@ def constructor_kwargs(spec, in_shape) -> dict:
         kwargs = {FIRST_ARG[type(spec)]: in_shape[0], **kwargs}
     if isinstance(spec, RECURRENT):                        # per-sample (steps, features)
         kwargs = {"input_size": in_shape[1], **kwargs}
+    if type(spec) in LAST_ARG:
+        kwargs = {LAST_ARG[type(spec)]: in_shape[-1], **kwargs}
+    if isinstance(spec, A.PositionEmbedding):
+        kwargs = dict(num_positions=in_shape[0], embedding_dim=in_shape[1])
+    if isinstance(spec, A.TransformerEncoderLayer):
+        kwargs["batch_first"] = True
     return kwargs
 
 
@@ -80,7 +93,8 @@ def torch_module(spec, in_shape, dtype):
     cast to float64 is not float64's -0.3)."""
     if isinstance(spec, A.Rows):
         return torch.nn.Flatten(1, 2)                      # (N, C, H, W) -> (N, C*H, W)
-    cls = TORCH_RECURRENT.get(type(spec)) or getattr(torch.nn, type(spec).__name__)
+    cls = TORCH_RECURRENT.get(type(spec)) or getattr(
+        vision_transformer if isinstance(spec, VIT_PIECES) else torch.nn, type(spec).__name__)
     kwargs = constructor_kwargs(spec, in_shape)
     if isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d)) and spec.bias:
         del kwargs["bias"]                # torch's default; torch 2.11 has no bias= keyword

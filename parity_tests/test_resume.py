@@ -161,7 +161,8 @@ def test_resume_with_other_settings_or_a_damaged_checkpoint_is_refused(data_dir,
 
 
 @pytest.mark.parametrize("arch, optimizer", [("mnist_cnn_bn", "adam"), ("mnist_resnet", "sgd"),
-                                             ("mnist_conv1d", "nadam")])
+                                             ("mnist_conv1d", "nadam"), ("mnist_gru", "adam"),
+                                             ("mnist_vit", "adam")])
 def test_resume_continues_exactly_for_other_architectures_and_optimizers(
         data_dir, tmp_path, monkeypatch, arch, optimizer):
     """A stop mid-epoch (a SIGINT sent to this process by the 5th step) and --resume end

@@ -1,4 +1,4 @@
-"""The sequence models (``mnist_rnn``, ``mnist_lstm``) trained by scripts.train and
+"""The sequence models (``mnist_rnn``, ``mnist_lstm``, ``mnist_gru``) trained by scripts.train and
 scripts.lockstep with gradient clipping (``--clip-grad-norm``): both sides clip, to the
 same norm, and step in lockstep; clipping changes the step by exactly the factor
 ``max_norm / (norm + 1e-6)``; a clipped run resumes exactly and cross-evaluates."""
@@ -54,7 +54,7 @@ def test_clipped_sequence_models_step_in_lockstep_in_float64(tmp_path, mnist_roo
     assert saved["architecture"] == arch.to_dict(arch.ARCHITECTURES[name]())
 
 
-@pytest.mark.parametrize("name", ["mnist_rnn", "mnist_lstm"])
+@pytest.mark.parametrize("name", ["mnist_rnn", "mnist_lstm", "mnist_gru"])
 def test_clipping_scales_the_step_by_max_norm_over_the_norm(name):
     """Plain SGD, one step from the same weights on the same batch: the clipped update is
     the unclipped one times max_norm / (norm + 1e-6) on both sides (so clipping changes
@@ -137,7 +137,7 @@ def test_rnn_gradients_writes_both_curves_and_its_environment(tmp_path, mnist_ro
     """A small run of scripts.rnn_gradients: scratch and torch give the same ||dL/dh_t||
     at every step, before and after two clipped steps, and the JSON says how it ran."""
     from scripts import rnn_gradients
-    assert rnn_gradients.main(["--cells", "rnn", "lstm", "--hidden", "8", "--probe", "16",
+    assert rnn_gradients.main(["--cells", "rnn", "lstm", "gru", "--hidden", "8", "--probe", "16",
                                "--train-steps", "2", "--limit-train", "64", "--dtype", "float64",
                                "--threads", "1",
                                "--data-dir", str(mnist_root), "--out-dir",
@@ -145,7 +145,7 @@ def test_rnn_gradients_writes_both_curves_and_its_environment(tmp_path, mnist_ro
     record = json.loads((tmp_path / "gradients.json").read_text())
     assert record["environment"]["torch_threads"] == 1
     assert record["config"]["clip_grad_norm"] == 1.0
-    for cell in ("rnn", "lstm"):
+    for cell in ("rnn", "lstm", "gru"):
         for when in ("init", "trained"):
             curves = record["results"][cell][when]
             assert len(curves["scratch"]) == 28

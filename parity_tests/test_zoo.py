@@ -27,7 +27,12 @@ ARGUMENTS = {
     "num_classes": st.integers(2, 12),
     "hidden": st.integers(3, 12),
     "channels": None,             # one width per stage: as many as the default has
-    "cell": st.sampled_from(["rnn", "lstm"]),
+    "cell": st.sampled_from(["rnn", "lstm", "gru"]),
+    "embed_dim": st.sampled_from([4, 8, 12]),      # every one divisible by every heads
+    "heads": st.sampled_from([1, 2, 4]),
+    "depth": st.integers(1, 2),
+    "mlp_dim": st.integers(3, 12),
+    "patch": st.integers(4, 28),
 }
 
 

@@ -101,3 +101,15 @@ TWINS = {"Rows": functools.partial(nn.Flatten, 1, 2), "RNNOutput": RNNOutput,
          "Residual": Residual}
 """The mirror's module for each ``spec.layer`` that ``torch.nn`` lacks or that the mirror
 replaces (dropout that can share its masks with scratch); the others are ``torch.nn``'s."""
+
+
+class GRUOutput(_Output, nn.GRU):
+    """The torch twin of ``scratch.nn.GRUOutput``; state_dict keys are nn.GRU's."""
+
+
+TWINS["GRUOutput"] = GRUOutput
+from reference import vision_transformer as _vit  # noqa: E402
+
+TWINS.update({name: getattr(_vit, name) for name in ("Patches", "ClassToken",
+                                                     "PositionEmbedding", "FirstToken",
+                                                     "TransformerEncoderLayer")})

@@ -3,14 +3,14 @@
 MNIST is read row by row (28 steps of 28 pixels; ``scratch.arch.mnist_rnn``),
 a linear classifier sits on the last hidden state, and the loss is the mean
 cross-entropy over a fixed probe batch of test images. For a tanh RNN and an
-LSTM, the script measures the Frobenius norm over the batch of the total
-gradient of the loss with respect to the hidden state ``h_t`` (through every
-later step) at each step ``t``:
+LSTM (and a GRU with ``--cells rnn lstm gru``), the script measures the Frobenius
+norm over the batch of the total gradient of the loss with respect to the hidden
+state ``h_t`` (through every later step) at each step ``t``:
 
 - scratch: the step pairs of ``scratch.functional`` (``rnn_step_forward`` /
-  ``rnn_step_backward``, ``lstm_step_*``) run in a loop, reading the gradient
-  that reaches each step;
-- torch: ``torch.nn.RNNCell`` / ``LSTMCell`` with the same weights, unrolled,
+  ``rnn_step_backward``, ``lstm_step_*``, ``gru_step_*``) run in a loop, reading the
+  gradient that reaches each step;
+- torch: ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` with the same weights, unrolled,
   ``h_t.retain_grad()``, autograd.
 
 It does this at initialisation and after ``--train-steps`` SGD steps with the
@@ -68,6 +68,8 @@ def scratch_hidden_grad_norms(model, cell, images, labels) -> list[float]:
     for t in range(x.shape[0]):
         if cell == "lstm":
             h, c, cache = F.lstm_step_forward(x[t], h, c, w_ih, w_hh, b_ih, b_hh)
+        elif cell == "gru":
+            h, cache = F.gru_step_forward(x[t], h, w_ih, w_hh, b_ih, b_hh)
         else:
             h, cache = F.rnn_step_forward(x[t], h, w_ih, w_hh, b_ih, b_hh, layer.nonlinearity)
         caches.append(cache)
@@ -82,16 +84,19 @@ def scratch_hidden_grad_norms(model, cell, images, labels) -> list[float]:
         norms.append(float(np.linalg.norm(dh)))      # everything that reaches h_t
         if cell == "lstm":
             _, dh, dc, _, _, _ = F.lstm_step_backward(dh, dc, caches[t])
+        elif cell == "gru":
+            _, dh, _, _, _, _ = F.gru_step_backward(dh, caches[t])
         else:
             _, dh, _, _, _ = F.rnn_step_backward(dh, caches[t])
     return norms[::-1]
 
 
 def torch_hidden_grad_norms(model, cell, images, labels) -> list[float]:
-    """The same with torch autograd through an unrolled RNNCell / LSTMCell."""
+    """The same with torch autograd through an unrolled RNNCell / LSTMCell / GRUCell."""
     rec, fc = getattr(model, cell), model.fc
     dtype, device = fc.weight.dtype, fc.weight.device
     step = (torch.nn.LSTMCell(rec.input_size, rec.hidden_size, rec.bias) if cell == "lstm"
+            else torch.nn.GRUCell(rec.input_size, rec.hidden_size, rec.bias) if cell == "gru"
             else torch.nn.RNNCell(rec.input_size, rec.hidden_size, rec.bias, rec.nonlinearity))
     step = step.to(device=device, dtype=dtype)
     with torch.no_grad():
@@ -157,8 +162,9 @@ def plot(results: dict, path: Path, train_steps: int) -> None:
 
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--cells", nargs="+", choices=["rnn", "lstm"], default=["rnn", "lstm"],
-                   help="recurrent layers to measure (default: rnn lstm)")
+    p.add_argument("--cells", nargs="+", choices=["rnn", "lstm", "gru"],
+                   default=["rnn", "lstm"],
+                   help="recurrent layers to measure: rnn, lstm, gru (default: rnn lstm)")
     p.add_argument("--hidden", type=positive_int, default=128,
                    help="hidden units (default 128)")
     p.add_argument("--probe", type=positive_int, default=512,
@@ -172,6 +178,8 @@ def build_parser() -> Parser:
                    help="peak learning rate of the RNN, cosine schedule (default 0.1)")
     p.add_argument("--lr-lstm", type=positive_float, default=0.5,
                    help="peak learning rate of the LSTM, cosine schedule (default 0.5)")
+    p.add_argument("--lr-gru", type=positive_float, default=0.5,
+                   help="peak learning rate of the GRU, cosine schedule (default 0.5)")
     p.add_argument("--clip-grad-norm", type=positive_float, default=1.0, metavar="MAX",
                    help="clip the gradients' total 2-norm to MAX before every step "
                         "(default 1.0)")

@@ -24,6 +24,7 @@ from scratch.arch.network import LAYERS, Architecture, Chain, Residual, Spec, wa
 from scratch.arch.specs import (
     ELU,
     GELU,
+    GRU,
     LSTM,
     RNN,
     AdaptiveAvgPool2d,
@@ -31,11 +32,14 @@ from scratch.arch.specs import (
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    ClassToken,
     Conv1d,
     Conv2d,
     Dropout,
     Dropout2d,
+    FirstToken,
     Flatten,
+    LayerNorm,
     LayerSpec,
     LeakyReLU,
     Linear,
@@ -43,6 +47,8 @@ from scratch.arch.specs import (
     MaxPool1d,
     MaxPool2d,
     Pair,
+    Patches,
+    PositionEmbedding,
     PReLU,
     ReLU,
     Rows,
@@ -50,6 +56,7 @@ from scratch.arch.specs import (
     SiLU,
     Softmax,
     Tanh,
+    TransformerEncoderLayer,
 )
 from scratch.arch.zoo import (
     ARCHITECTURES,
@@ -59,9 +66,11 @@ from scratch.arch.zoo import (
     mnist_cnn_avgpool,
     mnist_cnn_bn,
     mnist_conv1d,
+    mnist_gru,
     mnist_lstm,
     mnist_resnet,
     mnist_rnn,
+    mnist_vit,
     projection,
     pytorch_examples_mnist,
 )
@@ -75,3 +84,5 @@ __all__ = ["ARCHITECTURES", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Architect
            "mnist_cnn_avgpool", "mnist_cnn_bn", "mnist_lstm", "mnist_resnet", "mnist_rnn",
            "projection", "pytorch_examples_mnist", "resolve", "to_dict", "walk"]
 __all__ += ["Conv1d", "MaxPool1d", "mnist_conv1d"]
+__all__ += ["ClassToken", "FirstToken", "GRU", "LayerNorm", "Patches", "PositionEmbedding",
+            "TransformerEncoderLayer", "mnist_gru", "mnist_vit"]

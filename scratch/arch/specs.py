@@ -267,7 +267,8 @@ class Rows(_Layer):
 
 
 class _Recurrent(_Layer):
-    """RNN / LSTM on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``."""
+    """RNN / LSTM / GRU on (steps, features): the module is ``RNNOutput`` / ``LSTMOutput``
+    / ``GRUOutput``."""
     sized_by = ("input_size", 1)
 
     def output_shape(self, shape):
@@ -364,3 +365,100 @@ class MaxPool1d(_Layer):
 
 
 LayerSpec = LayerSpec | Conv1d | MaxPool1d
+# --------------------------------------------------------------------------- GRU
+@dataclass(frozen=True)
+class GRU(_Recurrent):
+    """``torch.nn.GRU``, otherwise as :class:`RNN`."""
+    layer = "GRUOutput"
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    bidirectional: bool = False
+    last_step: bool = True
+
+
+# --------------------------------------------------------------------------- transformers
+@dataclass(frozen=True)
+class Patches(_Layer):
+    """(C, H, W) -> (H*W, C): a patch-embedding convolution's map as H*W tokens of C
+    features (``x.flatten(2).transpose(1, 2)``)."""
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"Patches needs a feature map (C, H, W), got per-sample shape "
+                             f"{shape}")
+        c, h, w = shape
+        return (h * w, c)
+
+
+def _tokens(spec, shape):
+    if len(shape) != 2:
+        raise ValueError(f"{type(spec).__name__} needs a sequence (tokens, features), got "
+                         f"per-sample shape {shape}; put a Patches layer before it")
+    return shape
+
+
+@dataclass(frozen=True)
+class ClassToken(_Layer):
+    """Prepends a learned token: (L, E) -> (L+1, E)."""
+    sized_by = ("embedding_dim", -1)
+
+    def output_shape(self, shape):
+        length, features = _tokens(self, shape)
+        return (length + 1, features)
+
+
+@dataclass(frozen=True)
+class PositionEmbedding(_Layer):
+    """Adds a learned embedding per position: (L, E) -> (L, E); sized by both axes."""
+
+    def arguments(self, in_shape):
+        return dict(num_positions=in_shape[0], embedding_dim=in_shape[1])
+
+    def output_shape(self, shape):
+        return _tokens(self, shape)
+
+
+@dataclass(frozen=True)
+class FirstToken(_Layer):
+    """(L, E) -> (E,): the first (class) token."""
+
+    def output_shape(self, shape):
+        return (_tokens(self, shape)[1],)
+
+
+@dataclass(frozen=True)
+class LayerNorm(_Layer):
+    """``torch.nn.LayerNorm`` over the last axis (``normalized_shape`` read from it)."""
+    sized_by = ("normalized_shape", -1)
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+
+    def output_shape(self, shape):
+        return shape
+
+
+@dataclass(frozen=True)
+class TransformerEncoderLayer(_Layer):
+    """``torch.nn.TransformerEncoderLayer`` on (tokens, d_model), always ``batch_first``
+    (``d_model`` read from the last axis). Its dropout masks are drawn by each side on
+    its own, so a lockstep run needs ``dropout=0.0``."""
+    sized_by = ("d_model", -1)
+    nhead: int
+    dim_feedforward: int = 2048
+    dropout: float = 0.1
+    activation: str = "relu"
+    layer_norm_eps: float = 1e-5
+    norm_first: bool = False
+    bias: bool = True
+
+    def arguments(self, in_shape):
+        return {**super().arguments(in_shape), "batch_first": True}
+
+    def output_shape(self, shape):
+        return _tokens(self, shape)
+
+
+LayerSpec = (LayerSpec | GRU | Patches | ClassToken | PositionEmbedding | FirstToken | LayerNorm
+             | TransformerEncoderLayer)

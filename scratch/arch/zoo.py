@@ -5,24 +5,31 @@ from __future__ import annotations
 
 from scratch.arch.network import Architecture, Residual
 from scratch.arch.specs import (
+    GRU,
     LSTM,
     RNN,
     AdaptiveAvgPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    ClassToken,
     Conv1d,
     Conv2d,
     Dropout,
+    FirstToken,
     Flatten,
+    LayerNorm,
     Linear,
     LogSoftmax,
     MaxPool1d,
     MaxPool2d,
+    Patches,
+    PositionEmbedding,
     PReLU,
     ReLU,
     Rows,
     Tanh,
+    TransformerEncoderLayer,
 )
 
 
@@ -49,8 +56,8 @@ def mnist_cnn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
 
 def mnist_rnn(cell: str = "rnn", hidden: int = 128, num_classes: int = 10) -> Architecture:
     """MNIST row by row: 28 steps of 28 pixels, a recurrent layer ('rnn': tanh RNN,
-    'lstm'), and a linear classifier on the last hidden state."""
-    layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden)}[cell]
+    'lstm', 'gru'), and a linear classifier on the last hidden state."""
+    layer = {"rnn": RNN(hidden), "lstm": LSTM(hidden), "gru": GRU(hidden)}[cell]
     return Architecture(input_shape=(1, 28, 28),
                         layers=(("rows", Rows()), (cell, layer), ("fc", Linear(num_classes))))
 
@@ -225,3 +232,37 @@ def mnist_conv1d(channels: tuple[int, int] = (32, 64), hidden: int = 128,
 
 
 ARCHITECTURES["mnist_conv1d"] = mnist_conv1d
+
+
+# --------------------------------------------------------------------------- sequences
+def mnist_gru(hidden: int = 128, num_classes: int = 10) -> Architecture:
+    """:func:`mnist_rnn` with a GRU: MNIST row by row, GRU(hidden), Linear on the last
+    hidden state."""
+    return mnist_rnn("gru", hidden, num_classes)
+
+
+ARCHITECTURES["mnist_gru"] = mnist_gru
+
+
+def mnist_vit(embed_dim: int = 32, depth: int = 2, heads: int = 4, mlp_dim: int = 64,
+              patch: int = 7, num_classes: int = 10) -> Architecture:
+    """A tiny vision transformer: ``patch`` x ``patch`` patches (a Conv2d with that kernel
+    and stride: 7 -> 16 patches of 28x28) embedded in ``embed_dim`` features, a learned
+    class token, learned position embeddings, ``depth`` pre-norm encoder layers (``heads``
+    heads, GELU MLP of ``mlp_dim``, no dropout), a final LayerNorm, and a Linear head on
+    the class token."""
+    encoder = TransformerEncoderLayer(heads, mlp_dim, dropout=0.0, activation="gelu",
+                                      norm_first=True)
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(("patch_embed", Conv2d(embed_dim, patch, stride=patch)),
+                ("patches", Patches()),
+                ("class_token", ClassToken()),
+                ("pos_embed", PositionEmbedding()),
+                *((f"encoder{i}", encoder) for i in range(depth)),
+                ("norm", LayerNorm()),
+                ("cls", FirstToken()),
+                ("head", Linear(num_classes))))
+
+
+ARCHITECTURES["mnist_vit"] = mnist_vit

@@ -111,3 +111,13 @@ __all__ += ["CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", 
 __all__ += ["Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AvgPool1d", "MaxPool1d", "MaxUnpool2d"]
+
+__all__ += ["GRUOutput"]
+from scratch.nn.vision_transformer import (  # noqa: E402
+           ClassToken,
+           FirstToken,
+           Patches,
+           PositionEmbedding,
+)
+
+__all__ += ["ClassToken", "FirstToken", "Patches", "PositionEmbedding"]

@@ -1,12 +1,11 @@
 """Recurrent layers inside a ``Sequential``: one array in, one array out.
 
 ``Rows`` turns (N, C, H, W) images into (N, C*H, W) sequences (torch's
-``nn.Flatten(1, 2)``). ``RNNOutput`` / ``LSTMOutput`` are the recurrent layers
+``nn.Flatten(1, 2)``). ``RNNOutput`` / ``LSTMOutput`` / ``GRUOutput`` are the recurrent layers
 with ``batch_first=True`` whose forward returns ``output[:, -1]`` (N, D*H)
 when ``last_step`` (else the whole output (N, L, D*H)); the final states are
 dropped, so their upstream gradients are zero. Parameter names are those of
-``RNN`` / ``LSTM``, as in the torch mirror (``reference.model``). ``GRUOutput`` is
-the same over ``GRU`` (no architecture spec or torch mirror builds it yet).
+``RNN`` / ``LSTM`` / ``GRU``, as in the torch mirror (``reference.model``).
 """
 from __future__ import annotations
 
