@@ -38,6 +38,19 @@ SAMPLES = {
     "TransformerEncoder": ((lambda: nn.TransformerEncoderLayer(4, 2, 8, 0.0,
                                                                dtype=np.float64), 2),
                            (3, 2, 4)),
+    "Conv1d": ((2, 3, 3), (2, 2, 7)),
+    "Unflatten": ((1, (2, 3)), (2, 6)),
+    "PixelShuffle": ((2,), (1, 8, 3, 3)),
+    "PixelUnshuffle": ((2,), (1, 2, 4, 4)),
+    "AdaptiveAvgPool1d": ((3,), (2, 3, 7)),
+    "AdaptiveMaxPool1d": ((3,), (2, 3, 7)),
+    "AvgPool1d": ((2,), (2, 3, 6)),
+    "MaxPool1d": ((2,), (2, 3, 6)),
+    "Upsample": ((None, 2), (1, 2, 3, 3)),
+    "Patches": ((), (2, 4, 2, 2)),
+    "ClassToken": ((4,), (2, 3, 4)),
+    "PositionEmbedding": ((3, 4), (2, 3, 4)),
+    "FirstToken": ((), (2, 3, 4)),
     # taken for device= only: their backward takes no input_grad
     "MultiheadAttention": ((4, 2), None),
     "GRU": ((3, 4), None),
@@ -116,3 +129,31 @@ def test_buffers_with_and_without_recursion_equal_torchs(recurse):
     for b, t in pairs:
         np.testing.assert_array_equal(b, t.numpy())
     assert len(ours[0].buffers(recurse=False)) == len(list(theirs[0].buffers(recurse=False)))
+
+
+def test_max_unpool_backward_without_input_grad_gives_none_or_the_true_gradient():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    pooled, indices = nn.MaxPool2d(2, return_indices=True)(x)
+    unpool = nn.MaxUnpool2d(2)
+    out = unpool(pooled, indices)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    dx = unpool.backward(dout)
+    unpool(pooled, indices)
+    skipped = unpool.backward(dout, input_grad=False)
+    assert skipped is None or np.array_equal(skipped, dx)
+
+
+def test_adaptive_max_pool1d_returns_torchs_indices_and_gradient():
+    """``return_indices=True``: the output and the argmax indices equal torch's, and the
+    gradient still flows to the maxima."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 7))
+    out, indices = nn.AdaptiveMaxPool1d(3, return_indices=True)(x)
+    module = nn.AdaptiveMaxPool1d(3, return_indices=True)
+    out, indices = module(x)
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, t_indices = torch.nn.AdaptiveMaxPool1d(3, return_indices=True)(tx)
+    np.testing.assert_array_equal(out, t_out.detach().numpy())
+    np.testing.assert_array_equal(indices, t_indices.numpy())
+    dout = np.random.default_rng(4).standard_normal(out.shape)
+    t_out.backward(torch.from_numpy(dout))
+    np.testing.assert_array_equal(module.backward(dout), tx.grad.numpy())

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes
 from parity_tests.optim_problems import (
     KWARGS,
+    MORE_NAMES,
     NAMES,
     assert_params_match,
     build,
@@ -297,7 +298,7 @@ def test_empty_parameter_list_raises_value_error_like_torch(name):
         getattr(optim, name)((p for p in []), lr=0.1)
 
 
-SWITCHES = [(name, switch) for name in NAMES
+SWITCHES = [(name, switch) for name in NAMES + MORE_NAMES
             for switch in ("fused", "capturable", "differentiable")
             if switch in inspect.signature(getattr(torch.optim, name)).parameters]
 
