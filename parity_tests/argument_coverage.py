@@ -160,7 +160,8 @@ def _whole_run(config) -> bool:
     opt = config.option
     return (config.args_source == pytest.Config.ArgsSource.TESTPATHS and not opt.keyword
             and not opt.markexpr and not getattr(opt, "lf", False)
-            and not getattr(opt, "deselect", None) and not getattr(opt, "exitfirst", False))
+            and not getattr(opt, "deselect", None) and not getattr(opt, "exitfirst", False)
+            and not opt.collectonly)
 
 
 def pytest_configure(config):
