@@ -137,3 +137,29 @@ def assert_module_matches_torch(scratch, twin, x, dtype, seed, reduction=1):
                   dtype, reductions={n: reduction for n in ["out", "dx", *grads, *floats]})
     for n in state.keys() - floats.keys():
         assert int(state[n]) == int(t_state[n]), n
+
+
+def _to_torch(value):
+    return torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+
+
+class TorchNamespace:
+    """``torch.nn`` called the way the error cases call ``scratch.nn``: ``ns.Linear(3, 2)``
+    builds torch's module from the same arguments (arrays as tensors) and returns a
+    function of NumPy inputs."""
+
+    def __getattr__(self, cls):
+        def make(*args, **kwargs):
+            module = getattr(torch.nn, cls)(*map(_to_torch, args),
+                                            **{k: _to_torch(v) for k, v in kwargs.items()})
+            return lambda *xs: module(*map(_to_torch, xs))
+        return make
+
+
+def assert_refused_alike(call, error):
+    """``call(scratch.nn)`` and ``call`` on torch's namespace both raise ``error``."""
+    from scratch import nn
+    with pytest.raises(error):
+        call(nn)
+    with pytest.raises(error):
+        call(TorchNamespace())
