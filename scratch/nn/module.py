@@ -515,20 +515,17 @@ def backward_without_cache(module, forward_ran: bool) -> RuntimeError:
 # both in one forward needs the sum of their gradients, as torch's autograd gives. Scratch
 # has no autograd: each module's backward *sets* its parameters' .grad, so the second
 # backward would silently replace the first's gradient. Rather than compute a wrong
-# gradient, the backward of such a module is refused. id(parameter) -> weak references to
-# the modules that registered it and ran forward (checked for identity when read, so an id
-# reused after a parameter is gone matches nothing).
-_USERS: dict[int, list] = {}
+# gradient, the backward of such a module is refused. Each Parameter keeps weak
+# references to the modules that registered it and ran forward (``Parameter._users``).
 
 
 def _note_users(module) -> None:
     for p in module._params.values():
         if p is None:
             continue
-        refs = [r for r in _USERS.get(id(p), ()) if r() is not None]
-        if not any(r() is module for r in refs):
-            refs.append(weakref.ref(module))
-        _USERS[id(p)] = refs
+        p._users = [r for r in p._users if r() is not None]
+        if not any(r() is module for r in p._users):
+            p._users.append(weakref.ref(module))
 
 
 def _refuse_tied_use(module) -> None:
@@ -537,7 +534,7 @@ def _refuse_tied_use(module) -> None:
     for name, p in module._params.items():
         if p is None:
             continue
-        for ref in _USERS.get(id(p), ()):
+        for ref in p._users:
             other = ref()
             if (other is None or other is module or other._cache is None
                     or not any(q is p for q in other._params.values())):

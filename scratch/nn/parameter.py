@@ -11,11 +11,12 @@ class Parameter:
     Assigned to a module attribute (``self.weight = Parameter(w)``) it is registered
     as that module's parameter, as torch's ``nn.Parameter`` is.
     """
-    __slots__ = ("data", "grad")
+    __slots__ = ("data", "grad", "_users")
 
     def __init__(self, data: np.ndarray):
         self.data = data
         self.grad = None
+        self._users = []    # weak references to the modules whose forward used it
 
     def __repr__(self):
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
