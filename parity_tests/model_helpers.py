@@ -134,3 +134,15 @@ def comparison_budget(architecture, torch_model, x, skip_constant=True) -> float
         raise ValueError("a batch-norm channel sees one value across the batch")
     conditioning = max(map(batch_norm_conditioning, bn_inputs), default=1.0)
     return model_reduction(architecture, len(x)) * conditioning
+
+
+def compare_train_and_eval(architecture, n, seed, dtype):
+    """Twins of ``architecture`` on one drawn batch of ``n``: a training step (logits,
+    loss, input and every parameter gradient), the batch-norm running statistics it
+    left, then the same in eval mode, each within the comparison budget."""
+    scratch, torch_model = twins(architecture, dtype, seed)
+    x, y = batch_for(architecture, n, seed, dtype)
+    k = comparison_budget(architecture, torch_model, x)
+    compare_step(scratch, torch_model, x, y, dtype, k, train=True)
+    assert_same_state(scratch, torch_model, dtype, k)  # batch-norm running statistics
+    compare_step(scratch, torch_model, x, y, dtype, k, train=False)

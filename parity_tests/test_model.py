@@ -13,6 +13,7 @@ from parity_tests.model_helpers import (
     assert_same_state,
     batch_for,
     compare_step,
+    compare_train_and_eval,
     comparison_budget,
     model_reduction,
     twins,
@@ -52,12 +53,7 @@ def test_mnist_model_logits_loss_and_gradients_match_torch(seed, dtype):
 @given(architecture=S.architectures(), seed=S.SEEDS, n=st.integers(2, 4))
 def test_drawn_model_matches_torch_in_train_and_eval(architecture, seed, n, dtype):
     note(repr(architecture.shapes()))
-    scratch, torch_model = twins(architecture, dtype, seed)
-    x, y = batch_for(architecture, n, seed, dtype)
-    k = comparison_budget(architecture, torch_model, x)
-    compare_step(scratch, torch_model, x, y, dtype, k, train=True)
-    assert_same_state(scratch, torch_model, dtype, k)  # batch-norm running statistics
-    compare_step(scratch, torch_model, x, y, dtype, k, train=False)
+    compare_train_and_eval(architecture, n, seed, dtype)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -168,9 +164,4 @@ def test_drawn_model_with_layer_options_matches_torch_in_train_and_eval(architec
     """Conv padding forms and modes, every pooling kind (adaptive, divisor_override,
     ceil_mode), batch norm without running statistics or bias, through both builders."""
     note(repr(architecture.shapes()))
-    scratch, torch_model = twins(architecture, dtype, seed)
-    x, y = batch_for(architecture, n, seed, dtype)
-    k = comparison_budget(architecture, torch_model, x)
-    compare_step(scratch, torch_model, x, y, dtype, k, train=True)
-    assert_same_state(scratch, torch_model, dtype, k)
-    compare_step(scratch, torch_model, x, y, dtype, k, train=False)
+    compare_train_and_eval(architecture, n, seed, dtype)

@@ -25,7 +25,7 @@ from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, upstream
 from parity_tests.model_helpers import (
     assert_same_state,
     batch_for,
-    compare_step,
+    compare_train_and_eval,
     comparison_budget,
     twins,
 )
@@ -86,12 +86,7 @@ def test_drawn_residual_model_matches_torch_in_train_and_eval(architecture, seed
     logits, loss, input gradient and every parameter gradient, in training and in eval
     mode, and the batch-norm running statistics between."""
     note(repr(architecture.shapes()))
-    scratch, torch_model = twins(architecture, dtype, seed)
-    x, y = batch_for(architecture, n, seed, dtype)
-    k = comparison_budget(architecture, torch_model, x)
-    compare_step(scratch, torch_model, x, y, dtype, k, train=True)
-    assert_same_state(scratch, torch_model, dtype, k)
-    compare_step(scratch, torch_model, x, y, dtype, k, train=False)
+    compare_train_and_eval(architecture, n, seed, dtype)
 
 
 def sgd_steps(architecture, dtype, seed, steps=3, batch=4, drawn=True):
