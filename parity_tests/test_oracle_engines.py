@@ -55,9 +55,12 @@ def test_assignment_instead_of_accumulation_is_named_on_a_leaf_used_twice():
     assert has(row, "exactly 1/2 times"), str(report)
 
 
-def test_assignment_instead_of_accumulation_is_named_through_an_inner_node():
+@pytest.mark.parametrize("seed", range(8))
+def test_assignment_instead_of_accumulation_is_named_through_an_inner_node(seed):
+    """Some seeds shrink to b = 0, where the wrong db is 0 and no pattern shows at that point:
+    the diagnosis must then come from another point, and say which."""
     report = oracle.check_scalar_graph(make_value(accumulate=False), neuron, ("a", "b", "c"),
-                                       examples=EXAMPLES)
+                                       examples=EXAMPLES, seed=seed)
     assert not report.ok
     assert all(has(r, OVERWRITE) for r in report.failures), str(report)
 

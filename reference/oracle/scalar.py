@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from reference.oracle.against import accepts_old_forms
-from reference.oracle.diagnose import diagnose
+from reference.oracle.diagnose import diagnose, matches_candidate
 from reference.oracle.report import (
     NondeterministicError,
     OracleError,
@@ -190,7 +190,57 @@ def _diagnosed(value, expr, torch_expr, values, data, grad, rtol, atol_scale):
             r.diagnoses = diagnose(np.asarray(grads[n]), np.asarray(t_grads[n]), rtol,
                                    atol_scale,
                                    candidates=[(np.asarray(g[n]), m) for g, m in cands])
+        _diagnose_jointly(rows, grads, t_grads, cands, rtol, atol_scale)
     return rows, shared
+
+
+def _diagnose_jointly(rows, grads, t_grads, cands, rtol, atol_scale) -> None:
+    """One overwrite pattern that explains every leaf gradient at once.
+
+    A single wrong leaf is a scalar, and a scalar match is only trusted when exact;
+    the same pattern seen across all the leaves together is evidence at float tolerance.
+    """
+    names = list(grads)
+    mine, right = (np.array([g[n] for n in names], np.float64) for g in (grads, t_grads))
+    for candidate, message in cands:
+        if matches_candidate(mine, np.array([candidate[n] for n in names], np.float64), right,
+                             rtol, atol_scale):
+            for r in rows:
+                if r.verdict != "ok" and r.tensor != "out" and message not in r.diagnoses:
+                    r.diagnoses = [*r.diagnoses, message]
+            return
+
+
+def _nearby(values: dict, seed: int, count: int = 4):
+    """Points near ``values``, each leaf moved by 0.25 to 1 either way (repeatable)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        yield {n: round(v + float(rng.choice([-1, 1]) * rng.uniform(0.25, 1.0)), 3)
+               for n, v in values.items()}
+
+
+def _borrow_diagnoses(rows, value, expr, torch_expr, values, first, data, grad, rtol,
+                      atol_scale, seed) -> None:
+    """Diagnose wrong rows at other points when the shown point cannot tell.
+
+    A shrunk draw sits on zeros where wrong answers coincide with right ones, so a
+    wrong row may have no diagnosis there: look at the first failing draw, then at
+    a few nearby points, and take the diagnosis from the first one that shows it.
+    """
+    points = ([("the first failing draw", first)] if first is not None and first != values
+              else []) + [("a nearby point", p) for p in _nearby(values, seed)]
+    for where, point in points:
+        if all(r.verdict == "ok" or r.diagnoses for r in rows):
+            return
+        try:
+            found = _diagnosed(value, expr, torch_expr, point, data, grad, rtol, atol_scale)[0]
+        except Exception:  # a point outside the expression's domain, in either engine
+            continue
+        at = ", ".join(f"{n} = {point[n]!r}" for n in values)
+        found = {r.tensor: r for r in found}
+        for r in rows:
+            if r.verdict != "ok" and not r.diagnoses and r.tensor in found:
+                r.diagnoses = [f"{d} (found at {where}, {at})" for d in found[r.tensor].diagnoses]
 
 
 def _old_call(args, kwargs):
@@ -271,15 +321,8 @@ def check_scalar_graph(value, expr, leaves, *, against=None, values=None, exampl
     values = {n: float(values[n]) for n in leaves}
     rows, shared = _diagnosed(value, expr, torch_expr, values, data, grad, rtol, atol_scale)
     first = tried["first"] if "tried" in locals() else None
-    if first is not None and first != values:
-        # a shrunk draw sits on zeros where wrong answers coincide: diagnose the first too
-        before = {r.tensor: r for r in _diagnosed(value, expr, torch_expr, first, data, grad,
-                                                  rtol, atol_scale)[0]}
-        at = ", ".join(f"{n} = {first[n]!r}" for n in leaves)
-        for r in rows:
-            if r.verdict != "ok" and not r.diagnoses and r.tensor in before:
-                r.diagnoses = [f"{d} (found at the first failing draw, {at})"
-                               for d in before[r.tensor].diagnoses]
+    _borrow_diagnoses(rows, value, expr, torch_expr, values, first, data, grad, rtol,
+                      atol_scale, seed)
     if shared:
         notes.append("nodes used more than once: " + ", ".join(
             f"{_node_name(node, values)} ({len(node.uses)} uses)" for _, node in shared))
