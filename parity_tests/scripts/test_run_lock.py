@@ -14,7 +14,7 @@ import pytest
 
 from scripts.lib.runs import LOCK_NAME, holder_pid
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LONG = ("--epochs", "200", "--limit-train", "3200")   # minutes: stopped by the test
 
 

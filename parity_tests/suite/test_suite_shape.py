@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-FILES = sorted(p for p in HERE.glob("*.py"))
+SUITE = Path(__file__).resolve().parents[1]
+FILES = sorted(SUITE.rglob("*.py"))
 
 
 def _imported_test_modules(path: Path) -> list[str]:
@@ -26,7 +26,7 @@ def _imported_test_modules(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[p.relative_to(SUITE).as_posix() for p in FILES])
 def test_no_test_file_is_imported_by_another_file(path):
     assert not _imported_test_modules(path), (
         f"{path.name} imports {_imported_test_modules(path)}: move what it needs into a "
