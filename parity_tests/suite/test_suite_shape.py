@@ -30,7 +30,7 @@ def _imported_test_modules(path: Path) -> list[str]:
 def test_no_test_file_is_imported_by_another_file(path):
     assert not _imported_test_modules(path), (
         f"{path.name} imports {_imported_test_modules(path)}: move what it needs into a "
-        f"helper module (parity_tests/helpers.py, strategies.py, model_helpers.py, ...)")
+        f"helper module (parity_tests/helpers.py, strategies/, model_helpers.py, ...)")
 
 
 def test_the_check_sees_an_import_of_a_test_file(tmp_path):
