@@ -52,6 +52,13 @@ def mnist_root(pytestconfig):
                     pytrace=False)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Note every node id collected, before ``-k``, ``-m`` or ``--deselect`` drop any: the
+    bug catalogue's check (suite/test_bug_catalogue.py) asks whether a killer exists."""
+    config._parity_collected = {item.nodeid for item in items}
+
+
 def pytest_report_header(config):
     """Say which paths the layers run: ``SCRATCH_FAST_PATHS=0 pytest parity_tests`` runs the
     whole suite on the plain paths (test_fast_paths.py turns them on for itself)."""

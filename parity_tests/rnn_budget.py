@@ -1,7 +1,7 @@
 """How much of its tolerance budget the recurrent parity test uses, per dtype and tensor.
 
 Draws ``--examples`` cases from the parity test's own strategy, runs scratch and torch
-as ``parity_tests/test_rnn.py`` does, and prints the largest
+as ``parity_tests/layers/test_rnn.py`` does, and prints the largest
 ``|scratch - torch| / (atol + rtol |torch|)`` per dtype, mode and tensor (1.0 = at the
 budget). The budget is a worst-case bound; this shows its slack.
 

@@ -5,7 +5,7 @@ Entered from :func:`scratch.functional.linear_forward` and ``linear_backward``
 set more than one thread. The two backward products are the plain path's, run
 at the same time; a product split by rows is the same sums, but BLAS picks its
 kernels by matrix size, so a row may round differently than in the whole
-product (within the suite's budget, parity_tests/test_fast_paths.py).
+product (within the suite's budget, parity_tests/layers/test_fast_paths.py).
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The documentation is true: its examples run, its quick start runs, it stays short and clean.
 
 - every ```python block of README.md and docs/**/*.md runs (parity_tests/doc_examples.py);
-- every command of the README's quick start runs in a quick variant (tiny limits);
+- every command of the README's quick start runs in a quick variant (tiny limits): under
+  the ``thorough`` profile, but for the seconds-long ones; ``ci`` checks that each script
+  it names starts (``--help``) and each test file it names exists;
 - the tutorial notebook runs top to bottom;
 - the README stays within its line budget, and no page mentions an issue number or
   development history.
@@ -9,6 +11,7 @@
 Links between pages are checked by the strict site build (`mkdocs build --strict`).
 """
 import os
+import shlex
 import subprocess
 import sys
 
@@ -16,6 +19,7 @@ import matplotlib
 import pytest
 
 from parity_tests import doc_examples as docs
+from parity_tests.profiles import thorough_only
 
 matplotlib.use("Agg")
 
@@ -77,7 +81,48 @@ def test_every_quick_start_command_has_a_quick_variant(tmp_path):
         docs.quick_variant(command, tmp_path)
 
 
-@pytest.mark.parametrize("command", docs.quick_start_commands())
+QUICK_START = docs.quick_start_commands()
+
+
+def _words(command):
+    """The command's words without its leading VAR=value environment settings."""
+    words = shlex.split(command)
+    while words and "=" in words[0] and not words[0].startswith("-"):
+        words.pop(0)
+    return words
+
+
+TEST_FILE_COMMANDS = [c for c in QUICK_START if _words(c)[:1] == ["pytest"]
+                      and any(w.endswith(".py") for w in _words(c))]
+# ci runs these as written (a check of the files, a comparison with .ci/run: seconds)
+CHEAP = [c for c in QUICK_START if c.startswith("python -m scripts.mnist")
+         or _words(c)[:1] == ["pytest"] and c not in TEST_FILE_COMMANDS]
+SCRIPTS = sorted({_words(c)[2] for c in QUICK_START
+                  if _words(c)[:2] == ["python", "-m"] and c not in CHEAP})
+
+
+@pytest.mark.parametrize("module", SCRIPTS)
+def test_quick_start_script_starts_and_answers_help(module):
+    argv = [sys.executable, "-m", module, "--help"]
+    done = subprocess.run(argv, cwd=docs.ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(docs.ROOT)})
+    assert done.returncode == 0 and "usage:" in done.stdout, (
+        f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout[-3000:]}\n"
+        f"{done.stderr[-3000:]}")
+
+
+@pytest.mark.parametrize("command", TEST_FILE_COMMANDS)
+def test_quick_start_test_files_exist(command):
+    missing = [w for w in _words(command) if w.endswith(".py")
+               and not (docs.ROOT / w.split("::", 1)[0]).is_file()]
+    assert not missing, f"{command!r} names test files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("command", [
+    c if c in CHEAP else pytest.param(c, marks=thorough_only(
+        "a script ci starts with --help and runs in process elsewhere "
+        "(scripts/test_training.py, oracle/test_oracle.py), or test files ci runs anyway"))
+    for c in QUICK_START])
 def test_quick_start_command_runs_in_its_quick_variant(command, tmp_path):
     env_add, argv = docs.quick_variant(command, tmp_path / "run")
     if not argv:

@@ -24,7 +24,7 @@ from scripts.lib.optimizers import OPTIMIZERS, resolve_hyperparameters
 from scripts.lib.runs import run_files
 from scripts.lib.twins import make_twins
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

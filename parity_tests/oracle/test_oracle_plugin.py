@@ -24,7 +24,7 @@ except ModuleNotFoundError:             # Python 3.10: the same parser as a pack
 
 pytest_plugins = "pytester"
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "reference.oracle.pytest_plugin"
 
 

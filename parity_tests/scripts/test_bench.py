@@ -1,17 +1,41 @@
 """The speed bench runs end to end and writes what the README says it writes.
 
 Timings themselves are never asserted (speed is a benchmark's output, not a
-test's); this only checks the report's shape, at the smallest settings.
+test's); this only checks the report's shape, at the smallest settings. ``ci`` runs the
+bench at one thread without its competing load or memory probe; the whole report (two
+thread counts, 20 s of load) runs under the ``thorough`` profile.
 """
 from __future__ import annotations
 
 import json
 
+from parity_tests.profiles import thorough_only
 from scratch import parallel
 from scratch.backends import fast
 from scripts import bench
 
 
+def test_bench_writes_ratio_ceiling_fraction_and_layers_at_one_thread(tmp_path, capsys):
+    before = parallel.get_num_threads()
+    try:
+        assert bench.main(["--threads", "1", "--rounds", "1", "--steps", "1", "--repeats", "1",
+                           "--no-load", "--no-memory", "--out-dir", str(tmp_path)]) == 0
+    finally:
+        parallel.set_num_threads(before)
+        parallel.restore_blas_threads()
+    (run,) = tmp_path.iterdir()
+    row = json.loads((run / "bench.json").read_text())["threads"]["1"]
+    assert row["ratio_scratch_over_torch"] > 0
+    assert row["scratch_fraction_of_matmul_ceiling"] > 0
+    layers = [r["layer"] for r in row["layers"]]
+    assert (layers.index("pool1") < layers.index("relu1")) == fast.is_enabled()
+    out = capsys.readouterr().out
+    assert "ratio" in out
+    assert ("* scratch runs this ReLU after the max pool" in out) == fast.is_enabled()
+
+
+@thorough_only("adds a second thread count and 20 s of competing load to the run ci does: "
+               "timings of the same steps, with no result of scratch's to check")
 def test_bench_writes_ratios_ceiling_fractions_layers_and_load_per_thread_count(
         tmp_path, capsys):
     before = parallel.get_num_threads()

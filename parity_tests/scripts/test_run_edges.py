@@ -14,7 +14,7 @@ import pytest
 
 from scripts.lib import plots
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

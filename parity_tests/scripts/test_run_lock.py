@@ -1,5 +1,8 @@
 """One owner per run folder: real training processes racing for one folder, resumes racing
-for one run, and a kill -9'd owner whose stale lock must not block a resume."""
+for one run, and a kill -9'd owner whose stale lock must not block a resume.
+
+``ci`` runs the refusal of a held folder and the stale lock; the two races (the same lock
+and refusal, taken at once or by a resume) run under the ``thorough`` profile."""
 from __future__ import annotations
 
 import json
@@ -12,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from parity_tests.profiles import thorough_only
 from scripts.lib.runs import LOCK_NAME, holder_pid
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 LONG = ("--epochs", "200", "--limit-train", "3200")   # minutes: stopped by the test
 
 
@@ -74,6 +78,8 @@ def solo(mnist_root, tmp_path_factory):
     return out
 
 
+@thorough_only("flock takes the lock atomically, so two starts at once refuse the loser "
+               "through the held-folder refusal ci runs")
 def test_two_trains_started_together_one_is_refused_the_other_is_a_solo_run(
         mnist_root, tmp_path, solo):
     out = tmp_path / "shared"
@@ -106,6 +112,8 @@ def test_a_train_into_a_held_folder_is_refused_at_once_naming_the_holder(mnist_r
     assert code == 128 + signal.SIGTERM, err
 
 
+@thorough_only("a resume claims its folder through the same lock (claim_run_dir) as the "
+               "held-folder refusal ci runs")
 def test_two_resumes_of_one_run_one_is_refused(mnist_root, tmp_path):
     out = tmp_path / "run"
     first = start(*argv(mnist_root, out, *LONG))

@@ -20,7 +20,7 @@ from scripts.lib.artifacts import load_npz, save_npz
 from scripts.lib.checkpoint import load_checkpoint
 from scripts.lib.errors import available_cpus
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def flags(data_dir, out_dir, *extra):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 pytest_plugins = "pytester"
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _project(pytester, monkeypatch, test_body):

@@ -1,0 +1,1 @@
+"""The documentation: its examples, quick start and notebook run."""

@@ -1,0 +1,1 @@
+"""Whole networks: the architectures as data, both builders, residual blocks and the named zoo."""

@@ -1,0 +1,2 @@
+"""What every module shares: the module protocol, containers, state, constructor
+arguments and errors."""

@@ -1,0 +1,1 @@
+"""scratch.optim and its learning-rate schedulers against torch.optim, and gradient clipping."""

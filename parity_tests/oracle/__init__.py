@@ -1,0 +1,2 @@
+"""reference.oracle: torch as a gradient oracle for hand-written NumPy code, its API,
+plugin and verdicts."""
