@@ -18,9 +18,7 @@ from scratch.nn.activation import (
 )
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import ModuleDict, ModuleList, Sequential
-from scratch.nn.conv import Conv2d
-from scratch.nn.conv1d import Conv1d
-from scratch.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
+from scratch.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
