@@ -49,12 +49,15 @@ from scratch.nn.piecewise_activation import (
            Threshold,
 )
 from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
-from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
-from scratch.nn.pooling1d import (
+from scratch.nn.pooling import (
            AdaptiveAvgPool1d,
+           AdaptiveAvgPool2d,
            AdaptiveMaxPool1d,
+           AdaptiveMaxPool2d,
            AvgPool1d,
+           AvgPool2d,
            MaxPool1d,
+           MaxPool2d,
            MaxUnpool2d,
 )
 from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
