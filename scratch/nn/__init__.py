@@ -23,8 +23,21 @@ from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
-from scratch.nn.loss import CrossEntropyLoss, NLLLoss
-from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
+from scratch.nn.loss import (
+           BCELoss,
+           BCEWithLogitsLoss,
+           CosineEmbeddingLoss,
+           CrossEntropyLoss,
+           GaussianNLLLoss,
+           HuberLoss,
+           KLDivLoss,
+           L1Loss,
+           MSELoss,
+           MultiMarginLoss,
+           NLLLoss,
+           SmoothL1Loss,
+           SoftMarginLoss,
+)
 from scratch.nn.module import Module
 from scratch.nn.padding import (
            CircularPad1d,
@@ -60,8 +73,6 @@ from scratch.nn.pooling import (
            MaxPool2d,
            MaxUnpool2d,
 )
-from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
-from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
