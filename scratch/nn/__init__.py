@@ -5,16 +5,33 @@ One file per family, split as ``torch.nn.modules`` is; import from here:
 in :mod:`scratch.nn.module`.
 """
 from scratch.nn.activation import (
+           CELU,
            ELU,
            GELU,
+           GLU,
+           SELU,
+           Hardshrink,
+           Hardsigmoid,
+           Hardswish,
+           Hardtanh,
            LeakyReLU,
+           LogSigmoid,
            LogSoftmax,
+           Mish,
            PReLU,
            ReLU,
+           ReLU6,
            Sigmoid,
            SiLU,
            Softmax,
+           Softmax2d,
+           Softmin,
+           Softplus,
+           Softshrink,
+           Softsign,
            Tanh,
+           Tanhshrink,
+           Threshold,
 )
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import ModuleDict, ModuleList, Sequential
@@ -52,15 +69,6 @@ from scratch.nn.padding import (
            ZeroPad2d,
 )
 from scratch.nn.parameter import Buffer, Parameter
-from scratch.nn.piecewise_activation import (
-           Hardshrink,
-           Hardsigmoid,
-           Hardswish,
-           Hardtanh,
-           ReLU6,
-           Softshrink,
-           Threshold,
-)
 from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from scratch.nn.pooling import (
            AdaptiveAvgPool1d,
@@ -77,18 +85,6 @@ from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
 from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
-from scratch.nn.smooth_activation import (
-           CELU,
-           GLU,
-           SELU,
-           LogSigmoid,
-           Mish,
-           Softmax2d,
-           Softmin,
-           Softplus,
-           Softsign,
-           Tanhshrink,
-)
 from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
@@ -107,7 +103,7 @@ __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
             "Tanhshrink", "Threshold"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
 # sequences and attention
-from scratch.nn.attention import MultiheadAttention  # noqa: E402
+from scratch.nn.activation import MultiheadAttention  # noqa: E402
 from scratch.nn.gru import GRU  # noqa: E402
 from scratch.nn.layernorm import LayerNorm  # noqa: E402
 from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402

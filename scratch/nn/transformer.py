@@ -30,7 +30,7 @@ import numpy as np
 from scratch import checks
 from scratch import functional as F
 from scratch import random as R
-from scratch.nn.attention import MultiheadAttention
+from scratch.nn.activation import MultiheadAttention
 from scratch.nn.container import ModuleList
 from scratch.nn.dropout import Dropout
 from scratch.nn.layernorm import LayerNorm
