@@ -56,6 +56,7 @@ from scratch.nn.loss import (
            SoftMarginLoss,
 )
 from scratch.nn.module import Module
+from scratch.nn.normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.padding import (
            CircularPad1d,
            CircularPad2d,
@@ -83,7 +84,6 @@ from scratch.nn.pooling import (
 )
 from scratch.nn.residual import Residual
 from scratch.nn.rnn import LSTM, RNN
-from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -105,7 +105,7 @@ __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm"
 # sequences and attention
 from scratch.nn.activation import MultiheadAttention  # noqa: E402
 from scratch.nn.gru import GRU  # noqa: E402
-from scratch.nn.layernorm import LayerNorm  # noqa: E402
+from scratch.nn.normalization import LayerNorm  # noqa: E402
 from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
 from scratch.nn.sequence import GRUOutput  # noqa: E402
 from scratch.nn.sparse import Embedding  # noqa: E402
