@@ -83,7 +83,7 @@ from scratch.nn.pooling import (
            MaxUnpool2d,
 )
 from scratch.nn.residual import Residual
-from scratch.nn.rnn import LSTM, RNN
+from scratch.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
 from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -104,9 +104,7 @@ __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
 # sequences and attention
 from scratch.nn.activation import MultiheadAttention  # noqa: E402
-from scratch.nn.gru import GRU  # noqa: E402
 from scratch.nn.normalization import LayerNorm  # noqa: E402
-from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
 from scratch.nn.sequence import GRUOutput  # noqa: E402
 from scratch.nn.sparse import Embedding  # noqa: E402
 from scratch.nn.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
