@@ -34,10 +34,11 @@ from scratch.functional.activation import (
                                            tanh_forward,
 )
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
-from scratch.functional.conv import conv2d_backward, conv2d_forward
-from scratch.functional.conv_transpose import (
+from scratch.functional.conv import (
                                            conv1d_backward,
                                            conv1d_forward,
+                                           conv2d_backward,
+                                           conv2d_forward,
                                            conv_transpose1d_backward,
                                            conv_transpose1d_forward,
                                            conv_transpose2d_backward,
