@@ -92,25 +92,23 @@ from scratch.functional.piecewise_activation import (
                                            threshold_forward,
 )
 from scratch.functional.pooling import (
+                                           adaptive_avg_pool1d_backward,
+                                           adaptive_avg_pool1d_forward,
                                            adaptive_avg_pool2d_backward,
                                            adaptive_avg_pool2d_forward,
+                                           adaptive_max_pool1d_backward,
+                                           adaptive_max_pool1d_forward,
                                            adaptive_max_pool2d_backward,
                                            adaptive_max_pool2d_forward,
+                                           avg_pool1d_backward,
+                                           avg_pool1d_forward,
                                            avg_pool2d_backward,
                                            avg_pool2d_forward,
+                                           max_pool1d_backward,
+                                           max_pool1d_forward,
                                            max_pool2d_backward,
                                            max_pool2d_forward,
                                            max_pool2d_indices,
-)
-from scratch.functional.pooling1d import (
-                                           adaptive_avg_pool1d_backward,
-                                           adaptive_avg_pool1d_forward,
-                                           adaptive_max_pool1d_backward,
-                                           adaptive_max_pool1d_forward,
-                                           avg_pool1d_backward,
-                                           avg_pool1d_forward,
-                                           max_pool1d_backward,
-                                           max_pool1d_forward,
                                            max_unpool2d_backward,
                                            max_unpool2d_forward,
 )
