@@ -74,6 +74,18 @@ from scratch.functional.margin_loss import (
                                            soft_margin_loss_backward,
                                            soft_margin_loss_forward,
 )
+from scratch.functional.normalization import (
+                                           group_norm_backward,
+                                           group_norm_forward,
+                                           instance_norm_backward,
+                                           instance_norm_forward,
+                                           layer_norm_backward,
+                                           layer_norm_forward,
+                                           local_response_norm_backward,
+                                           local_response_norm_forward,
+                                           rms_norm_backward,
+                                           rms_norm_forward,
+)
 from scratch.functional.padding import pad_backward, pad_forward, pad_nd_backward, pad_nd_forward
 from scratch.functional.piecewise_activation import (
                                            hardshrink_backward,
@@ -151,16 +163,6 @@ from scratch.functional.rnn import (
                                            rnn_step_backward,
                                            rnn_step_forward,
 )
-from scratch.functional.sample_normalization import (
-                                           group_norm_backward,
-                                           group_norm_forward,
-                                           instance_norm_backward,
-                                           instance_norm_forward,
-                                           local_response_norm_backward,
-                                           local_response_norm_forward,
-                                           rms_norm_backward,
-                                           rms_norm_forward,
-)
 from scratch.functional.smooth_activation import (
                                            celu_backward,
                                            celu_forward,
@@ -233,7 +235,6 @@ from scratch.functional.gru import (  # noqa: E402
                                            gru_step_backward,
                                            gru_step_forward,
 )
-from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
 from scratch.functional.multihead_attention import (  # noqa: E402
                                            multi_head_attention_backward,
                                            multi_head_attention_forward,

@@ -7,7 +7,7 @@ repr; ``device``: None or ``'cpu'``; ``dtype``: None means float32.
 
 ``LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
 device=None, dtype=None)`` normalises each sample over its last
-``len(normalized_shape)`` axes (see :mod:`scratch.functional.layernorm`).
+``len(normalized_shape)`` axes (see :mod:`scratch.functional.normalization`).
 ``weight`` starts at ones and ``bias`` at zeros, both of ``normalized_shape``;
 ``elementwise_affine=False`` has neither, ``bias=False`` no bias.
 """
