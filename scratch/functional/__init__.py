@@ -154,6 +154,10 @@ from scratch.functional.regression_loss import (
 )
 from scratch.functional.resample import interpolate_backward, interpolate_forward
 from scratch.functional.rnn import (
+                                           gru_backward,
+                                           gru_forward,
+                                           gru_step_backward,
+                                           gru_step_forward,
                                            lstm_backward,
                                            lstm_forward,
                                            lstm_step_backward,
@@ -228,12 +232,6 @@ __all__ += ["group_norm_backward", "group_norm_forward", "instance_norm_backward
 from scratch.functional.attention import (  # noqa: E402
                                            scaled_dot_product_attention_backward,
                                            scaled_dot_product_attention_forward,
-)
-from scratch.functional.gru import (  # noqa: E402
-                                           gru_backward,
-                                           gru_forward,
-                                           gru_step_backward,
-                                           gru_step_forward,
 )
 from scratch.functional.multihead_attention import (  # noqa: E402
                                            multi_head_attention_backward,

@@ -15,7 +15,7 @@ Parameters, in torch's state_dict order, per layer ``k`` and direction
 (suffix ``_reverse`` for the backward direction of a bidirectional layer):
 ``weight_ih_l{k}`` (G*H, H_in or D*H), ``weight_hh_l{k}`` (G*H, H),
 ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), G = 1 (RNN), 4 (LSTM, gates i, f, g, o)
-or 3 (GRU, gates r, z, n; see :mod:`scratch.functional.gru`). A GRU's ``bias_ih`` and
+or 3 (GRU, gates r, z, n; see :mod:`scratch.functional.rnn`). A GRU's ``bias_ih`` and
 ``bias_hh`` get different gradients: ``b_hn`` is multiplied by the reset gate.
 All start as U(-1/sqrt(H), 1/sqrt(H)) like torch's ``reset_parameters``,
 drawn from the keyword-only ``generator`` (a NumPy Generator or an int seed) or
@@ -595,7 +595,7 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step, gates r, z, n (see :mod:`scratch.functional.gru`)."""
+    """One GRU step, gates r, z, n (see :mod:`scratch.functional.rnn`)."""
 
     _gates = 3
 
