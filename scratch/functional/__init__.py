@@ -34,10 +34,11 @@ from scratch.functional.activation import (
                                            tanh_forward,
 )
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward
-from scratch.functional.conv import conv2d_backward, conv2d_forward
-from scratch.functional.conv_transpose import (
+from scratch.functional.conv import (
                                            conv1d_backward,
                                            conv1d_forward,
+                                           conv2d_backward,
+                                           conv2d_forward,
                                            conv_transpose1d_backward,
                                            conv_transpose1d_forward,
                                            conv_transpose2d_backward,
@@ -73,6 +74,18 @@ from scratch.functional.margin_loss import (
                                            soft_margin_loss_backward,
                                            soft_margin_loss_forward,
 )
+from scratch.functional.normalization import (
+                                           group_norm_backward,
+                                           group_norm_forward,
+                                           instance_norm_backward,
+                                           instance_norm_forward,
+                                           layer_norm_backward,
+                                           layer_norm_forward,
+                                           local_response_norm_backward,
+                                           local_response_norm_forward,
+                                           rms_norm_backward,
+                                           rms_norm_forward,
+)
 from scratch.functional.padding import pad_backward, pad_forward, pad_nd_backward, pad_nd_forward
 from scratch.functional.piecewise_activation import (
                                            hardshrink_backward,
@@ -91,25 +104,23 @@ from scratch.functional.piecewise_activation import (
                                            threshold_forward,
 )
 from scratch.functional.pooling import (
+                                           adaptive_avg_pool1d_backward,
+                                           adaptive_avg_pool1d_forward,
                                            adaptive_avg_pool2d_backward,
                                            adaptive_avg_pool2d_forward,
+                                           adaptive_max_pool1d_backward,
+                                           adaptive_max_pool1d_forward,
                                            adaptive_max_pool2d_backward,
                                            adaptive_max_pool2d_forward,
+                                           avg_pool1d_backward,
+                                           avg_pool1d_forward,
                                            avg_pool2d_backward,
                                            avg_pool2d_forward,
+                                           max_pool1d_backward,
+                                           max_pool1d_forward,
                                            max_pool2d_backward,
                                            max_pool2d_forward,
                                            max_pool2d_indices,
-)
-from scratch.functional.pooling1d import (
-                                           adaptive_avg_pool1d_backward,
-                                           adaptive_avg_pool1d_forward,
-                                           adaptive_max_pool1d_backward,
-                                           adaptive_max_pool1d_forward,
-                                           avg_pool1d_backward,
-                                           avg_pool1d_forward,
-                                           max_pool1d_backward,
-                                           max_pool1d_forward,
                                            max_unpool2d_backward,
                                            max_unpool2d_forward,
 )
@@ -143,6 +154,10 @@ from scratch.functional.regression_loss import (
 )
 from scratch.functional.resample import interpolate_backward, interpolate_forward
 from scratch.functional.rnn import (
+                                           gru_backward,
+                                           gru_forward,
+                                           gru_step_backward,
+                                           gru_step_forward,
                                            lstm_backward,
                                            lstm_forward,
                                            lstm_step_backward,
@@ -151,16 +166,6 @@ from scratch.functional.rnn import (
                                            rnn_forward,
                                            rnn_step_backward,
                                            rnn_step_forward,
-)
-from scratch.functional.sample_normalization import (
-                                           group_norm_backward,
-                                           group_norm_forward,
-                                           instance_norm_backward,
-                                           instance_norm_forward,
-                                           local_response_norm_backward,
-                                           local_response_norm_forward,
-                                           rms_norm_backward,
-                                           rms_norm_forward,
 )
 from scratch.functional.smooth_activation import (
                                            celu_backward,
@@ -228,13 +233,6 @@ from scratch.functional.attention import (  # noqa: E402
                                            scaled_dot_product_attention_backward,
                                            scaled_dot_product_attention_forward,
 )
-from scratch.functional.gru import (  # noqa: E402
-                                           gru_backward,
-                                           gru_forward,
-                                           gru_step_backward,
-                                           gru_step_forward,
-)
-from scratch.functional.layernorm import layer_norm_backward, layer_norm_forward  # noqa: E402
 from scratch.functional.multihead_attention import (  # noqa: E402
                                            multi_head_attention_backward,
                                            multi_head_attention_forward,

@@ -5,29 +5,58 @@ One file per family, split as ``torch.nn.modules`` is; import from here:
 in :mod:`scratch.nn.module`.
 """
 from scratch.nn.activation import (
+           CELU,
            ELU,
            GELU,
+           GLU,
+           SELU,
+           Hardshrink,
+           Hardsigmoid,
+           Hardswish,
+           Hardtanh,
            LeakyReLU,
+           LogSigmoid,
            LogSoftmax,
+           Mish,
            PReLU,
            ReLU,
+           ReLU6,
            Sigmoid,
            SiLU,
            Softmax,
+           Softmax2d,
+           Softmin,
+           Softplus,
+           Softshrink,
+           Softsign,
            Tanh,
+           Tanhshrink,
+           Threshold,
 )
 from scratch.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.nn.container import ModuleDict, ModuleList, Sequential
-from scratch.nn.conv import Conv2d
-from scratch.nn.conv1d import Conv1d
-from scratch.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d
+from scratch.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from scratch.nn.dropout import Dropout, Dropout2d
 from scratch.nn.flatten import Flatten, Unflatten
 from scratch.nn.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.nn.linear import Identity, Linear
-from scratch.nn.loss import CrossEntropyLoss, NLLLoss
-from scratch.nn.margin_loss import CosineEmbeddingLoss, MultiMarginLoss, SoftMarginLoss
+from scratch.nn.loss import (
+           BCELoss,
+           BCEWithLogitsLoss,
+           CosineEmbeddingLoss,
+           CrossEntropyLoss,
+           GaussianNLLLoss,
+           HuberLoss,
+           KLDivLoss,
+           L1Loss,
+           MSELoss,
+           MultiMarginLoss,
+           NLLLoss,
+           SmoothL1Loss,
+           SoftMarginLoss,
+)
 from scratch.nn.module import Module
+from scratch.nn.normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from scratch.nn.padding import (
            CircularPad1d,
            CircularPad2d,
@@ -41,42 +70,21 @@ from scratch.nn.padding import (
            ZeroPad2d,
 )
 from scratch.nn.parameter import Buffer, Parameter
-from scratch.nn.piecewise_activation import (
-           Hardshrink,
-           Hardsigmoid,
-           Hardswish,
-           Hardtanh,
-           ReLU6,
-           Softshrink,
-           Threshold,
-)
 from scratch.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
-from scratch.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
-from scratch.nn.pooling1d import (
+from scratch.nn.pooling import (
            AdaptiveAvgPool1d,
+           AdaptiveAvgPool2d,
            AdaptiveMaxPool1d,
+           AdaptiveMaxPool2d,
            AvgPool1d,
+           AvgPool2d,
            MaxPool1d,
+           MaxPool2d,
            MaxUnpool2d,
 )
-from scratch.nn.probability_loss import BCELoss, BCEWithLogitsLoss, KLDivLoss
-from scratch.nn.regression_loss import GaussianNLLLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 from scratch.nn.residual import Residual
-from scratch.nn.rnn import LSTM, RNN
-from scratch.nn.sample_normalization import GroupNorm, LocalResponseNorm, RMSNorm
+from scratch.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from scratch.nn.sequence import LSTMOutput, RNNOutput, Rows
-from scratch.nn.smooth_activation import (
-           CELU,
-           GLU,
-           SELU,
-           LogSigmoid,
-           Mish,
-           Softmax2d,
-           Softmin,
-           Softplus,
-           Softsign,
-           Tanhshrink,
-)
 from scratch.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Flatten",
@@ -95,10 +103,8 @@ __all__ += ["CELU", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
             "Tanhshrink", "Threshold"]
 __all__ += ["GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "LocalResponseNorm", "RMSNorm"]
 # sequences and attention
-from scratch.nn.attention import MultiheadAttention  # noqa: E402
-from scratch.nn.gru import GRU  # noqa: E402
-from scratch.nn.layernorm import LayerNorm  # noqa: E402
-from scratch.nn.rnn_cell import GRUCell, LSTMCell, RNNCell  # noqa: E402
+from scratch.nn.activation import MultiheadAttention  # noqa: E402
+from scratch.nn.normalization import LayerNorm  # noqa: E402
 from scratch.nn.sequence import GRUOutput  # noqa: E402
 from scratch.nn.sparse import Embedding  # noqa: E402
 from scratch.nn.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from scratch import checks
-from scratch.nn.gru import GRU
 from scratch.nn.module import Module
-from scratch.nn.rnn import LSTM, RNN
+from scratch.nn.rnn import GRU, LSTM, RNN
 
 
 class Rows(Module):

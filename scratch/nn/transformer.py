@@ -30,12 +30,12 @@ import numpy as np
 from scratch import checks
 from scratch import functional as F
 from scratch import random as R
-from scratch.nn.attention import MultiheadAttention
+from scratch.nn.activation import MultiheadAttention
 from scratch.nn.container import ModuleList
 from scratch.nn.dropout import Dropout
-from scratch.nn.layernorm import LayerNorm
 from scratch.nn.linear import Linear
 from scratch.nn.module import Module
+from scratch.nn.normalization import LayerNorm
 
 _ACTIVATIONS = {"relu": (F.relu_forward, F.relu_backward),
                 "gelu": (F.gelu_forward, F.gelu_backward)}

@@ -1,5 +1,5 @@
-"""Per-sample normalisations: group norm, instance norm, RMS norm and local response
-norm; forward/backward pairs.
+"""Per-sample normalisations: layer norm, group norm, instance norm, RMS norm and local
+response norm; forward/backward pairs (batch norm is in :mod:`scratch.functional.batchnorm`).
 
 Unlike batch norm, each of these normalises one sample at a time, so a sample's
 output does not depend on the rest of the batch. The textbook backward of a
@@ -9,6 +9,15 @@ normalisation over ``M`` values (``xhat = (x - mean) / std``) is
 
 written out below for groups of channels; instance norm is group norm with one
 channel per group.
+
+Layer norm (torch's ``F.layer_norm``) normalises each sample over its last ``k`` axes
+(``normalized_shape``, the trailing ``k`` sizes of the input), with the biased variance:
+
+    mean = x.mean(last k axes);  var = ((x - mean)**2).mean(last k axes)
+    xhat = (x - mean) / sqrt(var + eps);  out = xhat * weight + bias
+
+``weight`` and ``bias`` have ``normalized_shape`` (or are None). Unlike batch
+norm there are no running statistics: training and evaluation compute the same.
 """
 from __future__ import annotations
 
@@ -33,6 +42,48 @@ def _affine_grads(dout, xhat, weight, has_bias):
     dxhat = dout if weight is None else dout * weight.reshape(_channel_shape(dout.ndim))
     dw = None if weight is None else (dout * xhat).sum(axis=axes)
     return dxhat, dw, dout.sum(axis=axes) if has_bias else None
+
+
+class LayerNormCache(NamedTuple):
+    xhat: np.ndarray        # the normalised input, x's shape
+    rstd: np.ndarray        # 1 / sqrt(var + eps), x's shape with the last k axes of size 1
+    weight: np.ndarray | None
+    has_bias: bool
+    axes: tuple             # the normalised axes (the last k)
+
+
+def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """x: (*, *normalized_shape); weight, bias: normalized_shape or None.
+
+    Returns out (x's shape and dtype) and a :class:`LayerNormCache`.
+    """
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    rstd = 1 / np.sqrt(var + x.dtype.type(eps))
+    xhat = centred * rstd
+    out = xhat if weight is None else xhat * weight
+    if bias is not None:
+        out = out + bias
+    return np.asarray(out, x.dtype), LayerNormCache(xhat, rstd, weight, bias is not None, axes)
+
+
+def layer_norm_backward(dout, cache):
+    """Returns ``(dx, dweight, dbias)`` (the last two None when absent).
+
+    With ``g = dout * weight`` and ``m`` the number of normalised elements,
+    ``dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` over the normalised
+    axes; ``dweight = sum(dout * xhat)`` and ``dbias = sum(dout)`` over the leading axes.
+    """
+    xhat, rstd, weight, has_bias, axes = cache
+    lead = tuple(range(dout.ndim - len(axes)))
+    g = dout if weight is None else dout * weight
+    dx = rstd * (g - g.mean(axis=axes, keepdims=True)
+                 - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    dweight = None if weight is None else (dout * xhat).sum(axis=lead)
+    dbias = dout.sum(axis=lead) if has_bias else None
+    return np.asarray(dx, dout.dtype), dweight, dbias
 
 
 # --------------------------------------------------------------------------- group norm
