@@ -1,6 +1,7 @@
 """Every named architecture, built with every one of its arguments drawn away from its
 default: the computed output shape has the drawn number of classes (a reconstruction
-network: the input's shape), the scratch model really produces it, and the torch mirror (same weights) gives the same logits.
+network: the input's shape), the scratch model really produces it, and the torch mirror
+(same weights) gives the same logits.
 
 The arguments are read from each builder's signature; an argument this file has no
 strategy for fails the test, so a new one cannot slip in undrawn.
