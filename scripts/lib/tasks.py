@@ -40,6 +40,9 @@ class ClassificationTask:
     """Target: the label. Score of a step: its correct predictions; metrics: accuracy."""
     score_key = "correct"
     definitions: dict = {}
+    """What the task adds to (or changes in) a training record's ``definitions``."""
+    lockstep_definitions: dict = {}
+    """The same for a lockstep record."""
     sample_images = 0
     """Test images a run shows with their predictions (``samples.png``): none."""
 
@@ -116,6 +119,19 @@ class ReconstructionTask:
         "cross_evaluation": "each model's final weights loaded into the other implementation: "
                             "largest difference between the two reconstructions of any "
                             "test pixel, and the test MSE in each",
+        "epochs[].<impl>.loss": "mean over the epoch's steps (weighted by batch size) of the "
+                                "training objective: the reconstruction loss of the batch "
+                                "(mean over its pixels) + 0.5*l2*sum(w**2) over conv, "
+                                "transposed conv and linear weights, before that step's "
+                                "update",
+        "loss": "the reconstruction loss (torch.nn.functional name) between the output and "
+                "the input's pixels in [0, 1]",
+    }
+    lockstep_definitions = {
+        "steps[].scratch_loss, torch_loss": "each side's training objective (reconstruction "
+                                            "loss against the input's pixels + L2 term) on "
+                                            "the step's batch, before its update",
+        "loss": definitions["loss"],
     }
 
     def __init__(self, architecture: A.Architecture):
