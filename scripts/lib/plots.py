@@ -182,9 +182,10 @@ def reconstructions_figure(inputs: np.ndarray, outputs: dict[str, np.ndarray],
                            text: str = ""):
     """Test images (top row) and each implementation's reconstruction of them (one row
     per entry of ``outputs``), all pixels in [0, 1] on one grey scale (black 0, white 1),
-    with each row's mean squared error."""
+    with each row's mean squared error over the images shown."""
     plt = _pyplot()
-    rows = [("input", inputs), *((f"{name}\nMSE {((out - inputs) ** 2).mean():.4f}", out)
+    rows = [("input", inputs), *((f"{name}\nMSE {((out - inputs) ** 2).mean():.4f}\n"
+                                  f"(these {len(inputs)})", out)
                                  for name, out in outputs.items())]
     n = len(inputs)
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.9),

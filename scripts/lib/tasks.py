@@ -94,6 +94,10 @@ class ClassificationTask:
         """The number a table reports (higher is better): the test accuracy."""
         return metrics["test_acc"]
 
+    def table_cell(self, value: float, difference: bool = False) -> str:
+        """:meth:`headline`'s value (or a difference of two) as a table shows it."""
+        return f"{100 * value:+.2f}" if difference else f"{100 * value:.2f}%"
+
 
 class ReconstructionTask:
     """Target: the input image, pixels in [0, 1] (:func:`~scripts.lib.images.pixels`).
@@ -193,6 +197,9 @@ class ReconstructionTask:
     def headline(self, metrics: dict) -> float:
         """The number a table reports (higher is better): the test PSNR in dB."""
         return metrics["test_psnr"]
+
+    def table_cell(self, value: float, difference: bool = False) -> str:
+        return f"{value:+.2f} dB" if difference else f"PSNR {value:.2f} dB"
 
 
 TASKS = {A.Classification: ClassificationTask, A.Reconstruction: ReconstructionTask}
