@@ -38,7 +38,7 @@ METRIC_PANELS = {
     "Reconstruction": dict(keys=(("test", "test_psnr"), ("train", "train_psnr")), scale=1,
                            unit=" dB", limits=(0, math.inf), min_pad=0.2,
                            ylabel="reconstruction PSNR (dB; higher: closer to the input)",
-                           title="reconstruction PSNR after each epoch"),
+                           title="PSNR after each epoch"),
 }
 """The right-hand panel of ``curves.png`` for each task (the ``type`` of the record's
 architecture's ``task``; none: classification): the epoch record's keys of its test and
