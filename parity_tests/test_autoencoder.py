@@ -34,7 +34,7 @@ from scripts.lib import training
 from scripts.lib.checkpoint import load_checkpoint
 from scripts.lib.errors import ArchitectureMismatch
 from scripts.lib.fit import check_shapes
-from scripts.lib.images import normalize
+from scripts.lib.images import normalize, pixels
 from scripts.lib.plots import curves_figure
 from scripts.lib.twins import make_twins, penalised_names
 
@@ -134,6 +134,15 @@ def test_the_task_round_trips_through_architecture_files():
 
 
 # --------------------------------------------------------------------------- training
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_target_is_exactly_the_raw_pixels_over_255(dtype):
+    """Every grey level survives the standardisation and back bit for bit."""
+    levels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    target = pixels(normalize(levels, dtype))
+    assert target.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(target, levels[:, None].astype(dtype) / np.asarray(255, dtype))
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_each_step_loss_is_the_loss_against_the_input_pixels(loss):
     """Both twins' objective: the architecture's loss (mean over pixels) between the
