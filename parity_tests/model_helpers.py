@@ -42,6 +42,11 @@ def chain_reduction(layers, input_shape, batch: int) -> int:
             kh, kw = ((spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int)
                       else spec.kernel_size)
             total += max(shape_in[0] * kh * kw, batch * spatial)
+        elif isinstance(spec, A.ConvTranspose2d):   # dw: a sum over the batch's input pixels
+            kh, kw = ((spec.kernel_size,) * 2 if isinstance(spec.kernel_size, int)
+                      else spec.kernel_size)
+            total += max(shape_in[0] * kh * kw, shape_out[0] * kh * kw,
+                         batch * math.prod(shape_in[1:]))
         elif isinstance(spec, A.Linear):   # weight gradient: a sum over every leading row
             total += max(shape_in[-1], batch * math.prod(shape_in[:-1]))
         elif isinstance(spec, (A.BatchNorm1d, A.BatchNorm2d, A.PReLU)):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from scratch.arch import ARCHITECTURES
 from scripts.lib import drift as lockstep
+from scripts.lib import tasks
 from scripts.lib import training as train
 from scripts.lib.flags import Parser, positive_int
 from scripts.lib.process import tune_process
@@ -60,8 +61,10 @@ def main(argv=None) -> int:
         drift = lockstep.lockstep(settings, claim_run_dir(out_dir / name / "lockstep", out_dir),
                                   show_progress=False)
         last = run["epochs"][-1]
-        s, t = last["scratch"]["test_acc"], last["torch"]["test_acc"]
-        rows.append(f"| `{name}` | {100 * s:.2f}% | {100 * t:.2f}% | {100 * (s - t):+.2f} | "
+        task = tasks.for_architecture(ARCHITECTURES[name]())
+        s, t = (task.headline(last[side]) for side in ("scratch", "torch"))
+        rows.append(f"| `{name}` | {task.table_cell(s)} | {task.table_cell(t)} | "
+                    f"{task.table_cell(s - t, difference=True)} | "
                     f"{drift['summary']['final_max_rel_param_diff']:.1e} "
                     f"({drift['summary']['steps']} steps) | "
                     f"{run['environment']['wall_seconds']:.0f} s |")

@@ -20,7 +20,7 @@ from scripts.lib.process import tune_process
 tune_process()   # before NumPy and torch load: idle threads sleep, freed memory is kept
 
 from scratch import arch as A  # noqa: E402
-from scripts.lib import env, mnist  # noqa: E402
+from scripts.lib import env, mnist, tasks  # noqa: E402
 from scripts.lib.checkpoint import Checkpoints  # noqa: E402
 from scripts.lib.errors import EXIT_USAGE, OutputError, UsageError, threads_warning  # noqa: E402
 from scripts.lib.runs import check_run_dir, run_dir  # noqa: E402
@@ -67,13 +67,15 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     last = record["epochs"][-1]
+    task = tasks.for_architecture(prepared.architecture)
     for name in ("scratch", "torch"):
         if name in last:
-            print(f"{name:8} final test accuracy {last[name]['test_acc']:.2%}, "
+            print(f"{name:8} {task.final_line(last[name])}, "
                   f"training time {sum(e[name]['seconds'] for e in record['epochs']):.1f} s")
     for key, value in record.get("cross_evaluation", {}).items():
-        print(f"{key}: predictions agree on {value['agreement']:.2%} of the test set")
-    print(f"wrote {out_dir}/metrics.json, curves.png and weights")
+        print(task.cross_line(key, value))
+    print(f"wrote {out_dir}/metrics.json, curves.png"
+          + (", samples.png" if task.sample_images else "") + " and weights")
     return 0
 
 

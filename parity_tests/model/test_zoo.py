@@ -1,6 +1,7 @@
 """Every named architecture, built with every one of its arguments drawn away from its
-default: the computed output shape has the drawn number of classes, the scratch model
-really produces it, and the torch mirror (same weights) gives the same logits.
+default: the computed output shape has the drawn number of classes (a reconstruction
+network: the input's shape), the scratch model really produces it, and the torch mirror
+(same weights) gives the same logits.
 
 The arguments are read from each builder's signature; an argument this file has no
 strategy for fails the test, so a new one cannot slip in undrawn.
@@ -33,6 +34,7 @@ ARGUMENTS = {
     "depth": st.integers(1, 2),
     "mlp_dim": st.integers(3, 12),
     "patch": st.integers(4, 28),
+    "loss": st.sampled_from(sorted(A.RECONSTRUCTION_LOSSES)),
 }
 
 
@@ -53,7 +55,9 @@ def test_every_named_architecture_argument_reaches_both_models(name, data, seed)
     kwargs = {p: data.draw(_strategy(p, params[p]), label=p) for p in params}
     architecture = builder(**kwargs)
     classes = kwargs.get("num_classes", 10)
-    assert architecture.shapes()[-1] == (classes,)
+    out_shape = ((classes,) if architecture.task == A.Classification()   # else: the input's
+                 else tuple(architecture.input_shape))
+    assert architecture.shapes()[-1] == out_shape
     model = scratch_model.build(architecture, seed=seed, dtype=np.float64)
     mirror = reference_model.build(architecture, dtype=torch.float64)
     convert.load_numpy_state(mirror, model.state_dict())
@@ -61,7 +65,7 @@ def test_every_named_architecture_argument_reaches_both_models(name, data, seed)
     mirror.eval()
     x = np.random.default_rng(seed).standard_normal((2, *architecture.input_shape))
     logits = model.forward(x)
-    assert logits.shape == (2, classes)
+    assert logits.shape == (2, *out_shape)
     with torch.no_grad():
         t_logits = mirror(torch.from_numpy(x))
     assert_parity({"logits": logits}, {"logits": t_logits}, np.float64)

@@ -10,6 +10,7 @@ walking the shapes through the specs, never written by hand.
 - :mod:`.specs`: one layer each (``Conv2d``, ``BatchNorm2d``, ``Linear``...);
 - :mod:`.network`: how they compose: ``Architecture``, ``Residual`` blocks, ``walk``;
 - :mod:`.zoo`: the named architectures (``ARCHITECTURES``) and residual building blocks;
+- :mod:`.task`: what a network is trained for (``Classification``, ``Reconstruction``);
 - :mod:`.fileformat`: JSON/TOML files (``load``, ``from_dict``, ``to_dict``, ``resolve``).
 """
 from scratch.arch.fileformat import (
@@ -35,6 +36,7 @@ from scratch.arch.specs import (
     ClassToken,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     Dropout2d,
     FirstToken,
@@ -58,10 +60,12 @@ from scratch.arch.specs import (
     Tanh,
     TransformerEncoderLayer,
 )
+from scratch.arch.task import RECONSTRUCTION_LOSSES, TASKS, Classification, Reconstruction
 from scratch.arch.zoo import (
     ARCHITECTURES,
     basic_block,
     lenet5,
+    mnist_autoencoder,
     mnist_cnn,
     mnist_cnn_avgpool,
     mnist_cnn_bn,
@@ -86,3 +90,5 @@ __all__ = ["ARCHITECTURES", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Architect
 __all__ += ["Conv1d", "MaxPool1d", "mnist_conv1d"]
 __all__ += ["ClassToken", "FirstToken", "GRU", "LayerNorm", "Patches", "PositionEmbedding",
             "TransformerEncoderLayer", "mnist_gru", "mnist_vit"]
+__all__ += ["Classification", "ConvTranspose2d", "RECONSTRUCTION_LOSSES", "Reconstruction",
+            "TASKS", "mnist_autoencoder"]

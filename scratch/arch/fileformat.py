@@ -15,6 +15,13 @@ layers (a ``Residual`` block's ``body`` and ``shortcut``) is a list of such tabl
     out_channels = 1
     kernel_size = 3
     padding = 1
+
+A network trained for something other than classification says so in a ``task`` table
+(:mod:`scratch.arch.task`; none: classification)::
+
+    [task]
+    type = "Reconstruction"
+    loss = "MSELoss"
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from pathlib import Path
 
 from scratch.arch import specs
 from scratch.arch.network import Architecture, Residual
+from scratch.arch.task import TASKS, Classification
 from scratch.arch.zoo import ARCHITECTURES
 
 
@@ -54,9 +62,32 @@ def _layers_to_list(layers) -> list[dict]:
 
 
 def to_dict(architecture: Architecture) -> dict:
-    """Plain data (JSON/TOML-ready) that :func:`from_dict` turns back into ``architecture``."""
-    return {"input_shape": list(architecture.input_shape),
+    """Plain data (JSON/TOML-ready) that :func:`from_dict` turns back into ``architecture``
+    (a ``task`` table only for a task other than classification, the default)."""
+    data = {"input_shape": list(architecture.input_shape),
             "layers": _layers_to_list(architecture.layers)}
+    if architecture.task != Classification():
+        data["task"] = {"type": type(architecture.task).__name__,
+                        **dataclasses.asdict(architecture.task)}
+    return data
+
+
+def _task(entry, source: str):
+    """The task of a ``task`` table (``{"type": "Reconstruction", "loss": ...}``)."""
+    if not isinstance(entry, dict) or entry.get("type") not in TASKS:
+        raise ArchitectureFileError(f"{source}: task must be a table whose type is one of "
+                                    f"{', '.join(TASKS)}, got {entry!r}")
+    fields = dict(entry)
+    kind = TASKS[fields.pop("type")]
+    known = [f.name for f in dataclasses.fields(kind)]
+    extra = sorted(set(fields) - set(known))
+    if extra:
+        raise ArchitectureFileError(f"{source}: task {kind.__name__} has no field(s) {extra};"
+                                    f" its fields: {', '.join(known) or 'none'}")
+    try:
+        return kind(**fields)
+    except (TypeError, ValueError) as err:
+        raise ArchitectureFileError(f"{source}: task: {err}") from None
 
 
 def _spec(entry: dict, kind: str, where: str, types: dict):
@@ -116,17 +147,18 @@ def from_dict(data: dict, source: str = "architecture") -> Architecture:
     if not isinstance(data, dict):
         raise ArchitectureFileError(f"{source}: expected a table with input_shape and layers, "
                                     f"got {type(data).__name__}")
-    unknown = sorted(set(data) - {"input_shape", "layers"})
+    unknown = sorted(set(data) - {"input_shape", "layers", "task"})
     if unknown:
         raise ArchitectureFileError(f"{source}: unknown top-level key(s) {unknown}; "
-                                    f"expected input_shape and layers")
+                                    f"expected input_shape, layers and (optionally) task")
     shape = data.get("input_shape")
     if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 3
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
         raise ArchitectureFileError(f"{source}: input_shape must be a list of 1 to 3 positive "
                                     f"whole numbers, as [1, 28, 28]; got {shape!r}")
     layers = _layers_from_list(data.get("layers"), source, layer_types())
-    architecture = Architecture(tuple(shape), layers)
+    task = _task(data["task"], source) if "task" in data else Classification()
+    architecture = Architecture(tuple(shape), layers, task)
     try:
         architecture.shapes()
     except (ValueError, TypeError, ZeroDivisionError) as err:

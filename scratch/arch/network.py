@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from scratch.arch.specs import LayerSpec
+from scratch.arch.task import Classification, Task
 
 LAYERS = {"layers": True}
 """Field metadata of a spec field that holds a chain of named specs (the file format
@@ -89,9 +90,12 @@ Spec = LayerSpec | Residual
 @dataclass(frozen=True)
 class Architecture:
     """A network: ``input_shape`` is ``(C, H, W)`` or ``(features,)``; ``layers`` are
-    ``(name, spec)`` pairs run in order (a spec may be a :class:`Residual` block)."""
+    ``(name, spec)`` pairs run in order (a spec may be a :class:`Residual` block);
+    ``task`` is what it is trained to do (:mod:`scratch.arch.task`: classification by
+    default, or the reconstruction of its input)."""
     input_shape: tuple[int, ...]
     layers: tuple[tuple[str, Spec], ...] = field(default_factory=tuple)
+    task: Task = Classification()
 
     def shapes(self) -> list[tuple[int, ...]]:
         """Per-sample shape entering each layer, then the output shape (len = layers + 1)."""

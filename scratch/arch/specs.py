@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+from scratch.functional.conv_transpose import transposed_out_size
 from scratch.windows import conv_pads, pair, window_out_size
 
 Pair = tuple[int, int]
@@ -462,3 +463,42 @@ class TransformerEncoderLayer(_Layer):
 
 LayerSpec = (LayerSpec | GRU | Patches | ClassToken | PositionEmbedding | FirstToken | LayerNorm
              | TransformerEncoderLayer)
+
+
+# --------------------------------------------------------------------------- decoders
+@dataclass(frozen=True)
+class ConvTranspose2d(_Layer):
+    """torch's arguments in torch's order; ``padding`` an int or a pair (no strings, as
+    torch's transposed convolution). Output size per axis
+    ``(H - 1) s - 2 p + d (k - 1) + output_padding + 1``, where ``output_padding`` (smaller
+    than the stride or the dilation) picks one of the ``s`` sizes a strided convolution
+    maps onto the same input size: 7 -> 14 with ``k=3, s=2, p=1`` needs
+    ``output_padding=1``."""
+    sized_by = ("in_channels", 0)
+    out_channels: int
+    kernel_size: int | Pair
+    stride: int | Pair = 1
+    padding: int | Pair = 0
+    output_padding: int | Pair = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: int | Pair = 1
+
+    def output_shape(self, shape):
+        if len(shape) != 3:
+            raise ValueError(f"ConvTranspose2d needs a feature map (C, H, W), got per-sample "
+                             f"shape {shape}")
+        _, *size = shape
+        k, s, p, op, d = (pair(v) for v in (self.kernel_size, self.stride, self.padding,
+                                            self.output_padding, self.dilation))
+        if any(op[i] >= s[i] and op[i] >= d[i] for i in range(2)):
+            raise ValueError(f"output_padding {self.output_padding} must be smaller than "
+                             f"either the stride {self.stride} or the dilation "
+                             f"{self.dilation}")
+        out = [transposed_out_size(size[i], k[i], s[i], p[i], op[i], d[i]) for i in range(2)]
+        if min(out) < 1:
+            raise ValueError(f"the output would be {tuple(out)}: too small")
+        return (self.out_channels, *out)
+
+
+LayerSpec = LayerSpec | ConvTranspose2d

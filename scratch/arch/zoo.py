@@ -15,6 +15,7 @@ from scratch.arch.specs import (
     ClassToken,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     FirstToken,
     Flatten,
@@ -28,9 +29,11 @@ from scratch.arch.specs import (
     PReLU,
     ReLU,
     Rows,
+    Sigmoid,
     Tanh,
     TransformerEncoderLayer,
 )
+from scratch.arch.task import Reconstruction
 
 
 def mnist_cnn(channels: tuple[int, int] = (16, 32), hidden: int = 128,
@@ -266,3 +269,34 @@ def mnist_vit(embed_dim: int = 32, depth: int = 2, heads: int = 4, mlp_dim: int 
 
 
 ARCHITECTURES["mnist_vit"] = mnist_vit
+
+
+# --------------------------------------------------------------------------- reconstruction
+def mnist_autoencoder(channels: tuple[int, int] = (16, 4),
+                      loss: str = "BCEWithLogitsLoss") -> Architecture:
+    """A small convolutional autoencoder trained to reproduce its input
+    (:class:`~scratch.arch.task.Reconstruction`). The encoder halves the map twice with
+    strided 3x3 convolutions (28 -> 14 -> 7: a code of ``channels[1]`` x 7 x 7 numbers,
+    196 by default, a quarter of the 784 pixels); the decoder doubles it back with 3x3
+    transposed convolutions of stride 2 (7 -> 14 -> 28, ``output_padding=1`` choosing the
+    even size), ending in one channel. With ``loss='BCEWithLogitsLoss'`` the output holds
+    logits; with ``'MSELoss'`` a Sigmoid makes it pixel values."""
+    c1, c2 = channels
+    head = {"BCEWithLogitsLoss": (), "MSELoss": (("sigmoid", Sigmoid()),)}[loss]
+    return Architecture(
+        input_shape=(1, 28, 28),
+        layers=(
+            ("enc1", Conv2d(c1, 3, stride=2, padding=1)),
+            ("relu1", ReLU()),
+            ("enc2", Conv2d(c2, 3, stride=2, padding=1)),
+            ("relu2", ReLU()),
+            ("dec1", ConvTranspose2d(c1, 3, stride=2, padding=1, output_padding=1)),
+            ("relu3", ReLU()),
+            ("dec2", ConvTranspose2d(1, 3, stride=2, padding=1, output_padding=1)),
+            *head,
+        ),
+        task=Reconstruction(loss),
+    )
+
+
+ARCHITECTURES["mnist_autoencoder"] = mnist_autoencoder

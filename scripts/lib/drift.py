@@ -169,7 +169,8 @@ def lockstep(settings: LockstepSettings, out_dir: Path, *, data_dir: Path | None
                                            for r in rows), **grad_norm_summary(rows)),
         steps=rows, caption=caption(settings.as_dict(), f"{len(rows)} steps",
                                                   train_images=len(train_x)),
-        definitions=records.LOCKSTEP_DEFINITIONS)
+        definitions={**records.LOCKSTEP_DEFINITIONS,
+                     **twins["scratch"].task.lockstep_definitions})
     write_json(Path(out_dir) / "lockstep.json", record)
     plot_drift(record, Path(out_dir) / "drift.png")
     return record

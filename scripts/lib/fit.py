@@ -1,7 +1,8 @@
 """Does the architecture fit the data? Checked before a run creates anything.
 
 An architecture file can be valid data and still not fit MNIST: another input
-shape, another number of classes, a Linear fed an image (no Flatten), a layer
+shape, another number of classes (or, for a reconstruction, an output that is
+not the input's shape), a Linear fed an image (no Flatten), a layer
 that cannot be built. :func:`fitted_twins` builds the twins and pushes one small
 batch through each side in eval mode (no state changes, no random draws), and
 turns every misfit into one :class:`~scripts.lib.errors.ArchitectureMismatch`
@@ -12,19 +13,18 @@ from __future__ import annotations
 import numpy as np
 
 from scratch import arch as A
+from scripts.lib import tasks
 from scripts.lib.errors import ArchitectureMismatch
 from scripts.lib.settings import StepSettings
 from scripts.lib.twins import make_twins
-
-NUM_CLASSES = 10
-"""MNIST's classes: the digits 0-9."""
 
 PROBE_BATCH = 2
 """Images in the dry forward (two, so batch norm in any mode has a batch)."""
 
 
 def check_shapes(architecture: A.Architecture, arch_name: str, sample_shape: tuple) -> None:
-    """Input shape and output size against the data, from the architecture's own shapes."""
+    """Input shape and output size against the data (as the architecture's task needs it),
+    from the architecture's own shapes."""
     where = f"--arch {arch_name}"
     if tuple(architecture.input_shape) != tuple(sample_shape):
         raise ArchitectureMismatch(
@@ -34,13 +34,7 @@ def check_shapes(architecture: A.Architecture, arch_name: str, sample_shape: tup
         out = architecture.shapes()[-1]
     except ValueError as err:
         raise ArchitectureMismatch(f"{where}: {err}") from None
-    if tuple(out) != (NUM_CLASSES,):
-        last = architecture.layers[-1][0] if architecture.layers else "the last layer"
-        hint = ("add a Flatten before the first Linear" if len(out) > 1
-                else f"make the last Linear's out_features {NUM_CLASSES}")
-        raise ArchitectureMismatch(
-            f"{where}: the network ends in shape {list(out)} (after {last!r}), but MNIST has "
-            f"{NUM_CLASSES} classes, so it must end in [{NUM_CLASSES}]: {hint}")
+    tasks.for_architecture(architecture).check_output(architecture, out, where)
 
 
 def fitted_twins(architecture: A.Architecture, settings: StepSettings, device: str, impls,
@@ -69,7 +63,7 @@ def fitted_twins(architecture: A.Architecture, settings: StepSettings, device: s
             raise ArchitectureMismatch(
                 f"{where}: a forward of {len(probe)} MNIST images fails in {name}: "
                 f"{_first_line(err)}") from None
-        if predictions.shape != (len(probe),):
+        if predictions.shape != twin.task.prediction_shape(len(probe), probe.shape[1:]):
             raise ArchitectureMismatch(f"{where}: {name} gives predictions of shape "
                                        f"{list(predictions.shape)} for {len(probe)} images")
     return twins

@@ -26,6 +26,25 @@ STYLE = {  # (colour, marker) of each series: all four differ in both
 }
 
 
+LOSS_LABELS = {"nll_loss": "NLL", "cross_entropy": "cross-entropy",
+               "binary_cross_entropy_with_logits": "BCE per pixel",
+               "mse_loss": "MSE per pixel"}
+"""How the loss axis names each loss (a record's ``loss``)."""
+
+METRIC_PANELS = {
+    "Classification": dict(keys=(("test", "test_acc"), ("train", "train_acc")), scale=100,
+                           unit="%", limits=(0, 100), min_pad=0.5, ylabel="accuracy (%)",
+                           title="accuracy after each epoch"),
+    "Reconstruction": dict(keys=(("test", "test_psnr"), ("train", "train_psnr")), scale=1,
+                           unit=" dB", limits=(0, math.inf), min_pad=0.2,
+                           ylabel="reconstruction PSNR (dB; higher: closer to the input)",
+                           title="PSNR after each epoch"),
+}
+"""The right-hand panel of ``curves.png`` for each task (the ``type`` of the record's
+architecture's ``task``; none: classification): the epoch record's keys of its test and
+training series, the factor and unit they are shown in, the axis limits."""
+
+
 def _pyplot():
     import matplotlib
     matplotlib.use("Agg")
@@ -76,7 +95,8 @@ def moving_mean(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def curves_figure(record: dict):
-    """Training loss per step and accuracy per epoch, scratch and torch on the same axes."""
+    """Training loss per step and the task's metric per epoch (accuracy, or the
+    reconstruction's PSNR), scratch and torch on the same axes."""
     from matplotlib.ticker import FixedLocator, MaxNLocator
     plt = _pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -110,7 +130,7 @@ def curves_figure(record: dict):
     ax_loss.set(xlabel=("step (dry run: one batch per epoch, not a pass over the data)"
                         if dry_run else "epoch (fraction of the training set seen)"),
                 ylabel="training loss of each step ("
-                       + ("NLL" if record.get("loss") == "nll_loss" else "cross-entropy")
+                       + LOSS_LABELS.get(record.get("loss"), "cross-entropy")
                        + (" + L2)" if record.get("settings", {}).get("l2", 1) else ")"),
                 title=f"training loss, {n_steps} step{'s' if n_steps != 1 else ''}"
                       + (" (dry run)" if dry_run else ""))
@@ -120,30 +140,31 @@ def curves_figure(record: dict):
     else:
         ax_loss.set_xlim(0, max(n_steps / steps_per_epoch, 1e-9) * 1.02)
 
+    panel = METRIC_PANELS[record.get("architecture", {}).get("task", {}).get(
+        "type", "Classification")]
     values = []
     for name in names:
-        for split, key in (("test", "test_acc"), ("train", "train_acc")):
+        for split, key in panel["keys"]:
             colour, marker = STYLE[(name, split)]
             x = [e["epoch"] for e in epochs]
-            y = [100 * e[name][key] for e in epochs]
+            y = [panel["scale"] * e[name][key] for e in epochs]
             values += y
             what = test_name if split == "test" else "train (running mean over the epoch)"
             if len(epochs) <= 3:   # the values in the legend: they never print over each other
-                what += ": " + ", ".join(f"{v:.2f}%" for v in y)
+                what += ": " + ", ".join(f"{v:.2f}{panel['unit']}" for v in y)
             ax_acc.plot(x, y, color=colour, marker=marker, markersize=8 if split == "test" else 6,
                         linestyle="-" if split == "test" else ":", label=f"{name} {what}",
                         fillstyle="full" if name == "scratch" else "none", markeredgewidth=1.5)
     if values:
         lo, hi = min(values), max(values)
-        pad = max(0.15 * (hi - lo), 0.5)
-        ax_acc.set_ylim(max(lo - pad, 0), min(hi + pad, 100))
+        pad = max(0.15 * (hi - lo), panel["min_pad"])
+        ax_acc.set_ylim(max(lo - pad, panel["limits"][0]), min(hi + pad, panel["limits"][1]))
     last = epochs[-1]["epoch"] if epochs else 1
     ax_acc.set_xlim(0.5, last + 0.5)
     ax_acc.xaxis.set_major_locator(FixedLocator(range(1, last + 1)) if last <= 12
                                    else MaxNLocator(integer=True))
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)",
-               title="accuracy after each epoch" + (" (dry run: one batch each)" if dry_run
-                                                    else ""))
+    ax_acc.set(xlabel="epoch", ylabel=panel["ylabel"],
+               title=panel["title"] + (" (dry run: one batch each)" if dry_run else ""))
     for ax in (ax_loss, ax_acc):
         _no_offset(ax)
         ax.grid(alpha=0.3, which="both")
@@ -155,6 +176,36 @@ def curves_figure(record: dict):
 
 def plot_curves(record: dict, path: Path) -> None:
     _save(curves_figure(record), path)
+
+
+def reconstructions_figure(inputs: np.ndarray, outputs: dict[str, np.ndarray],
+                           text: str = ""):
+    """Test images (top row) and each implementation's reconstruction of them (one row
+    per entry of ``outputs``), all pixels in [0, 1] on one grey scale (black 0, white 1),
+    with each row's mean squared error over the images shown."""
+    plt = _pyplot()
+    rows = [("input", inputs), *((f"{name}\nMSE {((out - inputs) ** 2).mean():.4f}\n"
+                                  f"(these {len(inputs)})", out)
+                                 for name, out in outputs.items())]
+    n = len(inputs)
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.2 * len(rows) + 0.9),
+                             squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.asarray(images[c]).reshape(images[c].shape[-2:]), cmap="gray",
+                      vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    fig.suptitle(f"the first {n} test images and their reconstructions", fontsize=10)
+    _caption(fig, text)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+    return fig
+
+
+def plot_reconstructions(inputs, outputs: dict, text: str, path: Path) -> None:
+    _save(reconstructions_figure(inputs, outputs, text), path)
 
 
 def _log_with_zeros(ax, x, y, colour, marker, label, zero_label) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from scratch import arch as A
-from scripts.lib import env, mnist, records
+from scripts.lib import env, mnist, records, tasks
 from scripts.lib.artifacts import save_weights, write_json
 from scripts.lib.checkpoint import Checkpoints
 from scripts.lib.errors import EXIT_USAGE
@@ -32,8 +32,9 @@ from scripts.lib.flags import (
 from scripts.lib.flags import (
     out_dir as out_dir_flag,
 )
+from scripts.lib.images import pixels
 from scripts.lib.optimizers import SCHEDULES
-from scripts.lib.plots import caption, plot_curves
+from scripts.lib.plots import caption, plot_curves, plot_reconstructions
 from scripts.lib.schedulers import SCHEDULERS, resolve_arguments
 from scripts.lib.settings import TrainSettings
 from scripts.lib.twins import (
@@ -126,13 +127,20 @@ def stop_requests():
             signal.signal(sig, old)
 
 
-def fresh_progress(names) -> dict:
-    return dict(epoch=0, batch=0, step=0, epochs=[], totals=fresh_totals(names),
+def fresh_progress(names, score_key: str = "correct") -> dict:
+    return dict(epoch=0, batch=0, step=0, epochs=[], totals=fresh_totals(names, score_key),
                 step_loss={name: [] for name in names})
 
 
-def fresh_totals(names):
-    return {name: dict(loss=0.0, correct=0, seen=0, seconds=0.0) for name in names}
+def fresh_totals(names, score_key: str = "correct"):
+    """Each twin's running sums of the epoch; ``score_key``: its task's score (correct
+    predictions, or the reconstruction's squared error)."""
+    return {name: {"loss": 0.0, score_key: 0, "seen": 0, "seconds": 0.0} for name in names}
+
+
+def task_of(twins: dict):
+    """The task the twins share (:mod:`scripts.lib.tasks`)."""
+    return next(iter(twins.values())).task
 
 
 # ------------------------------------------------------------------------------- the loop
@@ -164,6 +172,7 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
     total_steps = steps_per_epoch * epochs
     scheduled = scheduler_interval is not None and any(t.scheduler for t in twins.values())
     order = step_order(twins)
+    task = task_of(twins)
     with stop_requests() as signals:
         for epoch in range(progress["epoch"], epochs):
             batches = batch_order(seed, epoch, len(train_x))
@@ -177,14 +186,14 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
                            else learning_rate(schedule, lr, progress["step"], total_steps))
                 for name in order:
                     twin = twins[name]
-                    loss, correct, seconds = _timed_step(twin, name, train_x[idx], train_y[idx],
-                                                         step_lr, progress, checkpoints)
+                    loss, score, seconds = _timed_step(twin, name, train_x[idx], train_y[idx],
+                                                       step_lr, progress, checkpoints)
                     if scheduled and scheduler_interval == "step":
                         twin.scheduler_step()
                     t = totals[name]
                     t["seconds"] += seconds
                     t["loss"] += loss * len(idx)
-                    t["correct"] += correct
+                    t[task.score_key] += score
                     t["seen"] += len(idx)
                     if twin.last_grad_norm is not None:   # clipping: the norm before it
                         t["grad_norm_sum"] = t.get("grad_norm_sum", 0.0) + twin.last_grad_norm
@@ -212,8 +221,7 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
             for name in order:
                 twin, t = twins[name], totals[name]
                 record[name] = dict(loss=t["loss"] / t["seen"],
-                                    train_acc=t["correct"] / t["seen"],
-                                    test_acc=float((twin.predict(test_x) == test_y).mean()),
+                                    **task.epoch_metrics(twin, t, test_x, test_y),
                                     seconds=t["seconds"])
                 if "steps" in t:
                     record[name].update(grad_norm_mean=t["grad_norm_sum"] / t["steps"],
@@ -228,8 +236,8 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
                     record[name]["lr_end"] = record["lr_end"] = twin.current_lr()
             progress["epochs"].append(record)
             checkpoints.save(progress, twins, epoch=epoch + 1, batch=0,
-                             totals=fresh_totals(twins))
-            summary = "   ".join(f"{n}: test acc {record[n]['test_acc']:.2%} "
+                             totals=fresh_totals(twins, task.score_key))
+            summary = "   ".join(f"{n}: {task.epoch_line(record[n])} "
                                  f"({record[n]['seconds']:.1f} s)" for n in twins)
             tqdm.write(f"epoch {epoch + 1}: {summary}")
             sys.stdout.flush()  # a line per epoch, even when stdout is a pipe
@@ -238,7 +246,7 @@ def train_epochs(twins: dict, data: tuple, progress: dict, checkpoints: Checkpoi
 def _timed_step(twin, name, x, y, lr, progress, checkpoints):
     start = time.perf_counter()
     try:
-        loss, correct = twin.step(x, y, lr)
+        loss, score = twin.step(x, y, lr)
     except NonFiniteError as err:
         kept = (f"the last good checkpoint is kept at {checkpoints.path}"
                 if checkpoints.path.exists() else "no checkpoint was written yet")
@@ -247,13 +255,16 @@ def _timed_step(twin, name, x, y, lr, progress, checkpoints):
             f"weights were not updated by this step; {kept}. Try a lower --lr",
             EXIT_USAGE) from None
     twin.sync()
-    return loss, correct, time.perf_counter() - start
+    return loss, score, time.perf_counter() - start
 
 
 def cross_evaluate(twins, test_x, test_y) -> dict:
     """Each trained model's weights, loaded into the other implementation, must give the
-    same test-set predictions; reports the agreement rate and both accuracies."""
+    same test-set predictions; reports what the task compares (classification: the
+    agreement rate and both accuracies; reconstruction: the largest pixel difference and
+    both errors)."""
     states = {name: twin.state_dict() for name, twin in twins.items()}
+    task = task_of(twins)
     report = {}
     for source, target in (("torch", "scratch"), ("scratch", "torch")):
         own = twins[source].predict(test_x)
@@ -261,10 +272,7 @@ def cross_evaluate(twins, test_x, test_y) -> dict:
         twins[target].load_state_dict(states[source])
         other = twins[target].predict(test_x)
         twins[target].load_state_dict(original)
-        report[f"{source}_weights_in_{target}"] = dict(
-            agreement=float((own == other).mean()), disagreements=int((own != other).sum()),
-            accuracy_in_source=float((own == test_y).mean()),
-            accuracy_in_target=float((other == test_y).mean()))
+        report[f"{source}_weights_in_{target}"] = task.cross(own, other, test_x, test_y)
     return report
 
 
@@ -321,7 +329,8 @@ def train(settings: TrainSettings, out_dir: Path, *, data_dir: Path | None = Non
     run = prepared or prepare(settings, data_dir=data_dir, architecture=architecture)
     twins, data = run.twins, run.data
     checkpoints = Checkpoints(Path(out_dir) / "checkpoint.npz", settings.as_dict())
-    progress = checkpoints.restore(twins) if resume else fresh_progress(twins)
+    progress = (checkpoints.restore(twins) if resume
+                else fresh_progress(twins, task_of(twins).score_key))
     train_epochs(twins, data, progress, checkpoints, epochs=settings.epochs,
                  batch_size=settings.batch_size, seed=settings.seed,
                  schedule=settings.schedule, lr=settings.lr, dry_run=settings.dry_run,
@@ -331,7 +340,7 @@ def train(settings: TrainSettings, out_dir: Path, *, data_dir: Path | None = Non
     environment = dict(run.environment, wall_seconds=time.time() - started)
     record = make_record(settings, run.architecture, run.root, data, progress, cross,
                          environment)
-    save_run(Path(out_dir), record, twins)
+    save_run(Path(out_dir), record, twins, data)
     return record
 
 
@@ -351,18 +360,27 @@ def make_record(settings: TrainSettings, architecture, root, data, progress, cro
         epochs=progress["epochs"],
         step_loss=progress["step_loss"],
         caption=caption(settings.as_dict(), train_images=len(data[0]), test_images=len(data[2])),
-        definitions=records.TRAIN_DEFINITIONS,
+        definitions={**records.TRAIN_DEFINITIONS, **tasks.for_architecture(architecture)
+                     .definitions},
     )
     if cross is not None:
         record["cross_evaluation"] = cross
     return record
 
 
-def save_run(out_dir: Path, record: dict, twins: dict) -> None:
+def save_run(out_dir: Path, record: dict, twins: dict, data: tuple | None = None) -> None:
+    """The record, each twin's weights and the curves; for a reconstruction (``data``
+    given), also ``samples.png``: test images and their reconstruction by each twin."""
     write_json(out_dir / "metrics.json", record)
     for name, twin in twins.items():
         save_weights(out_dir, name, twin)
     plot_curves(record, out_dir / "curves.png")
+    shown = task_of(twins).sample_images
+    if data is not None and shown:
+        images = data[2][:shown]
+        plot_reconstructions(pixels(images), {name: twin.predict(images)
+                                              for name, twin in twins.items()},
+                             record["caption"], out_dir / "samples.png")
 
 
 # ------------------------------------------------------------------------------- command line

@@ -6,8 +6,10 @@ takes the same ``step(x, y, lr)`` on the same NumPy batch and reports the
 loss, so training scripts never branch on the implementation.
 
 The objective of both is ``cross_entropy(logits, y) + 0.5 * l2 * sum(w**2)``
-over the weights (not the biases) of conv and linear layers (``nll_loss`` in
-place of ``cross_entropy`` when the network ends with LogSoftmax); the
+over the weights (not the biases) of conv, transposed conv and linear layers
+(``nll_loss`` in place of ``cross_entropy`` when the network ends with LogSoftmax;
+for a reconstruction, the architecture's loss against the input's pixels: the
+twins' ``task``, :mod:`scripts.lib.tasks`, gives the target and the loss); the
 optimizer is any entry of :data:`scripts.lib.optimizers.OPTIMIZERS`, with the same
 hyperparameters on both sides, and each side may get its own scheduler
 (:data:`scripts.lib.schedulers.SCHEDULERS`). Dropout masks are drawn by torch and
@@ -31,17 +33,11 @@ from scratch import model as scratch_model
 from scratch import nn
 from scratch.nn.utils import clip_grad_norm_
 from scratch.optim.flat import flatten_state_dict, unflatten_state_dict
-from scripts.lib import schedulers
+from scripts.lib import schedulers, tasks
+from scripts.lib.images import MNIST_MEAN, MNIST_STD, normalize  # noqa: F401 (their old home)
 from scripts.lib.optimizers import OPTIMIZERS, set_lr
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-
-def normalize(images: np.ndarray, dtype: str) -> np.ndarray:
-    """uint8 (N, 28, 28) -> (N, 1, 28, 28) standardised with the usual MNIST statistics."""
-    x = images.astype(dtype)[:, None] / np.asarray(255, dtype)
-    return (x - np.asarray(MNIST_MEAN, dtype)) / np.asarray(MNIST_STD, dtype)
 
 
 class NonFiniteError(FloatingPointError):
@@ -49,10 +45,11 @@ class NonFiniteError(FloatingPointError):
 
 
 def penalised_names(model: nn.Sequential) -> list[str]:
-    """The parameters L2 applies to: conv and linear weights (not biases, not batch-norm
-    or PReLU parameters), inside residual blocks too. Both twins use these names."""
+    """The parameters L2 applies to: conv, transposed conv and linear weights (not biases,
+    not batch-norm or PReLU parameters), inside residual blocks too. Both twins use these
+    names."""
     return [f"{name}.weight" for name, layer in model.named_modules()
-            if isinstance(layer, (nn.Conv2d, nn.Linear))]
+            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
 
 
 def no_decay_names(model: nn.Sequential) -> set[str]:
@@ -66,10 +63,10 @@ def no_decay_names(model: nn.Sequential) -> set[str]:
 
 
 def loss_name(architecture: A.Architecture) -> str:
-    """``"nll_loss"`` when the network ends with LogSoftmax (it gives log-probabilities),
-    else ``"cross_entropy"`` (on logits)."""
-    last = architecture.layers[-1][1] if architecture.layers else None
-    return "nll_loss" if isinstance(last, A.LogSoftmax) else "cross_entropy"
+    """The loss's ``torch.nn.functional`` name: for classification ``"nll_loss"`` when the
+    network ends with LogSoftmax (it gives log-probabilities), else ``"cross_entropy"``
+    (on logits); for a reconstruction, its task's loss (:mod:`scripts.lib.tasks`)."""
+    return tasks.for_architecture(architecture).loss
 
 
 def parameter_groups(named_parameters, no_decay: set[str] | None) -> list:
@@ -108,24 +105,28 @@ class ScratchTwin(_Scheduled):
 
     def __init__(self, model: nn.Sequential, optimizer: str, hyper: dict, l2: float,
                  clip: tuple[float, float] | None = None, *, lr: float = 0.0,
-                 no_decay: set[str] | None = None, loss: str = "cross_entropy"):
+                 no_decay: set[str] | None = None,
+                 task: tasks.ClassificationTask | tasks.ReconstructionTask):
         self.model, self.l2 = model, l2
+        self.task = task
         self.clip, self.last_grad_norm = clip, None
         self.opt = OPTIMIZERS[optimizer].scratch(
             parameter_groups(model.named_parameters(), no_decay), lr=lr, **hyper)
-        self.loss_fn = nn.NLLLoss() if loss == "nll_loss" else nn.CrossEntropyLoss()
+        self.loss_fn = tasks.SCRATCH_LOSSES[self.task.loss]()
         names = set(penalised_names(model))
         self.penalised = [p for n, p in model.named_parameters() if n in names]
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
-        """One optimizer step; returns (objective, number of correct predictions).
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, float]:
+        """One optimizer step; returns (objective, the task's score of the batch: the
+        number of correct predictions, or the squared error of the reconstruction).
 
         Overflow inside NumPy is not warned about: a non-finite loss or gradient raises
         :class:`NonFiniteError` before the weights change, which says it once."""
         self.model.train()
+        target = self.task.target(x, y)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits = self.model.forward(x)
-            loss = float(self.loss_fn(logits, y))
+            loss = float(self.loss_fn(logits, target))
             self.model.backward(self.loss_fn.backward(), input_grad=False)
             if self.l2:
                 weights = [p.data for p in self.penalised]
@@ -139,22 +140,29 @@ class ScratchTwin(_Scheduled):
             set_lr(self.opt, lr)
         with np.errstate(over="ignore", invalid="ignore"):
             self.opt.step()
-        return loss, int((logits.argmax(axis=1) == y).sum())
+        return loss, self.task.score(logits, target)
 
-    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def outputs(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The network's outputs for ``x`` in eval mode, ``batch_size`` images at a time."""
         self.model.eval()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return np.concatenate([self.model.forward(x[i:i + batch_size]).argmax(axis=1)
+            return np.concatenate([self.model.forward(x[i:i + batch_size])
                                    for i in range(0, len(x), batch_size)])
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The task's predictions (classes, or reconstructed pixels) in eval mode."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self.task.predict(self.outputs(x, batch_size))
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
         """Mean loss (without the L2 term) over ``x`` in eval mode."""
         self.model.eval()
         total = 0.0
+        target = self.task.target(x, y)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for i in range(0, len(x), batch_size):
                 out = self.model.forward(x[i:i + batch_size])
-                total += float(self.loss_fn(out, y[i:i + batch_size])) * len(out)
+                total += float(self.loss_fn(out, target[i:i + batch_size])) * len(out)
         return total / len(x)
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -193,20 +201,22 @@ class TorchTwin(_Scheduled):
     def __init__(self, model: torch.nn.Module, optimizer: str, hyper: dict, l2: float, device,
                  penalised: list[str], clip: tuple[float, float] | None = None, *,
                  lr: float = 0.0, no_decay: set[str] | None = None,
-                 loss: str = "cross_entropy"):
+                 task: tasks.ClassificationTask | tasks.ReconstructionTask):
         self.model, self.l2, self.device = model, l2, torch.device(device)
+        self.task = task
         self.clip, self.last_grad_norm = clip, None
         self.opt = OPTIMIZERS[optimizer].torch(
             parameter_groups(model.named_parameters(), no_decay), lr=lr, **hyper)
-        self.loss_fn = getattr(torch.nn.functional, loss)
+        self.loss_fn = getattr(torch.nn.functional, self.task.loss)
         self.penalised = [p for n, p in model.named_parameters() if n in set(penalised)]
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a).to(self.device, non_blocking=True)
 
-    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, int]:
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> tuple[float, float]:
         self.model.train()
-        tx, ty = self._tensor(x), self._tensor(y)
+        target = self.task.target(x, y)
+        tx, ty = self._tensor(x), self._tensor(target)
         logits = self.model(tx)
         loss = self.loss_fn(logits, ty)
         if self.l2:
@@ -221,22 +231,28 @@ class TorchTwin(_Scheduled):
         if lr is not None:   # None: the scheduler sets it
             set_lr(self.opt, lr)
         self.opt.step()
-        return value, int((logits.argmax(dim=1) == ty).sum())
+        return value, self.task.score(logits.detach().cpu().numpy(), target)
 
     @torch.no_grad()
-    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    def outputs(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The network's outputs for ``x`` in eval mode, ``batch_size`` images at a time."""
         self.model.eval()
-        return np.concatenate([self.model(self._tensor(x[i:i + batch_size])).argmax(dim=1)
-                               .cpu().numpy() for i in range(0, len(x), batch_size)])
+        return np.concatenate([self.model(self._tensor(x[i:i + batch_size])).cpu().numpy()
+                               for i in range(0, len(x), batch_size)])
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The task's predictions (classes, or reconstructed pixels) in eval mode."""
+        return self.task.predict(self.outputs(x, batch_size))
 
     @torch.no_grad()
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
         """Mean loss (without the L2 term) over ``x`` in eval mode."""
         self.model.eval()
         total = 0.0
+        target = self.task.target(x, y)
         for i in range(0, len(x), batch_size):
             out = self.model(self._tensor(x[i:i + batch_size]))
-            total += self.loss_fn(out, self._tensor(y[i:i + batch_size])).item() * len(out)
+            total += self.loss_fn(out, self._tensor(target[i:i + batch_size])).item() * len(out)
         return total / len(x)
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -279,14 +295,16 @@ def make_twins(architecture: A.Architecture, seed: int, dtype: str, device: str,
     clips its gradients to a total ``clip_grad_norm_type`` norm of ``clip_grad_norm`` when
     that is given.
 
-    The loss is NLL when the architecture ends with LogSoftmax, else cross-entropy
-    (:func:`loss_name`). ``no_decay_bias_norm``: biases, batch-norm and PReLU parameters
-    (:func:`no_decay_names`) go in a second group with ``weight_decay`` 0. With
+    The twins share the architecture's task (:func:`scripts.lib.tasks.for_architecture`:
+    the target and the loss); for classification the loss is NLL when the architecture
+    ends with LogSoftmax, else cross-entropy (:func:`loss_name`). ``no_decay_bias_norm``:
+    biases, batch-norm and PReLU parameters (:func:`no_decay_names`) go in a second group
+    with ``weight_decay`` 0. With
     both twins, dropout layers share masks, torch drawing (step the torch twin first)."""
     scratch = scratch_model.build(architecture, seed=seed, dtype=np.dtype(dtype))
     clip = None if clip_grad_norm is None else (clip_grad_norm, clip_grad_norm_type)
     no_decay = no_decay_names(scratch) if no_decay_bias_norm else None
-    common = dict(lr=lr, no_decay=no_decay, loss=loss_name(architecture))
+    common = dict(lr=lr, no_decay=no_decay, task=tasks.for_architecture(architecture))
     twins = {}
     if "scratch" in impls:
         twins["scratch"] = ScratchTwin(scratch, optimizer, hyper, l2, clip, **common)
