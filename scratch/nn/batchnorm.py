@@ -1,4 +1,4 @@
-"""Batch normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``."""
+"""Batch normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``."""
 from __future__ import annotations
 
 import numpy as np
@@ -94,3 +94,8 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     layout, ndims = "(N, C, H, W)", (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Volumetric batch norm: statistics per channel over (N, D, H, W), as torch's."""
+    layout, ndims = "(N, C, D, H, W)", (5,)
