@@ -69,7 +69,7 @@ class _BatchNorm(Module):
         momentum = self.momentum
         if batch_stats:
             checks.batch_stats(self, x, "in training mode" if self.training else
-                               "with batch statistics (track_running_stats=False)")
+                               "batch statistics in eval mode: track_running_stats=False")
         if self.training and self.track_running_stats:
             self._buffers["num_batches_tracked"] += 1
             if momentum is None:
