@@ -125,3 +125,6 @@ __all__ += ["ClassToken", "FirstToken", "Patches", "PositionEmbedding"]
 from scratch.nn.batchnorm import BatchNorm3d  # noqa: E402
 
 __all__ += ["BatchNorm3d"]
+from scratch.nn.sparse import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag"]
