@@ -41,8 +41,7 @@ class Conv2d(Module):
         rng = R.generator(type(self).__name__, generator)
         weight = init.empty((out_channels, in_channels // groups, *self.kernel_size), dtype)
         self._params["weight"] = Parameter(weight)
-        if bias:
-            self._params["bias"] = Parameter(init.empty((out_channels,), dtype))
+        self._params["bias"] = Parameter(init.empty((out_channels,), dtype)) if bias else None
         self.reset_parameters(rng)
 
     def reset_parameters(self, generator=None):
@@ -62,7 +61,7 @@ class Conv2d(Module):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        if "bias" not in self._params:
+        if self._params.get("bias") is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"

@@ -39,8 +39,7 @@ class Conv1d(Module):
         dtype = checks.param_dtype(self, dtype)
         self._params["weight"] = Parameter(init.empty(
             (out_channels, in_channels // groups, *self.kernel_size), dtype))
-        if bias:
-            self._params["bias"] = Parameter(init.empty((out_channels,), dtype))
+        self._params["bias"] = Parameter(init.empty((out_channels,), dtype)) if bias else None
         self.reset_parameters(R.generator(type(self).__name__, generator))
 
     def reset_parameters(self, generator=None):
@@ -57,7 +56,7 @@ class Conv1d(Module):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        if "bias" not in self._params:
+        if self._params.get("bias") is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"

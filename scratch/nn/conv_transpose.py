@@ -58,8 +58,7 @@ class _ConvTransposeNd(Module):
         dtype = checks.param_dtype(self, dtype)
         shape = (in_channels, out_channels // groups, *self.kernel_size)
         self._params["weight"] = Parameter(init.empty(shape, dtype))
-        if bias:
-            self._params["bias"] = Parameter(init.empty((out_channels,), dtype))
+        self._params["bias"] = Parameter(init.empty((out_channels,), dtype)) if bias else None
         self.reset_parameters(R.generator(type(self).__name__, generator))
 
     def reset_parameters(self, generator=None):
@@ -77,7 +76,7 @@ class _ConvTransposeNd(Module):
                 s += f", {what}={getattr(self, what)}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        if "bias" not in self._params:
+        if self._params.get("bias") is None:
             s += ", bias=False"
         return s
 
