@@ -303,6 +303,14 @@ def test_offsets_torch_misreads_are_refused(input, offsets, words):
         layer(input, offsets)
 
 
+def test_functional_refuses_a_weight_that_is_not_2d_as_torch():
+    with pytest.raises(ValueError, match="weight has to be a 2D Tensor"):
+        TF.embedding_bag(torch.tensor([[0, 1]]), torch.zeros(5))
+    with pytest.raises(ValueError, match="^embedding_bag: weight has to be a 2D Tensor, but got "
+                                         "Tensor of dimension 1$"):
+        F.embedding_bag_forward(I([[0, 1]]), np.zeros(5))
+
+
 def test_2d_bags_of_length_zero_are_refused_as_torch():
     with pytest.raises(RuntimeError):
         torch.nn.EmbeddingBag(3, 2)(torch.zeros((2, 0), dtype=torch.long))

@@ -184,6 +184,9 @@ def embedding_bag_forward(input, weight, offsets=None, max_norm=None, norm_type=
     if mode == "max" and scale_grad_by_freq:
         raise ValueError("embedding_bag: max mode does not support scaling the gradient by the "
                          "frequency")
+    if not isinstance(weight, np.ndarray) or weight.ndim != 2:
+        raise ValueError(f"embedding_bag: weight has to be a 2D Tensor, but got Tensor of "
+                         f"dimension {np.ndim(weight)}")
     if per_sample_weights is not None:
         _check_sample_weights(input, weight, per_sample_weights, mode)
     indices, bag, num_bags = embedding_bag_offsets(input, offsets, include_last_offset)
