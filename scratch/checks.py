@@ -269,12 +269,16 @@ def dim_index(layer, what: str, value) -> int:
 
 
 def batch_stats(layer, x, when: str = "in training mode"):
-    """Batch norm with batch statistics needs more than one value per channel (as torch)."""
-    if x.size <= x.shape[1]:
-        fix = "call .eval()" if when == "in training mode" else "track running statistics"
-        raise ValueError(f"{_name(layer)} {when} needs more than 1 value per "
-                         f"channel, got input of shape {x.shape}; use a larger batch or "
-                         f"{fix}")
+    """Batch norm with batch statistics needs more than one value per channel, as torch's
+    ``_verify_batch_size``: ``N * prod(spatial) == 1`` is refused; an empty batch
+    (``N * prod(spatial) == 0``) passes, as in torch."""
+    if math.prod(x.shape[:1] + x.shape[2:]) == 1:
+        fix = ("call .eval()" if when == "in training mode" else
+               "track running statistics (track_running_stats=True) and call .eval()")
+        untracked = "" if when == "in training mode" else f" ({when})"
+        raise ValueError(f"{_name(layer)}: Expected more than 1 value per channel when "
+                         f"training{untracked}, got input of shape {x.shape}; use a larger "
+                         f"batch or {fix}")
 
 
 # --------------------------------------------------------------------------- backward

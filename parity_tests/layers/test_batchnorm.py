@@ -166,8 +166,8 @@ BAD = [
      r"BatchNorm2d: momentum must be a number, got '0.1'"),
     (lambda: nn.BatchNorm1d(3, track_running_stats=False).eval().forward(
         np.zeros((1, 3), np.float32)), ValueError,
-     r"BatchNorm1d with batch statistics \(track_running_stats=False\) needs more than 1 "
-     r"value per channel"),
+     r"BatchNorm1d: Expected more than 1 value per channel when training \(batch "
+     r"statistics in eval mode: track_running_stats=False\)"),
 ]
 
 

@@ -163,7 +163,7 @@ def test_conv2d_padding_modes_match_finite_differences(case):
 def test_conv2d_takes_torch_positional_arguments_in_torch_order():
     args = (2, 4, 3, 1, "same", 2, 2, False, "circular", "cpu", np.float64)
     layer, twin = nn.Conv2d(*args[:-1], args[-1]), torch.nn.Conv2d(*args[:-2])
-    assert (layer.padding, layer.padding_mode, "bias" in layer._params) == (
+    assert (layer.padding, layer.padding_mode, layer.bias is not None) == (
         twin.padding, twin.padding_mode, twin.bias is not None)
     assert layer._params["weight"].data.dtype == np.float64
     assert layer.forward(np.zeros((2, 5, 5))).shape == (4, 5, 5)

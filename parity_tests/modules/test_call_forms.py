@@ -51,6 +51,8 @@ SAMPLES = {
     "ClassToken": ((4,), (2, 3, 4)),
     "PositionEmbedding": ((3, 4), (2, 3, 4)),
     "FirstToken": ((), (2, 3, 4)),
+    "BatchNorm3d": ((2,), (3, 2, 2, 2, 2)),
+    "EmbeddingBag": ((6, 3), np.array([[0, 2, 5], [4, 1, 2]])),
     # taken for device= only: their backward takes no input_grad
     "MultiheadAttention": ((4, 2), None),
     "GRU": ((3, 4), None),

@@ -118,7 +118,7 @@ CASES = [
     ("batch_norm1d_ndim", lambda: nn.BatchNorm1d(3).forward(zeros(4, 3, 2, 2)), ValueError,
      r"BatchNorm1d expects input of shape \(N, C\) or \(N, C, L\) \(2 or 3 dims\)"),
     ("batch_norm_one_value", lambda: nn.BatchNorm1d(3).forward(zeros(1, 3)), ValueError,
-     r"BatchNorm1d in training mode needs more than 1 value per channel, got input of "
+     r"BatchNorm1d: Expected more than 1 value per channel when training, got input of "
      r"shape \(1, 3\)"),
     ("prelu_channels", lambda: nn.PReLU(3).forward(zeros(2, 4, 5)), ValueError,
      r"PReLU expects 3 input channels on axis 1 \(num_parameters=3\), got 4"),

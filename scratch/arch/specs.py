@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scratch.functional.conv_transpose import transposed_out_size
+from scratch.functional.conv import transposed_out_size
 from scratch.windows import conv_pads, pair, window_out_size
 
 Pair = tuple[int, int]

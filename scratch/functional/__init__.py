@@ -259,3 +259,11 @@ __all__ += ["adaptive_avg_pool1d_backward", "adaptive_avg_pool1d_forward",
             "adaptive_max_pool1d_backward", "adaptive_max_pool1d_forward", "avg_pool1d_backward",
             "avg_pool1d_forward", "max_pool1d_backward", "max_pool1d_forward",
             "max_unpool2d_backward", "max_unpool2d_forward"]
+# normbag: embedding bags
+from scratch.functional.sparse import (  # noqa: E402
+                                           embedding_bag_backward,
+                                           embedding_bag_forward,
+                                           embedding_bag_offsets,
+)
+
+__all__ += ["embedding_bag_backward", "embedding_bag_forward", "embedding_bag_offsets"]

@@ -127,3 +127,10 @@ from scratch.nn.vision_transformer import (  # noqa: E402
 )
 
 __all__ += ["ClassToken", "FirstToken", "Patches", "PositionEmbedding"]
+# normbag: BatchNorm3d, EmbeddingBag
+from scratch.nn.batchnorm import BatchNorm3d  # noqa: E402
+
+__all__ += ["BatchNorm3d"]
+from scratch.nn.sparse import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag"]

@@ -475,15 +475,20 @@ class MultiheadAttention(Module):
         checks.device(self, device)
         dtype = checks.param_dtype(self, dtype)
         e = self.embed_dim
-        shapes = ({"in_proj_weight": (3 * e, e)} if self._qkv_same_embed_dim else
+        same = self._qkv_same_embed_dim
+        # torch's order, with its empty (None) slots for what this layout does not use
+        shapes = ({"in_proj_weight": (3 * e, e), "q_proj_weight": None, "k_proj_weight": None,
+                   "v_proj_weight": None} if same else
                   {"q_proj_weight": (e, e), "k_proj_weight": (e, self.kdim),
-                   "v_proj_weight": (e, self.vdim)})
-        if bias:
-            shapes["in_proj_bias"] = (3 * e,)
-        if add_bias_kv:
-            shapes.update(bias_k=(1, 1, e), bias_v=(1, 1, e))
+                   "v_proj_weight": (e, self.vdim), "in_proj_weight": None})
+        shapes["in_proj_bias"] = (3 * e,) if bias else None
         for key, shape in shapes.items():
-            self._params[key] = Parameter(np.zeros(shape, dtype))
+            self._params[key] = None if shape is None else Parameter(np.zeros(shape, dtype))
+        if add_bias_kv:
+            for key in ("bias_k", "bias_v"):
+                self._params[key] = Parameter(np.zeros((1, 1, e), dtype))
+        else:
+            self.bias_k = self.bias_v = None      # plain attributes, as torch's
         self.generator = R.generator(name, generator)
         self.out_proj = NonDynamicallyQuantizableLinear(e, e, bias, dtype=dtype,
                                                         generator=self.generator)
@@ -494,9 +499,9 @@ class MultiheadAttention(Module):
         """torch's: xavier-uniform projections, zero biases, xavier-normal bias_k/bias_v."""
         p = self._params
         for key in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"):
-            if key in p:
+            if p[key] is not None:
                 init.xavier_uniform_(p[key].data, generator=generator)
-        if "in_proj_bias" in p:
+        if p["in_proj_bias"] is not None:
             p["in_proj_bias"].data[...] = 0
             self.out_proj._params["bias"].data[...] = 0
         for key in ("bias_k", "bias_v"):
@@ -510,7 +515,7 @@ class MultiheadAttention(Module):
             ws = np.split(p["in_proj_weight"].data, 3)
         else:
             ws = [p[f"{c}_proj_weight"].data for c in "qkv"]
-        bs = np.split(p["in_proj_bias"].data, 3) if "in_proj_bias" in p else [None] * 3
+        bs = np.split(p["in_proj_bias"].data, 3) if p["in_proj_bias"] is not None else [None] * 3
         return (*ws, *bs)
 
     # ------------------------------------------------------------------ checks
@@ -591,7 +596,7 @@ class MultiheadAttention(Module):
         out_proj = self.out_proj._params
         out, weights, cache = F.multi_head_attention_forward(
             q, k, v, self.num_heads, *self._projections(), out_proj["weight"].data,
-            out_proj["bias"].data if "bias" in out_proj else None,
+            out_proj["bias"].data if out_proj["bias"] is not None else None,
             self._params["bias_k"].data if "bias_k" in self._params else None,
             self._params["bias_v"].data if "bias_v" in self._params else None,
             self.add_zero_attn, mask, kpm, p, keep, need_weights, average_attn_weights)
@@ -640,7 +645,7 @@ class MultiheadAttention(Module):
         else:
             p["q_proj_weight"].grad, p["k_proj_weight"].grad, p["v_proj_weight"].grad = (
                 g.dw_q, g.dw_k, g.dw_v)
-        if "in_proj_bias" in p:
+        if p["in_proj_bias"] is not None:
             p["in_proj_bias"].grad = np.concatenate([g.db_q, g.db_k, g.db_v])
             self.out_proj._params["bias"].grad = g.db_out
         if "bias_k" in p:

@@ -1,4 +1,4 @@
-"""Batch normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``."""
+"""Batch normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d``."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,14 +36,14 @@ class _BatchNorm(Module):
         checks.device(self, device)
         dtype = checks.param_dtype(self, dtype)
         self.num_features, self.momentum, self.dtype = num_features, momentum, dtype
-        if affine:
-            self._params["weight"] = Parameter(np.ones(num_features, dtype))
-            if bias:
-                self._params["bias"] = Parameter(np.zeros(num_features, dtype))
-        if track_running_stats:
-            self._buffers["running_mean"] = np.zeros(num_features, dtype)
-            self._buffers["running_var"] = np.ones(num_features, dtype)
-            self._buffers["num_batches_tracked"] = np.zeros((), np.int64)
+        # torch's empty slots: None parameters without affine (or bias), None buffers untracked
+        self._params["weight"] = Parameter(np.ones(num_features, dtype)) if affine else None
+        self._params["bias"] = (Parameter(np.zeros(num_features, dtype)) if affine and bias
+                                else None)
+        tracked = track_running_stats
+        self._buffers["running_mean"] = np.zeros(num_features, dtype) if tracked else None
+        self._buffers["running_var"] = np.ones(num_features, dtype) if tracked else None
+        self._buffers["num_batches_tracked"] = np.zeros((), np.int64) if tracked else None
 
     def _complete_state(self, state, prefix):
         """torch's: a checkpoint without ``num_batches_tracked`` (saved before torch had
@@ -55,7 +55,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={'bias' in self._params}, "
+                f"affine={self.affine}, bias={self._params.get('bias') is not None}, "
                 f"track_running_stats={self.track_running_stats}")
 
     def forward(self, x):
@@ -69,7 +69,7 @@ class _BatchNorm(Module):
         momentum = self.momentum
         if batch_stats:
             checks.batch_stats(self, x, "in training mode" if self.training else
-                               "with batch statistics (track_running_stats=False)")
+                               "batch statistics in eval mode: track_running_stats=False")
         if self.training and self.track_running_stats:
             self._buffers["num_batches_tracked"] += 1
             if momentum is None:
@@ -94,3 +94,8 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     layout, ndims = "(N, C, H, W)", (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Volumetric batch norm: statistics per channel over (N, D, H, W), as torch's."""
+    layout, ndims = "(N, C, D, H, W)", (5,)

@@ -70,8 +70,7 @@ class _ConvNd(Module):
         else:
             weight = init.empty((out_channels, in_channels // groups, *self.kernel_size), dtype)
         self._params["weight"] = Parameter(weight)
-        if bias:
-            self._params["bias"] = Parameter(init.empty((out_channels,), dtype))
+        self._params["bias"] = Parameter(init.empty((out_channels,), dtype)) if bias else None
         self.reset_parameters(R.generator(type(self).__name__, generator))
 
     def _window_args(self, kernel_size, stride, padding, dilation, output_padding):
@@ -90,7 +89,7 @@ class _ConvNd(Module):
         """torch's: weight U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform_, a=sqrt(5)),
         bias from the same bound; fan_in = weight.shape[1] * prod(kernel_size)."""
         bias = self._params.get("bias")
-        init.default_init_(self._params["weight"].data, bias.data if bias else None,
+        init.default_init_(self._params["weight"].data, bias.data if bias is not None else None,
                            R.generator(type(self).__name__, generator))
 
     def extra_repr(self):
@@ -106,7 +105,7 @@ class _ConvNd(Module):
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
-        if "bias" not in self._params:
+        if self._params.get("bias") is None:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"

@@ -36,18 +36,18 @@ class _InstanceNorm(Module):
         bias = checks.flag(self, "bias", bias)
         checks.device(self, device)
         self.dtype = checks.param_dtype(self, dtype)
-        if affine:
-            self._params["weight"] = Parameter(np.ones(num_features, self.dtype))
-            if bias:
-                self._params["bias"] = Parameter(np.zeros(num_features, self.dtype))
-        if track_running_stats:
-            self._buffers["running_mean"] = np.zeros(num_features, self.dtype)
-            self._buffers["running_var"] = np.ones(num_features, self.dtype)
-            self._buffers["num_batches_tracked"] = np.zeros((), np.int64)
+        # torch's empty slots: None parameters without affine (or bias), None buffers untracked
+        dtype, tracked = self.dtype, track_running_stats
+        self._params["weight"] = Parameter(np.ones(num_features, dtype)) if affine else None
+        self._params["bias"] = (Parameter(np.zeros(num_features, dtype)) if affine and bias
+                                else None)
+        self._buffers["running_mean"] = np.zeros(num_features, dtype) if tracked else None
+        self._buffers["running_var"] = np.ones(num_features, dtype) if tracked else None
+        self._buffers["num_batches_tracked"] = np.zeros((), np.int64) if tracked else None
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={'bias' in self._params}, "
+                f"affine={self.affine}, bias={self._params.get('bias') is not None}, "
                 f"track_running_stats={self.track_running_stats}")
 
     def forward(self, x):

@@ -27,8 +27,7 @@ class Linear(Module):
         dtype = checks.param_dtype(self, dtype)
         rng = R.generator(type(self).__name__, generator)
         self._params["weight"] = Parameter(init.empty((out_features, in_features), dtype))
-        if bias:
-            self._params["bias"] = Parameter(init.empty((out_features,), dtype))
+        self._params["bias"] = Parameter(init.empty((out_features,), dtype)) if bias else None
         self.reset_parameters(rng)
 
     def reset_parameters(self, generator=None):
@@ -39,7 +38,7 @@ class Linear(Module):
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={'bias' in self._params}")
+                f"bias={self._params.get('bias') is not None}")
 
     def forward(self, x):
         """x: (*, in_features) of the weight's dtype (1-D included) -> (*, out_features)."""

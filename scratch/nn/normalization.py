@@ -77,22 +77,22 @@ class LayerNorm(Module):
         bias = checks.flag(self, "bias", bias)
         checks.device(self, device)
         self._dtype = checks.param_dtype(self, dtype)
-        if self.elementwise_affine:
-            self._params["weight"] = Parameter(np.ones(self.normalized_shape, self._dtype))
-            if bias:
-                self._params["bias"] = Parameter(np.zeros(self.normalized_shape, self._dtype))
+        shape, affine = self.normalized_shape, self.elementwise_affine
+        self._params["weight"] = Parameter(np.ones(shape, self._dtype)) if affine else None
+        self._params["bias"] = (Parameter(np.zeros(shape, self._dtype)) if affine and bias
+                                else None)            # torch's empty slots
         self.eps = eps                        # as given: torch's repr shows it so
 
     def reset_parameters(self):
         """weight to ones, bias to zeros (torch's)."""
-        if "weight" in self._params:
+        if self._params["weight"] is not None:
             self._params["weight"].data[...] = 1
-        if "bias" in self._params:
+        if self._params["bias"] is not None:
             self._params["bias"].data[...] = 0
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine="
-                f"{self.elementwise_affine}, bias={'bias' in self._params}")
+                f"{self.elementwise_affine}, bias={self._params.get('bias') is not None}")
 
     def forward(self, x):
         """x: (*, *normalized_shape) -> the same shape and dtype."""
@@ -139,14 +139,13 @@ class GroupNorm(Module):
         bias = checks.flag(self, "bias", bias)
         checks.device(self, device)
         self.dtype = checks.param_dtype(self, dtype)
-        if affine:
-            self._params["weight"] = Parameter(np.ones(num_channels, self.dtype))
-            if bias:
-                self._params["bias"] = Parameter(np.zeros(num_channels, self.dtype))
+        self._params["weight"] = Parameter(np.ones(num_channels, self.dtype)) if affine else None
+        self._params["bias"] = (Parameter(np.zeros(num_channels, self.dtype)) if affine and bias
+                                else None)            # torch's empty slots
 
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
-                f"bias={'bias' in self._params}")
+                f"bias={self._params.get('bias') is not None}")
 
     def forward(self, x):
         checks.input_array(self, x, dtype=self.dtype if self.affine else None)
@@ -188,8 +187,8 @@ class RMSNorm(Module):
         self.elementwise_affine = checks.flag(self, "elementwise_affine", elementwise_affine)
         checks.device(self, device)
         self.dtype = checks.param_dtype(self, dtype)
-        if elementwise_affine:
-            self._params["weight"] = Parameter(np.ones(self.normalized_shape, self.dtype))
+        self._params["weight"] = (Parameter(np.ones(self.normalized_shape, self.dtype))
+                                  if elementwise_affine else None)   # torch's empty slot
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -449,18 +449,18 @@ class RNNCellBase(Module):
         checks.device(self, device)
         dtype = checks.param_dtype(self, dtype)
         size = self._gates * self.hidden_size
-        shapes = {"weight_ih": (size, self.input_size), "weight_hh": (size, self.hidden_size)}
-        if bias:
-            shapes.update(bias_ih=(size,), bias_hh=(size,))
-        for key, shape in shapes.items():
-            self._params[key] = Parameter(np.zeros(shape, dtype))
+        shapes = {"weight_ih": (size, self.input_size), "weight_hh": (size, self.hidden_size),
+                  "bias_ih": (size,), "bias_hh": (size,)}
+        for key, shape in shapes.items():           # bias=False: torch's empty bias slots
+            self._params[key] = (Parameter(np.zeros(shape, dtype))
+                                 if bias or key.startswith("weight") else None)
         self.reset_parameters(R.generator(type(self).__name__, generator))
 
     def reset_parameters(self, generator=None):
         """Every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in state_dict order."""
         rng = R.generator(type(self).__name__, generator)
         stdv = 1.0 / math.sqrt(self.hidden_size)
-        for p in self._params.values():
+        for p in self.parameters(recurse=False):
             p.data[...] = rng.uniform(-stdv, stdv, size=p.data.shape)
 
     def extra_repr(self):
@@ -472,7 +472,7 @@ class RNNCellBase(Module):
         return s
 
     def _weights(self):
-        return tuple(self._params[k].data if k in self._params else None
+        return tuple(None if self._params.get(k) is None else self._params[k].data
                      for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def _input(self, x):

@@ -28,6 +28,19 @@ from scratch import random as R
 from scratch.nn.module import Module, Parameter
 
 
+def _padding_index(layer, padding_idx, num_embeddings, words):
+    """``padding_idx`` as a row index in [0, num_embeddings) (negative counts from the end),
+    or None; out of range: AssertionError with torch's ``words``."""
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+        raise TypeError(f"{type(layer).__name__}: padding_idx must be an int or None, got "
+                        f"{padding_idx!r}")
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError(words)
+    return int(padding_idx) % num_embeddings
+
+
 class Embedding(Module):
     """A lookup table of ``num_embeddings`` rows of ``embedding_dim`` (see the module doc)."""
 
@@ -38,14 +51,17 @@ class Embedding(Module):
         name = type(self).__name__
         self.num_embeddings = checks.count(self, "num_embeddings", num_embeddings)
         self.embedding_dim = checks.count(self, "embedding_dim", embedding_dim)
-        if padding_idx is not None:
-            if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
-                raise TypeError(f"{name}: padding_idx must be an int or None, got "
-                                f"{padding_idx!r}")
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-            padding_idx = int(padding_idx) % num_embeddings
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(self, padding_idx, num_embeddings,
+                                          "Padding_idx must be within num_embeddings")
+        self._table_options(max_norm, norm_type, scale_grad_by_freq, sparse)
+        if checks.flag(self, "_freeze", _freeze):
+            raise NotImplementedError(f"{name}: _freeze=True is not implemented in scratch; "
+                                      f"leave the weight out of the optimizer instead")
+        self._table(_weight, device, dtype, generator)
+
+    def _table_options(self, max_norm, norm_type, scale_grad_by_freq, sparse):
+        """max_norm, norm_type, scale_grad_by_freq checked and kept; sparse=True refused."""
+        name = type(self).__name__
         if max_norm is not None and checks.number(self, "max_norm", max_norm) < 0:
             raise ValueError(f"{name}: max_norm must be None or >= 0, got {max_norm!r}")
         self.max_norm = max_norm
@@ -54,21 +70,22 @@ class Embedding(Module):
         if checks.flag(self, "sparse", sparse):
             raise NotImplementedError(f"{name}: sparse=True (sparse gradients) is not "
                                       f"implemented in scratch; use sparse=False")
-        if checks.flag(self, "_freeze", _freeze):
-            raise NotImplementedError(f"{name}: _freeze=True is not implemented in scratch; "
-                                      f"leave the weight out of the optimizer instead")
         self.sparse = False
+
+    def _table(self, _weight, device, dtype, generator):
+        """The (num_embeddings, embedding_dim) weight: ``_weight`` as given, or drawn."""
+        name = type(self).__name__
         checks.device(self, device)
         if _weight is None:
             dtype = checks.param_dtype(self, dtype)
-            self._params["weight"] = Parameter(init.empty((num_embeddings, embedding_dim),
-                                                          dtype))
+            self._params["weight"] = Parameter(init.empty((self.num_embeddings,
+                                                           self.embedding_dim), dtype))
             self.reset_parameters(R.generator(name, generator))
         else:
             if not isinstance(_weight, np.ndarray) or _weight.dtype.kind != "f":
                 raise TypeError(f"{name}: _weight must be a floating NumPy array, got "
                                 f"{type(_weight).__name__}")
-            if _weight.shape != (num_embeddings, embedding_dim):
+            if _weight.shape != (self.num_embeddings, self.embedding_dim):
                 raise AssertionError("Shape of weight does not match num_embeddings and "
                                      "embedding_dim")
             self._params["weight"] = Parameter(_weight)
@@ -117,3 +134,76 @@ class Embedding(Module):
         """Sets ``weight.grad``; returns None (indices have no gradient)."""
         self._params["weight"].grad = F.embedding_backward(dout, self._take_cache(dout))
         return None
+
+
+class EmbeddingBag(Module):
+    """Sums, means or maxima of bags of embeddings, as ``torch.nn.EmbeddingBag``.
+
+    ``EmbeddingBag(num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+    scale_grad_by_freq=False, mode='mean', sparse=False, _weight=None,
+    include_last_offset=False, padding_idx=None, device=None, dtype=None)``: torch's
+    arguments in torch's order; ``weight`` as :class:`Embedding`'s (N(0, 1), padding
+    row zeroed). ``mode`` and ``mode='max'`` with ``scale_grad_by_freq`` are checked at
+    construction (torch checks them at the first forward, with the same errors).
+
+    ``forward(input, offsets=None, per_sample_weights=None)``: ``input`` (B, L) for B
+    bags of L indices, or (n,) with ``offsets`` (B,) (B + 1 with
+    ``include_last_offset``) the start of each bag; -> (B, embedding_dim). See
+    :func:`scratch.functional.embedding_bag_forward`. With ``max_norm`` the rows
+    looked up are renormalised in place first, as :class:`Embedding`'s.
+    ``backward(dout)`` sets ``weight.grad`` and returns the gradient of
+    ``per_sample_weights`` (input's shape) when they were given, else None.
+
+    Refused: ``sparse=True`` (scratch has no sparse gradients), devices other than the CPU.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
+                 include_last_offset=False, padding_idx=None, device=None, dtype=None, *,
+                 generator=None):
+        super().__init__()
+        self.num_embeddings = checks.count(self, "num_embeddings", num_embeddings)
+        self.embedding_dim = checks.count(self, "embedding_dim", embedding_dim)
+        self._table_options(max_norm, norm_type, scale_grad_by_freq, sparse)
+        self.padding_idx = _padding_index(self, padding_idx, num_embeddings,
+                                          "padding_idx must be within num_embeddings")
+        self.mode = checks.choice(self, "mode", mode, ("sum", "mean", "max"))
+        if mode == "max" and self.scale_grad_by_freq:
+            raise ValueError(f"{type(self).__name__}: max mode does not support scaling the "
+                             f"gradient by the frequency (scale_grad_by_freq=True)")
+        self.include_last_offset = checks.flag(self, "include_last_offset",
+                                               include_last_offset)
+        self._table(_weight, device, dtype, generator)
+
+    _table_options = Embedding._table_options
+    _table = Embedding._table
+
+    def reset_parameters(self, generator=None):
+        """torch's: weight N(0, 1), the padding row zeroed."""
+        Embedding.reset_parameters(self, generator)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm!r}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type!r}"
+        if self.scale_grad_by_freq is not False:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq!r}"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx!r}"
+        return s
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        """input (B, L), or (n,) with offsets -> (B, embedding_dim)."""
+        return self._keep(*F.embedding_bag_forward(
+            input, self._params["weight"].data, offsets, self.max_norm, self.norm_type,
+            self.scale_grad_by_freq, self.mode, per_sample_weights, self.include_last_offset,
+            self.padding_idx))
+
+    def backward(self, dout, input_grad=True):
+        """Sets ``weight.grad``; returns per_sample_weights' gradient, or None without them."""
+        dweight, dsamples = F.embedding_bag_backward(dout, self._take_cache(dout))
+        self._params["weight"].grad = dweight
+        return dsamples
