@@ -20,8 +20,8 @@ import torch.nn.functional as TF
 from hypothesis import given
 
 from parity_tests import sequence_strategies as Q
-from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, torch_dtype
+from parity_tests.helpers import assert_parity, check, dtypes, upstream
+from parity_tests.sequence_helpers import torch_dtype
 from scratch import functional as F
 from scratch import nn
 
@@ -79,7 +79,7 @@ def test_scaled_dot_product_attention_backward_matches_finite_differences(case):
     def backward(douts, cache):
         dq, dk, dv, dmask = F.scaled_dot_product_attention_backward(*douts, cache)
         return (dq, dk, dv, dmask) if floats else (dq, dk, dv)
-    finite_differences(forward, backward, case.q, case.k, case.v,
+    check(forward, backward, case.q, case.k, case.v,
                        *([case.mask] if floats else []))
 
 
@@ -208,7 +208,7 @@ def test_multihead_attention_backward_matches_finite_differences(case):
         grads = [g.dquery, g.dkey, g.dvalue, g.dw_q, g.dw_k, g.dw_v, g.dw_out]
         grads += [g.db_q, g.db_k, g.db_v, g.db_out] if with_b else []
         return grads + ([g.dbias_k, g.dbias_v] if has_kv else [])
-    finite_differences(forward, backward, *arrays)
+    check(forward, backward, *arrays)
 
 
 def test_fully_masked_queries_as_torch_with_and_without_weights():
