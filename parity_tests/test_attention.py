@@ -20,7 +20,13 @@ import torch.nn.functional as TF
 from hypothesis import given
 
 from parity_tests import sequence_strategies as Q
-from parity_tests.helpers import assert_parity, check, dtypes, upstream
+from parity_tests.helpers import (
+    assert_close,
+    assert_parity,
+    check,
+    dtypes,
+    upstream,
+)
 from parity_tests.sequence_helpers import torch_dtype
 from scratch import functional as F
 from scratch import nn
@@ -93,7 +99,7 @@ def test_a_query_with_every_key_masked_gets_zeros_as_in_torch():
     t_out = TF.scaled_dot_product_attention(*map(torch.from_numpy, (q, k, v)),
                                             attn_mask=torch.from_numpy(mask))
     assert not out[:, 1].any() and not weights[:, 1].any()
-    np.testing.assert_allclose(out, t_out.numpy(), rtol=1e-12, atol=1e-14)
+    assert_close(out, t_out, 1e-12, 1e-14, "out")
     dq, *_ = F.scaled_dot_product_attention_backward(np.ones_like(out), None, cache)
     assert not dq[:, 1].any()
 
@@ -225,7 +231,7 @@ def test_fully_masked_queries_as_torch_with_and_without_weights():
         t_out, _ = twin(*(torch.from_numpy(x),) * 3, torch.from_numpy(kpm), need_weights=need)
         np.testing.assert_array_equal(np.isnan(out), np.isnan(t_out.detach().numpy()))
         assert np.isnan(out[:, 1]).all() == need
-        np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        assert_close(out, t_out, 1e-12, 1e-14, "out", equal_nan=True)
 
 
 @given(case=Q.mha_cases())
