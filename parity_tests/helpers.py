@@ -8,11 +8,13 @@ One case of a test is one line:
   (output, input gradient, every parameter gradient and buffer);
 - :func:`assert_parity`: named arrays against torch's, when a test runs the two
   sides itself (sequences of states, optimizer steps, several outputs);
+  :func:`assert_close`: one array under a test's own explicit bound;
 - :func:`check`: finite differences of a scratch pair as the second oracle
-  (``torch.autograd.gradcheck``, no torch layer involved), on :func:`spread` inputs.
+  (``torch.autograd.gradcheck``, which compares whole Jacobians itself, no torch
+  layer involved), on :func:`spread` inputs.
 
-Every comparison goes through :func:`reference.oracle.report.compare` and fails
-with the oracle's table (which tensor, max abs/rel error, where, the tolerance).
+Every other comparison goes through :func:`reference.oracle.report.compare` and
+fails with the oracle's table (which tensor, max abs/rel error, where, the tolerance).
 The tolerances, and why they are what they are, live in
 :mod:`reference.oracle.tolerance`: here each tensor is judged by the suite's
 budget ``atol = ATOL_PER_TERM[dtype] * K`` (absolute), ``rtol = RTOL[dtype]``,
