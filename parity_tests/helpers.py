@@ -1,21 +1,25 @@
-"""The one comparison helper of the parity suite, and the torch side of each check.
+"""The parity suite's harness: thin wrappers over the gradient oracle's comparison core.
 
-Tolerances
-----------
-Both implementations round every operation, in different orders, so they may
-differ by the rounding error of the longest sum behind an element: a value
-that sums ``K`` products of magnitude at most ``M`` carries an error of at most
-about ``K * u * M`` per implementation in practice (``u`` is the unit roundoff:
-1.1e-16 in float64, 6.0e-8 in float32). Our strategies keep inputs within
-[-4, 4], weights within [-1, 1] and upstream gradients within about [-4, 4],
-so ``M <= 16`` and each tensor is compared with
+One case of a test is one line:
 
-    atol = ATOL_PER_TERM[dtype] * K,   ATOL_PER_TERM = 8 * u * 16 rounded up,
-    rtol = RTOL[dtype]                  (a few hundred ulps),
+- :func:`assert_pair_matches_torch`: a scratch functional pair against a torch
+  function, forward and backward with a random upstream gradient;
+- :func:`assert_module_matches_torch`: a scratch module against its torch twin
+  (output, input gradient, every parameter gradient and buffer);
+- :func:`assert_parity`: named arrays against torch's, when a test runs the two
+  sides itself (sequences of states, optimizer steps, several outputs);
+  :func:`assert_close`: one array under a test's own explicit bound;
+- :func:`check`: finite differences of a scratch pair as the second oracle
+  (``torch.autograd.gradcheck``, which compares whole Jacobians itself, no torch
+  layer involved), on :func:`spread` inputs.
 
-where ``K`` is the reduction size behind that tensor (``C*kh*kw`` for a conv
-output, ``N*H_out*W_out`` for its weight gradient, ...). float64 is therefore
-tight (2e-14 per term), float32 no looser than its arithmetic allows.
+Every other comparison goes through :func:`reference.oracle.report.compare` and
+fails with the oracle's table (which tensor, max abs/rel error, where, the tolerance).
+The tolerances, and why they are what they are, live in
+:mod:`reference.oracle.tolerance`: here each tensor is judged by the suite's
+budget ``atol = ATOL_PER_TERM[dtype] * K`` (absolute), ``rtol = RTOL[dtype]``,
+with ``K`` the reduction size behind that tensor (``C*kh*kw`` for a conv
+output, ``N*H_out*W_out`` for its weight gradient, ...).
 
 Batch normalisation is the one ill-conditioned piece: ``x - mean`` carries a
 rounding error of about ``u * max|x|``, which ``1/sqrt(var + eps)`` then
@@ -28,27 +32,31 @@ import numpy as np
 import pytest
 import torch
 
-ATOL_PER_TERM = {np.dtype(np.float64): 2e-14, np.dtype(np.float32): 1e-5}
-RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+from reference.oracle.counterpart import TORCH_DTYPES as TORCH_DTYPE
+from reference.oracle.counterpart import leaf_tensors
+from reference.oracle.inputs import spread_values
+from reference.oracle.report import Report, compare
+from reference.oracle.tolerance import ATOL_PER_TERM, GRADCHECK, RTOL  # noqa: F401
+from reference.oracle.tolerance import budget as tolerance
+
 DTYPES = [np.float64, np.float32]
-TORCH_DTYPE = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}
 dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 
 
-def tolerance(dtype, reduction: int = 1) -> tuple[float, float]:
-    """``(rtol, atol)`` for a tensor of ``dtype`` produced by sums of ``reduction`` terms."""
-    dtype = np.dtype(dtype)
-    return RTOL[dtype], ATOL_PER_TERM[dtype] * max(int(reduction), 1)
+def _numpy(value):
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
 
 def assert_parity(scratch: dict, reference: dict, dtype, reductions: dict | None = None):
     """Assert every named scratch array equals its torch counterpart, and keeps ``dtype``.
 
-    ``scratch``: name -> ndarray; ``reference``: name -> tensor (or None where
-    both sides must have no gradient); ``reductions``: name -> K (default 1).
+    ``scratch``: name -> ndarray; ``reference``: name -> tensor or ndarray (or None
+    where both sides must have no gradient); ``reductions``: name -> K (default 1).
+    Fails with the oracle's table of every tensor.
     """
     reductions = reductions or {}
     assert scratch.keys() == reference.keys(), (sorted(scratch), sorted(reference))
+    rows = []
     for name, expected in reference.items():
         actual = scratch[name]
         if expected is None:
@@ -58,10 +66,21 @@ def assert_parity(scratch: dict, reference: dict, dtype, reductions: dict | None
         assert np.asarray(actual).dtype == np.dtype(dtype), (
             f"{name}: dtype {np.asarray(actual).dtype}, expected {np.dtype(dtype)}")
         rtol, atol = tolerance(dtype, reductions.get(name, 1))
-        torch.testing.assert_close(
-            torch.from_numpy(np.array(actual)), expected.detach().cpu(),
-            rtol=rtol, atol=atol, check_dtype=False,
-            msg=lambda m, name=name: f"{name} differs from torch:\n{m}")
+        rows.append(compare(name, actual, _numpy(expected), rtol, atol, absolute=True))
+    Report(f"scratch vs torch ({np.dtype(dtype).name})", rows).assert_ok()
+
+
+def assert_close(actual, expected, rtol: float, atol: float = 0.0, name: str = "actual",
+                 equal_nan: bool = False):
+    """One array against the right one under an explicit ``rtol`` and absolute ``atol``
+    (a scalar ``expected`` stands for every element), where a test's own bound is not
+    the dtype budget of :func:`assert_parity` (bit-for-bit-close paths, a known factor,
+    a sequence of states). Fails with the oracle's table."""
+    expected = np.asarray(_numpy(expected), np.float64)
+    if expected.ndim == 0:
+        expected = np.broadcast_to(expected, np.shape(actual))
+    row = compare(name, actual, expected, rtol, atol, absolute=True, equal_nan=equal_nan)
+    Report(f"{name} vs the right value", [row]).assert_ok()
 
 
 def batch_norm_conditioning(x: np.ndarray, eps: float = 1e-5) -> float:
@@ -78,16 +97,11 @@ def torch_run(fn, inputs: dict, dout: np.ndarray | None, dtype, **kwargs):
     Floating inputs become leaf tensors that require grad (None inputs pass
     through). Returns ``(out, grads)`` with ``grads[name]`` the tensor's .grad.
     """
-    tensors = {}
-    for name, value in inputs.items():
-        if value is None or not np.issubdtype(np.asarray(value).dtype, np.floating):
-            tensors[name] = None if value is None else torch.from_numpy(np.asarray(value))
-        else:
-            tensors[name] = torch.tensor(np.asarray(value, dtype=dtype), requires_grad=True)
+    tensors = leaf_tensors(inputs, dtype)
     out = fn(**tensors, **kwargs)
     grad = torch.tensor(np.asarray(dout, dtype=dtype)) if dout is not None else None
     out.backward(grad)
-    grads = {name: (t.grad if t is not None and t.requires_grad else None)
+    grads = {name: (t.grad if isinstance(t, torch.Tensor) and t.requires_grad else None)
              for name, t in tensors.items()}
     return out, grads
 
@@ -163,3 +177,74 @@ def assert_refused_alike(call, error):
         call(nn)
     with pytest.raises(error):
         call(TorchNamespace())
+
+
+def assert_pair_matches_torch(forward, backward, torch_fn, inputs: dict, dtype, seed,
+                              reductions: dict | None = None):
+    """One case of a functional pair against torch, forward and backward.
+
+    ``forward(*inputs.values()) -> (out, cache)`` and ``backward(dout, cache)`` giving
+    one gradient per floating input, in order (a lone array for one), against
+    ``torch_fn(*tensors)`` on the same inputs (floating ones cast to ``dtype``), with
+    ``dout`` drawn from ``seed``. The rows are ``out`` and ``d<name>`` (``dx`` for an
+    input named ``x``), judged with ``reductions`` (row -> K, or a function of
+    scratch's ``out`` giving that dict). Returns scratch's ``(out, cache)``.
+    """
+    out, cache = forward(*inputs.values())
+    reductions = reductions(out) if callable(reductions) else reductions
+    dout = upstream(seed, np.shape(out), dtype)
+    grads = backward(dout, cache)
+    grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+    tensors = leaf_tensors(inputs, dtype)
+    t_out = torch_fn(*tensors.values())
+    t_out.backward(torch.from_numpy(dout))
+    floating = [n for n, t in tensors.items() if isinstance(t, torch.Tensor) and t.requires_grad]
+    names = list(inputs) if len(grads) == len(inputs) else floating
+    assert len(grads) == len(names), (
+        f"backward gave {len(grads)} gradients; expected one per floating input {floating}")
+    assert_parity(dict(out=out, **{f"d{n}": g for n, g in zip(names, grads)}),
+                  dict(out=t_out, **{f"d{n}": (tensors[n].grad if n in floating else None)
+                                     for n in names}),
+                  dtype, reductions)
+    return out, cache
+
+
+# --------------------------------------------------------------- finite differences
+class _ScratchFunction(torch.autograd.Function):
+    """A scratch pair as one autograd Function: ``forward(*arrays, **kwargs) -> (out,
+    cache)`` with ``out`` one array (then ``backward(dout, cache)``) or a tuple of them
+    (then ``backward([dout, ...], cache)``); backward gives one gradient per array
+    (None where an array gets none)."""
+
+    @staticmethod
+    def forward(ctx, forward, backward, kwargs, *tensors):
+        out, ctx.cache = forward(*(t.detach().numpy() for t in tensors), **kwargs)
+        ctx.backward, ctx.several = backward, isinstance(out, (tuple, list))
+        outs = out if ctx.several else (out,)
+        results = tuple(torch.from_numpy(np.array(o)) for o in outs)
+        return results if ctx.several else results[0]
+
+    @staticmethod
+    def backward(ctx, *douts):
+        douts = [d.numpy() for d in douts]
+        grads = ctx.backward(douts if ctx.several else douts[0], ctx.cache)
+        grads = grads if isinstance(grads, (tuple, list)) else (grads,)
+        return (None, None, None, *(None if g is None else torch.from_numpy(np.array(g))
+                                    for g in grads))
+
+
+def check(forward, backward, *arrays, **kwargs):
+    """Finite differences as the second oracle: ``torch.autograd.gradcheck`` (full
+    Jacobians, float64, :data:`~reference.oracle.tolerance.GRADCHECK`) of the scratch
+    pair wrapped as one Function, so central differences of the scratch forward judge
+    the scratch backward with no torch layer involved. ``kwargs`` go to ``forward``."""
+    tensors = [torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=True)
+               for a in arrays]
+    fn = lambda *ts: _ScratchFunction.apply(forward, backward, kwargs, *ts)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, tensors, **GRADCHECK)
+
+
+def spread(shape, seed, away_from_zero=False):
+    """Distinct values 0.1 apart in random order (no ties, no zeros when asked): where a
+    step of 1e-6 never crosses a kink or a tie."""
+    return spread_values(np.random.default_rng(seed), shape, away_from_zero)

@@ -1,26 +1,19 @@
 """Helpers of the sequence and attention parity tests (embeddings, layer norm, recurrent
-cells, GRU, attention, transformer): torch runs with several outputs, finite differences
-of pairs with several outputs, and layer norm's conditioning."""
+cells, GRU, attention, transformer): torch runs with several outputs and layer norm's
+conditioning (finite differences of pairs with several outputs: ``helpers.check``)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from parity_tests.helpers import TORCH_DTYPE
+from reference.oracle.counterpart import leaf_tensors
 
 
 def tensors(arrays: dict, dtype, grad=True) -> dict:
     """name -> leaf tensor of ``dtype`` (requiring grad for floating arrays); None stays None,
-    integer and boolean arrays pass through unconverted."""
-    out = {}
-    for name, a in arrays.items():
-        if a is None:
-            out[name] = None
-        elif np.asarray(a).dtype.kind == "f":
-            out[name] = torch.tensor(np.asarray(a, dtype), requires_grad=grad)
-        else:
-            out[name] = torch.from_numpy(np.asarray(a))
-    return out
+    integer and boolean arrays pass through unconverted (the oracle's ``leaf_tensors``)."""
+    return leaf_tensors(arrays, dtype, grad)
 
 
 def backprop(outputs: dict, douts: dict):
@@ -35,32 +28,6 @@ def grads_of(named: dict) -> dict:
     """``'d' + name -> .grad`` of each tensor that requires grad."""
     return {f"d{k}": t.grad for k, t in named.items()
             if t is not None and t.requires_grad}
-
-
-class _Pair(torch.autograd.Function):
-    """A scratch forward/backward pair with several outputs as one autograd Function."""
-
-    @staticmethod
-    def forward(ctx, forward, backward, *ts):
-        outs, ctx.cache = forward(*(t.detach().numpy() for t in ts))
-        ctx.backward = backward
-        return tuple(torch.from_numpy(np.array(o)) for o in outs)
-
-    @staticmethod
-    def backward(ctx, *douts):
-        grads = ctx.backward([d.numpy() for d in douts], ctx.cache)
-        return (None, None, *(None if g is None else torch.from_numpy(np.array(g))
-                              for g in grads))
-
-
-def finite_differences(forward, backward, *arrays):
-    """``torch.autograd.gradcheck`` of a scratch pair in float64: ``forward(*arrays) ->
-    (outputs tuple, cache)``; ``backward(douts list, cache) -> one gradient per array``.
-    Central differences of the scratch forward against the scratch backward: no torch
-    layer is involved (an independent second oracle)."""
-    ts = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
-    assert torch.autograd.gradcheck(lambda *xs: _Pair.apply(forward, backward, *xs), ts,
-                                    eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
 def row_conditioning(x: np.ndarray, k: int, eps: float) -> np.ndarray:

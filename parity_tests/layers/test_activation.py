@@ -19,14 +19,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
+    assert_pair_matches_torch,
     assert_parity,
     cast,
+    check,
     dtypes,
-    torch_run,
+    spread,
     upstream,
 )
 from parity_tests.model_helpers import twins
@@ -69,12 +70,9 @@ def test_activation_matches_torch(name, case, data, dtype):
     if data.draw(st.booleans(), label="column-major"):   # not C-contiguous: the general
         x = np.asfortranarray(x)                         # path, not the batch-split one
     dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
-    out, cache = forward(x, dim)
-    dout = upstream(case[1], out.shape, dtype)
-    t_out, g = torch_run(lambda input: torch_fn(input, dim), dict(input=x), dout, dtype)
     k = x.shape[dim] if name in SOFTMAX_FAMILY else 1
-    assert_parity(dict(out=out, dx=backward(dout, cache)), dict(out=t_out, dx=g["input"]),
-                  dtype, reductions=dict(out=k, dx=k))
+    assert_pair_matches_torch(lambda x: forward(x, dim), backward, lambda t: torch_fn(t, dim),
+                              dict(x=x), dtype, case[1], reductions=dict(out=k, dx=k))
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "gelu", "gelu_tanh", "elu", "silu",
@@ -92,13 +90,9 @@ def test_prelu_matches_torch(case, per_channel, data, dtype):
     (x,) = cast(case[0], dtype=dtype)
     p = x.shape[1] if per_channel else 1
     (weight,) = cast(data.draw(S.array((p,), S.WEIGHT_VALUES), label="weight"), dtype=dtype)
-    out, cache = F.prelu_forward(x, weight)
-    dout = upstream(case[1], out.shape, dtype)
-    dx, dweight = F.prelu_backward(dout, cache)
-    t_out, g = torch_run(TF.prelu, dict(input=x, weight=weight), dout, dtype)
-    assert_parity(dict(out=out, dx=dx, dweight=dweight),
-                  dict(out=t_out, dx=g["input"], dweight=g["weight"]), dtype,
-                  reductions=dict(dweight=x.size // p))
+    assert_pair_matches_torch(F.prelu_forward, F.prelu_backward, TF.prelu,
+                              dict(x=x, weight=weight), dtype, case[1],
+                              reductions=dict(dweight=x.size // p))
 
 
 # --------------------------------------------------------------------------- modules

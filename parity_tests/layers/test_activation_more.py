@@ -22,15 +22,16 @@ from hypothesis import strategies as st
 
 from parity_tests import strategies as S
 from parity_tests.activation_cases import ACTIVATIONS, activation_cases
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
+    assert_pair_matches_torch,
     assert_parity,
     assert_refused_alike,
+    check,
     dtypes,
+    spread,
     torch_run,
-    upstream,
 )
 from scratch import nn
 
@@ -48,16 +49,10 @@ def reduction(case):
 @given(data=st.data())
 def test_activation_matches_torch(name, data, dtype):
     case = data.draw(activation_cases(name), label="case")
-    spec, x = ACTIVATIONS[name], case.x.astype(dtype)
-    out, cache = spec.forward(x, *case.args)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx = spec.backward(dout, cache)
-    t_out, g = torch_run(lambda input: spec.torch_fn(input, *case.args), dict(input=x), dout,
-                         dtype)
-    assert out.shape == tuple(t_out.shape)
-    k = reduction(case)
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  dict(out=k, dx=k))
+    spec, x, k = ACTIVATIONS[name], case.x.astype(dtype), reduction(case)
+    assert_pair_matches_torch(lambda x: spec.forward(x, *case.args), spec.backward,
+                              lambda x: spec.torch_fn(x, *case.args), dict(x=x), dtype,
+                              case.seed, dict(out=k, dx=k))
 
 
 # --------------------------------------------------------------------------- modules
@@ -123,12 +118,9 @@ KINKS = {   # name -> (constructor args, points): the gradient exactly at each b
 def test_gradient_exactly_at_each_kink_is_torchs(name, dtype):
     args, points = KINKS[name]
     spec = ACTIVATIONS[name]
-    x = np.array(points, dtype)
-    out, cache = spec.forward(x, *args)
-    dout = upstream(3, x.shape, dtype)
-    t_out, g = torch_run(lambda input: spec.torch_fn(input, *args), dict(input=x), dout, dtype)
-    assert_parity(dict(out=out, dx=spec.backward(dout, cache)), dict(out=t_out, dx=g["input"]),
-                  dtype)
+    assert_pair_matches_torch(lambda x: spec.forward(x, *args), spec.backward,
+                              lambda x: spec.torch_fn(x, *args), dict(x=np.array(points, dtype)),
+                              dtype, 3)
 
 
 @pytest.mark.parametrize("name", ["softplus", "mish", "log_sigmoid", "selu", "celu",

@@ -20,8 +20,14 @@ import torch.nn.functional as TF
 from hypothesis import given
 
 from parity_tests import sequence_strategies as Q
-from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, torch_dtype
+from parity_tests.helpers import (
+    assert_close,
+    assert_parity,
+    check,
+    dtypes,
+    upstream,
+)
+from parity_tests.sequence_helpers import torch_dtype
 from scratch import functional as F
 from scratch import nn
 
@@ -79,7 +85,7 @@ def test_scaled_dot_product_attention_backward_matches_finite_differences(case):
     def backward(douts, cache):
         dq, dk, dv, dmask = F.scaled_dot_product_attention_backward(*douts, cache)
         return (dq, dk, dv, dmask) if floats else (dq, dk, dv)
-    finite_differences(forward, backward, case.q, case.k, case.v,
+    check(forward, backward, case.q, case.k, case.v,
                        *([case.mask] if floats else []))
 
 
@@ -93,7 +99,7 @@ def test_a_query_with_every_key_masked_gets_zeros_as_in_torch():
     t_out = TF.scaled_dot_product_attention(*map(torch.from_numpy, (q, k, v)),
                                             attn_mask=torch.from_numpy(mask))
     assert not out[:, 1].any() and not weights[:, 1].any()
-    np.testing.assert_allclose(out, t_out.numpy(), rtol=1e-12, atol=1e-14)
+    assert_close(out, t_out, 1e-12, 1e-14, "out")
     dq, *_ = F.scaled_dot_product_attention_backward(np.ones_like(out), None, cache)
     assert not dq[:, 1].any()
 
@@ -208,7 +214,7 @@ def test_multihead_attention_backward_matches_finite_differences(case):
         grads = [g.dquery, g.dkey, g.dvalue, g.dw_q, g.dw_k, g.dw_v, g.dw_out]
         grads += [g.db_q, g.db_k, g.db_v, g.db_out] if with_b else []
         return grads + ([g.dbias_k, g.dbias_v] if has_kv else [])
-    finite_differences(forward, backward, *arrays)
+    check(forward, backward, *arrays)
 
 
 def test_fully_masked_queries_as_torch_with_and_without_weights():
@@ -225,7 +231,7 @@ def test_fully_masked_queries_as_torch_with_and_without_weights():
         t_out, _ = twin(*(torch.from_numpy(x),) * 3, torch.from_numpy(kpm), need_weights=need)
         np.testing.assert_array_equal(np.isnan(out), np.isnan(t_out.detach().numpy()))
         assert np.isnan(out[:, 1]).all() == need
-        np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-12, atol=1e-14)
+        assert_close(out, t_out, 1e-12, 1e-14, "out", equal_nan=True)
 
 
 @given(case=Q.mha_cases())

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from parity_tests import batchnorm_strategies as B
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     assert_module_matches_torch,
     assert_parity,
     batch_norm_conditioning,
+    check,
     dtypes,
     same_state_twins,
+    spread,
     torch_run,
     upstream,
 )

@@ -11,14 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     assert_module_matches_torch,
+    assert_pair_matches_torch,
     assert_parity,
     cast,
+    check,
     dtypes,
     same_state_twins,
-    torch_run,
+    spread,
     upstream,
 )
 from scratch import functional as F
@@ -30,20 +31,14 @@ from scratch import nn
 @given(case=S.conv_cases(max_groups=3))
 def test_conv2d_matches_torch(case, dtype):
     x, w, b = cast(case.x, case.w, case.b, dtype=dtype)
-    out, cache = F.conv2d_forward(x, w, b, case.stride, case.padding, case.dilation,
-                                  case.groups)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx, dw, db = F.conv2d_backward(dout, cache)
-
-    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w, bias=b), dout, dtype,
-                         stride=case.stride, padding=case.padding, dilation=case.dilation,
-                         groups=case.groups)
+    geometry = (case.stride, case.padding, case.dilation, case.groups)
     f, c, kh, kw = w.shape
-    n, _, ho, wo = out.shape
     overlap = f * kh * kw  # an input pixel gets at most one product per filter and tap
-    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                  reductions=dict(out=c * kh * kw, dx=overlap, dw=n * ho * wo, db=n * ho * wo))
+    per_tap = lambda out: out.shape[0] * out.shape[2] * out.shape[3]  # noqa: E731
+    assert_pair_matches_torch(
+        lambda x, w, b: F.conv2d_forward(x, w, b, *geometry), F.conv2d_backward,
+        lambda x, w, b: TF.conv2d(x, w, b, *geometry), dict(x=x, w=w, b=b), dtype, case.seed,
+        lambda out: dict(out=c * kh * kw, dx=overlap, dw=per_tap(out), db=per_tap(out)))
 
 
 @dtypes
@@ -71,15 +66,13 @@ def test_conv2d_string_and_pair_padding_match_torch_functional(case, data, dtype
     w = data.draw(S.array((case.out_channels, case.in_channels // case.groups,
                            *case.kernel_size), S.WEIGHT_VALUES), label="w")
     x, w = cast(x, w, dtype=dtype)
-    out, cache = F.conv2d_forward(x, w, None, case.stride, case.padding, case.dilation,
-                                  case.groups)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx, dw, _ = F.conv2d_backward(dout, cache)
-    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w), dout, dtype, stride=case.stride,
-                         padding=case.padding, dilation=case.dilation, groups=case.groups)
-    k = w[0].size * case.out_channels * max(1, out[0, 0].size) * len(x)
-    assert_parity(dict(out=out, dx=dx, dw=dw), dict(out=t_out, dx=g["input"], dw=g["weight"]),
-                  dtype, reductions=dict(out=k, dx=k, dw=k))
+    geometry = (case.stride, case.padding, case.dilation, case.groups)
+    k = lambda out: w[0].size * case.out_channels * max(1, out[0, 0].size) * len(x)  # noqa: E731
+    assert_pair_matches_torch(
+        lambda x, w: F.conv2d_forward(x, w, None, *geometry),
+        lambda dout, cache: F.conv2d_backward(dout, cache)[:2],
+        lambda x, w: TF.conv2d(x, w, None, *geometry), dict(x=x, w=w), dtype, case.seed,
+        lambda out: dict(out=k(out), dx=k(out), dw=k(out)))
 
 
 @dtypes
@@ -89,14 +82,11 @@ def test_pad_matches_torch(case, value, dtype):
     x, pad, mode, seed = case
     (x,) = cast(x, dtype=dtype)
     value = value if mode == "constant" else None
-    out, cache = (F.pad_forward(x, pad, mode, value) if value is not None
-                  else F.pad_forward(x, pad, mode))
-    dout = upstream(seed, out.shape, dtype)
-    t_out, g = torch_run(lambda input: TF.pad(input, pad, mode, value), dict(input=x), dout,
-                         dtype)
+    forward = (lambda x: F.pad_forward(x, pad, mode, value)) if value is not None else (
+        lambda x: F.pad_forward(x, pad, mode))
     # an element gathers at most 1 + 2 copies per axis (circular/reflect at these sizes)
-    assert_parity(dict(out=out, dx=F.pad_backward(dout, cache)),
-                  dict(out=t_out, dx=g["input"]), dtype, reductions=dict(dx=16))
+    assert_pair_matches_torch(forward, F.pad_backward, lambda x: TF.pad(x, pad, mode, value),
+                              dict(x=x), dtype, seed, reductions=dict(dx=16))
 
 
 @given(case=S.pad_cases(small=True))

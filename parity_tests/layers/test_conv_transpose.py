@@ -17,14 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
+    assert_pair_matches_torch,
     assert_parity,
     assert_refused_alike,
+    check,
     dtypes,
-    torch_run,
+    spread,
     upstream,
 )
 from scratch import functional as F
@@ -67,18 +68,14 @@ def test_conv_transpose_matches_torch(spatial, data, dtype):
     b = None if b is None else b.astype(dtype)
     forward = F.conv_transpose2d_forward if spatial == 2 else F.conv_transpose1d_forward
     backward = F.conv_transpose2d_backward if spatial == 2 else F.conv_transpose1d_backward
-    out, cache = forward(x, w, b, s, p, op, groups, d)
-    dout = upstream(seed, out.shape, dtype)
-    dx, dw, db = backward(dout, cache)
     torch_fn = TF.conv_transpose2d if spatial == 2 else TF.conv_transpose1d
-    t_out, g = torch_run(lambda input, weight, bias: torch_fn(input, weight, bias, s, p, op,
-                                                              groups, d),
-                         dict(input=x, weight=w, bias=b), dout, dtype)
     k = x.shape[1] // groups * int(np.prod(w.shape[2:]))
-    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                  dict(out=k, dx=w.shape[1] * k, dw=out.size // out.shape[1],
-                       db=out.size // out.shape[1]))
+    per_channel = lambda out: out.size // out.shape[1]  # noqa: E731
+    assert_pair_matches_torch(
+        lambda x, w, b: forward(x, w, b, s, p, op, groups, d), backward,
+        lambda x, w, b: torch_fn(x, w, b, s, p, op, groups, d), dict(x=x, w=w, b=b), dtype,
+        seed, lambda out: dict(out=k, dx=w.shape[1] * k, dw=per_channel(out),
+                               db=per_channel(out)))
 
 
 @given(case=transposed_cases(2))

@@ -16,7 +16,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
+from parity_tests.helpers import (
+    assert_pair_matches_torch,
+    dtypes,
+)
 from scratch import functional as F
 from scratch import nn
 
@@ -26,24 +29,16 @@ def record(corners, prefix=""):
         event(f"{prefix}corner: {corner}")
 
 
-def pool_args(case):
-    return dict(kernel_size=case.kernel_size, stride=case.stride, padding=case.padding)
-
-
 @dtypes
 @given(case=S.corner_pool_cases())
 def test_max_pool2d_corners_match_torch(case, dtype):
     record(case.corners)
-    x = case.x.astype(dtype)
-    out, cache = F.max_pool2d_forward(x, case.kernel_size, case.stride, case.padding,
-                                      case.dilation, case.ceil_mode)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx = F.max_pool2d_backward(dout, cache)
-    t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, dtype, **pool_args(case),
-                         dilation=case.dilation, ceil_mode=case.ceil_mode)
-    overlap = int(np.prod(case.kernel_size))
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  reductions=dict(dx=overlap))
+    args = (case.kernel_size, case.stride, case.padding, case.dilation)
+    assert_pair_matches_torch(
+        lambda x: F.max_pool2d_forward(x, *args, case.ceil_mode), F.max_pool2d_backward,
+        lambda x: TF.max_pool2d(x, *args, ceil_mode=case.ceil_mode),
+        dict(x=case.x.astype(dtype)), dtype, case.seed,
+        reductions=dict(dx=int(np.prod(case.kernel_size))))
 
 
 @dtypes
@@ -52,16 +47,11 @@ def test_avg_pool2d_corners_match_torch(case, count_include_pad, dtype):
     record(case.corners)
     if "overhang" in case.corners and count_include_pad and any(case.padding):
         event("avg corner: overhang past the padding with count_include_pad")
-    x = case.x.astype(dtype)
-    out, cache = F.avg_pool2d_forward(x, case.kernel_size, case.stride, case.padding,
-                                      case.ceil_mode, count_include_pad)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx = F.avg_pool2d_backward(dout, cache)
-    t_out, g = torch_run(TF.avg_pool2d, dict(input=x), dout, dtype, **pool_args(case),
-                         ceil_mode=case.ceil_mode, count_include_pad=count_include_pad)
+    args = (case.kernel_size, case.stride, case.padding, case.ceil_mode, count_include_pad)
     k = int(np.prod(case.kernel_size))
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  reductions=dict(out=k, dx=k))
+    assert_pair_matches_torch(lambda x: F.avg_pool2d_forward(x, *args), F.avg_pool2d_backward,
+                              lambda x: TF.avg_pool2d(x, *args), dict(x=case.x.astype(dtype)),
+                              dtype, case.seed, reductions=dict(out=k, dx=k))
 
 
 @dtypes
@@ -74,14 +64,11 @@ def test_conv2d_corners_match_torch(data, seed, bias, dtype):
     wt = data.draw(S.array((3, 2, kh, kw), S.WEIGHT_VALUES), label="w").astype(dtype)
     b = data.draw(S.array((3,), S.WEIGHT_VALUES), label="b").astype(dtype) if bias else None
     geometry = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
-    out, cache = F.conv2d_forward(x, wt, b, **geometry)
-    dout = upstream(seed, out.shape, dtype)
-    dx, dw_, db = F.conv2d_backward(dout, cache)
-    t_out, g = torch_run(TF.conv2d, dict(input=x, weight=wt, bias=b), dout, dtype, **geometry)
-    k = 2 * kh * kw + 2 * out.shape[2] * out.shape[3]
-    assert_parity(dict(out=out, dx=dx, dw=dw_, db=db),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                  reductions=dict(out=k, dx=k, dw=k, db=k))
+    k = lambda out: 2 * kh * kw + 2 * out.shape[2] * out.shape[3]  # noqa: E731
+    assert_pair_matches_torch(lambda x, w, b: F.conv2d_forward(x, w, b, **geometry),
+                              F.conv2d_backward, lambda x, w, b: TF.conv2d(x, w, b, **geometry),
+                              dict(x=x, w=wt, b=b), dtype, seed,
+                              lambda out: dict(out=k(out), dx=k(out), dw=k(out), db=k(out)))
 
 
 @given(data=st.data(), ceil_mode=st.booleans())

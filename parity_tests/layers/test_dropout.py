@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 
 import scratch
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check
-from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, upstream
+from parity_tests.helpers import TORCH_DTYPE, assert_parity, check, dtypes, upstream
 from parity_tests.model_helpers import twins
 from reference import dropout as RD
 from scratch import arch as A

@@ -19,9 +19,8 @@ import torch.nn.functional as TF
 from hypothesis import assume, given
 
 from parity_tests import embedding_bag_strategies as E
-from parity_tests.gradcheck import spread
-from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, torch_dtype
+from parity_tests.helpers import assert_parity, check, dtypes, spread, upstream
+from parity_tests.sequence_helpers import torch_dtype
 from scratch import functional as F
 from scratch import nn
 
@@ -105,7 +104,7 @@ def test_embedding_bag_backward_matches_finite_differences(case):
         dweight, dsamples = F.embedding_bag_backward(douts[0], cache)
         return (dweight,) if dsamples is None else (dweight, dsamples)
 
-    finite_differences(forward, backward, weight, *(() if samples is None else (samples,)))
+    check(forward, backward, weight, *(() if samples is None else (samples,)))
 
 
 @dtypes

@@ -39,7 +39,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import assert_parity, dtypes, tolerance, torch_run, upstream
+from parity_tests.helpers import (
+    assert_close,
+    assert_pair_matches_torch,
+    assert_parity,
+    dtypes,
+    tolerance,
+    torch_run,
+    upstream,
+)
 from scratch import arch as A
 from scratch import functional as F
 from scratch import model as scratch_model
@@ -120,8 +128,8 @@ def assert_bitwise_equal(actual, expected, name):
 
 def assert_within_twice_the_budget(actual, expected, dtype, k, name):
     rtol, atol = tolerance(dtype, k)
-    np.testing.assert_allclose(actual, expected, rtol=2 * rtol, atol=2 * atol, equal_nan=True,
-                               err_msg=f"{name}: the fast path differs from the plain one")
+    assert_close(actual, expected, 2 * rtol, 2 * atol, f"{name} (fast path vs plain path)",
+                 equal_nan=True)
 
 
 # --------------------------------------------------------------------------- stride-1 conv
@@ -161,17 +169,14 @@ def test_stride1_conv2d_fast_path_matches_torch(threads, dtype):
         x = np.concatenate([case.x] * n).astype(dtype)              # batches of 1 to 10
         w = case.w.astype(dtype)
         b = None if case.b is None else case.b.astype(dtype)
-        out, cache = F.conv2d_forward(x, w, b, 1, case.padding, case.dilation, case.groups)
-        assert isinstance(cache, fast_conv.Stride1Cache)
-        dout = upstream(case.seed, out.shape, dtype)
-        dx, dw, db = F.conv2d_backward(dout, cache)
-        t_out, g = torch_run(TF.conv2d, dict(input=x, weight=w, bias=b), dout, dtype,
-                             padding=case.padding, dilation=case.dilation, groups=case.groups)
+        geometry = (1, case.padding, case.dilation, case.groups)
         f, c, kh, kw = w.shape
-        k = x.shape[0] * out.shape[2] * out.shape[3]
-        assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                      dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                      reductions=dict(out=c * kh * kw, dx=f * kh * kw, dw=k, db=k))
+        k = lambda out: x.shape[0] * out.shape[2] * out.shape[3]  # noqa: E731
+        _, cache = assert_pair_matches_torch(
+            lambda x, w, b: F.conv2d_forward(x, w, b, *geometry), F.conv2d_backward,
+            lambda x, w, b: TF.conv2d(x, w, b, *geometry), dict(x=x, w=w, b=b), dtype,
+            case.seed, lambda out: dict(out=c * kh * kw, dx=f * kh * kw, dw=k(out), db=k(out)))
+        assert isinstance(cache, fast_conv.Stride1Cache)
     check()
 
 
@@ -192,8 +197,8 @@ def test_stride1_conv2d_gradients_stay_finite_past_each_row_with_an_infinity(whe
         dout = upstream(0, out.shape, np.float64)
         dx, dw, _ = F.conv2d_backward(dout, cache)
     _, g = torch_run(TF.conv2d, dict(input=x, weight=w), dout, np.float64)
-    np.testing.assert_allclose(dw, g["weight"].numpy(), rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(dx, g["input"].numpy(), rtol=1e-12, equal_nan=True)
+    assert_close(dw, g["weight"], 1e-12, name="dw", equal_nan=True)
+    assert_close(dx, g["input"], 1e-12, name="dx", equal_nan=True)
 
 
 def test_same_thread_count_gives_bit_identical_gradients(threads):
@@ -249,13 +254,10 @@ def test_max_pool2x2_fast_path_matches_torch(threads, dtype):
         x = case[0].astype(dtype)
         if ceil_mode:                      # even sizes: ceil_mode then changes nothing
             x = x[..., :x.shape[2] // 2 * 2, :x.shape[3] // 2 * 2]
-        out, cache = F.max_pool2d_forward(x, 2, 2, 0, 1, ceil_mode)
+        _, cache = assert_pair_matches_torch(
+            lambda x: F.max_pool2d_forward(x, 2, 2, 0, 1, ceil_mode), F.max_pool2d_backward,
+            lambda x: TF.max_pool2d(x, 2, ceil_mode=ceil_mode), dict(x=x), dtype, case[1])
         assert isinstance(cache, fast_pooling.Pool2x2Cache)
-        dout = upstream(case[1], out.shape, dtype)
-        dx = F.max_pool2d_backward(dout, cache)
-        t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, dtype, kernel_size=2,
-                             ceil_mode=ceil_mode)
-        assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype)
     check()
 
 
@@ -296,12 +298,8 @@ def test_relu_fast_path_equals_the_plain_path_bit_for_bit(threads, dtype):
 def test_relu_fast_path_matches_torch(threads, dtype):
     @given(case=S.pointwise_inputs())
     def check(case):
-        x = case[0].astype(dtype)
-        out, mask = F.relu_forward(x)
-        dout = upstream(case[1], out.shape, dtype)
-        t_out, g = torch_run(TF.relu, dict(input=x), dout, dtype)
-        assert_parity(dict(out=out, dx=F.relu_backward(dout, mask)),
-                      dict(out=t_out, dx=g["input"]), dtype)
+        assert_pair_matches_torch(F.relu_forward, F.relu_backward, TF.relu,
+                                  dict(x=case[0].astype(dtype)), dtype, case[1])
     check()
 
 
@@ -342,14 +340,10 @@ def test_linear_fast_path_matches_torch(products_at_once, dtype):
         x, w, b, seed = case
         x, w = x.astype(dtype), w.astype(dtype)
         b = None if b is None else b.astype(dtype)
-        out, cache = F.linear_forward(x, w, b)
-        dout = upstream(seed, out.shape, dtype)
-        dx, dw, db = F.linear_backward(dout, cache)
-        t_out, g = torch_run(TF.linear, dict(input=x, weight=w, bias=b), dout, dtype)
-        rows = dout.size // w.shape[0]
-        assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                      dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                      reductions=dict(out=w.shape[1], dx=w.shape[0], dw=rows, db=rows))
+        rows = x.size // x.shape[-1]
+        assert_pair_matches_torch(F.linear_forward, F.linear_backward, TF.linear,
+                                  dict(x=x, w=w, b=b), dtype, seed,
+                                  dict(out=w.shape[1], dx=w.shape[0], dw=rows, db=rows))
     check()
 
 

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
+from parity_tests.helpers import check, spread
 from scratch import functional as F
 
 

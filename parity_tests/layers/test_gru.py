@@ -21,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, torch_dtype
+from parity_tests.helpers import assert_parity, check, dtypes, upstream
+from parity_tests.sequence_helpers import torch_dtype
 from reference import convert
 from scratch import functional as F
 from scratch import nn
@@ -120,7 +120,7 @@ def test_gru_backward_matches_finite_differences(steps, n, d, h, seed):
     def backward(douts, cache):
         dx, dh0, dw_ih, dw_hh, (db_ih, db_hh) = F.gru_backward(douts[0], None, cache)
         return dx, dh0, dw_ih, dw_hh, db_ih, db_hh
-    finite_differences(forward, backward, *arrays)
+    check(forward, backward, *arrays)
 
 
 @given(n=st.integers(1, 3), d=st.integers(1, 3), h=st.integers(1, 3), seed=S.SEEDS)
@@ -132,7 +132,7 @@ def test_gru_step_backward_matches_finite_differences(n, d, h, seed):
     def forward(*a):
         out, cache = F.gru_step_forward(*a)
         return (out,), cache
-    finite_differences(forward, lambda douts, cache: F.gru_step_backward(douts[0], cache),
+    check(forward, lambda douts, cache: F.gru_step_backward(douts[0], cache),
                        *arrays)
 
 

@@ -19,10 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import sequence_strategies as Q
-from parity_tests.helpers import assert_parity, dtypes, upstream
+from parity_tests.helpers import assert_parity, check, dtypes, upstream
 from parity_tests.sequence_helpers import (
     backprop,
-    finite_differences,
     row_conditioning,
     row_rstd,
     tensors,
@@ -75,7 +74,7 @@ def test_layer_norm_backward_matches_finite_differences(case):
 
     def backward(douts, cache):
         return F.layer_norm_backward(douts[0], cache)
-    finite_differences(forward, backward, case.x, w, b)
+    check(forward, backward, case.x, w, b)
 
 
 @dtypes

@@ -11,15 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check
 from parity_tests.helpers import (
     assert_module_matches_torch,
-    assert_parity,
+    assert_pair_matches_torch,
     cast,
+    check,
     dtypes,
     same_state_twins,
-    torch_run,
-    upstream,
 )
 from scratch import functional as F
 from scratch import nn
@@ -30,14 +28,10 @@ from scratch import nn
 def test_linear_matches_torch(case, dtype):
     """x of shape (*, in_features): no leading axis (1-D) up to three."""
     x, w, b = cast(*case[:3], dtype=dtype)
-    out, cache = F.linear_forward(x, w, b)
-    dout = upstream(case[3], out.shape, dtype)
-    dx, dw, db = F.linear_backward(dout, cache)
-    t_out, g = torch_run(TF.linear, dict(input=x, weight=w, bias=b), dout, dtype)
     rows, fin = x.size // x.shape[-1], x.shape[-1]
-    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                  reductions=dict(out=fin, dx=w.shape[0], dw=rows, db=rows))
+    assert_pair_matches_torch(F.linear_forward, F.linear_backward, TF.linear,
+                              dict(x=x, w=w, b=b), dtype, case[3],
+                              reductions=dict(out=fin, dx=w.shape[0], dw=rows, db=rows))
 
 
 @given(case=S.linear_cases(max_lead_dims=3))
@@ -83,12 +77,8 @@ def flatten_cases(draw):
 def test_flatten_matches_torch(case, dtype):
     x, start, end, seed = case
     (x,) = cast(x, dtype=dtype)
-    out, cache = F.flatten_forward(x, start, end)
-    dout = upstream(seed, out.shape, dtype)
-    t_out, g = torch_run(lambda input: torch.flatten(input, start, end), dict(input=x), dout,
-                         dtype)
-    assert_parity(dict(out=out, dx=F.flatten_backward(dout, cache)),
-                  dict(out=t_out, dx=g["input"]), dtype)
+    assert_pair_matches_torch(lambda x: F.flatten_forward(x, start, end), F.flatten_backward,
+                              lambda x: torch.flatten(x, start, end), dict(x=x), dtype, seed)
 
 
 @given(case=flatten_cases())

@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check
-from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
+from parity_tests.helpers import assert_parity, check, dtypes, torch_run, upstream
 from parity_tests.model_helpers import batch_for, comparison_budget, twins
 from scratch import arch as A
 from scratch import functional as F

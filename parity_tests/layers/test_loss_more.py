@@ -27,8 +27,14 @@ from hypothesis import assume, given
 
 from parity_tests import loss_cases as L
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
-from parity_tests.helpers import assert_parity, assert_refused_alike, dtypes, upstream
+from parity_tests.helpers import (
+    assert_parity,
+    assert_refused_alike,
+    check,
+    dtypes,
+    spread,
+    upstream,
+)
 from scratch import functional as F
 from scratch import nn
 

@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import assert_parity, dtypes, upstream
-from parity_tests.sequence_helpers import finite_differences, torch_dtype
+from parity_tests.helpers import assert_parity, check, dtypes, upstream
+from parity_tests.sequence_helpers import torch_dtype
 from reference import convert
 from scratch import functional as F
 from scratch import nn
@@ -101,7 +101,7 @@ def test_lstm_projection_backward_matches_finite_differences(steps, n, d, h, dat
     def backward(douts, cache):
         dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr = F.lstm_backward(douts[0], None, douts[1], cache)
         return dx, dh0, dc0, dw_ih, dw_hh, db, db, dw_hr
-    finite_differences(forward, backward, *arrays)
+    check(forward, backward, *arrays)
 
 
 f32 = np.float32

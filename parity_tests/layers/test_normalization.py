@@ -21,15 +21,15 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     assert_module_matches_torch,
+    assert_pair_matches_torch,
     assert_parity,
     assert_refused_alike,
+    check,
     dtypes,
     same_state_twins,
-    torch_run,
-    upstream,
+    spread,
 )
 from scratch import functional as F
 from scratch import nn
@@ -69,17 +69,15 @@ def test_group_norm_matches_torch(data, dtype):
     weight, bias = maybe(data.draw, (c,), "weight"), maybe(data.draw, (c,), "bias")
     eps = data.draw(st.sampled_from([1e-5, 1e-3, 0.5]), label="eps")
     x, weight, bias = (None if a is None else a.astype(dtype) for a in (x, weight, bias))
-    out, cache = F.group_norm_forward(x, groups, weight, bias, eps)
-    dout = upstream(data.draw(S.SEEDS), out.shape, dtype)
-    dx, dw, db = F.group_norm_backward(dout, cache)
-    t_out, g = torch_run(TF.group_norm, dict(input=x, weight=weight, bias=bias), dout, dtype,
-                         num_groups=groups, eps=eps)
+    seed = data.draw(S.SEEDS)
     m = x.size // (x.shape[0] * groups)
     k = m * conditioning(x, groups, eps)
     note(f"group size {m}, budget {k:.1f}")
-    assert_parity(dict(out=out, dx=dx, dw=dw, db=db),
-                  dict(out=t_out, dx=g["input"], dw=g["weight"], db=g["bias"]), dtype,
-                  dict(out=k, dx=k, dw=k * x.shape[0], db=x.size // c))
+    assert_pair_matches_torch(lambda x, w, b: F.group_norm_forward(x, groups, w, b, eps),
+                              F.group_norm_backward,
+                              lambda x, w, b: TF.group_norm(x, groups, w, b, eps),
+                              dict(x=x, w=weight, b=bias), dtype, seed,
+                              dict(out=k, dx=k, dw=k * x.shape[0], db=x.size // c))
 
 
 # --------------------------------------------------------------------------- instance norm
@@ -100,21 +98,19 @@ def test_instance_norm_matches_torch(data, dtype):
     ours = (rm.copy(), rv.copy()) if tracked else (None, None)
     theirs = (torch.from_numpy(rm.copy()), torch.from_numpy(rv.copy())) if tracked else (
         None, None)
-    out, cache = F.instance_norm_forward(x, *ours, weight, bias, use_input_stats, momentum)
-    dout = upstream(data.draw(S.SEEDS), out.shape, dtype)
-    dx, dw, db = F.instance_norm_backward(dout, cache)
-    t_out, g = torch_run(TF.instance_norm, dict(input=x, weight=weight, bias=bias), dout,
-                         dtype, running_mean=theirs[0], running_var=theirs[1],
-                         use_input_stats=use_input_stats, momentum=momentum)
+    seed = data.draw(S.SEEDS)
     m = x.size // (x.shape[0] * c)
     k = m * (conditioning(x, c, 1e-5) if use_input_stats else 1)
-    mine, twin = dict(out=out, dx=dx, dw=dw, db=db), dict(out=t_out, dx=g["input"],
-                                                          dw=g["weight"], db=g["bias"])
+    assert_pair_matches_torch(
+        lambda x, w, b: F.instance_norm_forward(x, *ours, w, b, use_input_stats, momentum),
+        F.instance_norm_backward,
+        lambda x, w, b: TF.instance_norm(x, *theirs, w, b, use_input_stats, momentum),
+        dict(x=x, w=weight, b=bias), dtype, seed,
+        dict(out=k, dx=k, dw=k * x.shape[0], db=x.size // c))
     if tracked:
-        mine.update(running_mean=ours[0], running_var=ours[1])
-        twin.update(running_mean=theirs[0], running_var=theirs[1])
-    assert_parity(mine, twin, dtype, dict(out=k, dx=k, dw=k * x.shape[0], db=x.size // c,
-                                          running_mean=x.size // c, running_var=x.size // c))
+        assert_parity(dict(running_mean=ours[0], running_var=ours[1]),
+                      dict(running_mean=theirs[0], running_var=theirs[1]), dtype,
+                      dict(running_mean=x.size // c, running_var=x.size // c))
 
 
 # --------------------------------------------------------------------------- RMS norm
@@ -129,18 +125,17 @@ def test_rms_norm_matches_torch(data, dtype):
     weight = maybe(data.draw, normalized, "weight")
     weight = None if weight is None else weight.astype(dtype)
     eps = data.draw(st.sampled_from([None, 1e-5, 0.25]), label="eps")
-    out, cache = F.rms_norm_forward(x, normalized, weight, eps)
-    dout = upstream(data.draw(S.SEEDS), out.shape, dtype)
-    dx, dw = F.rms_norm_backward(dout, cache)
-    t_out, g = torch_run(lambda input, weight: TF.rms_norm(input, normalized, weight, eps),
-                         dict(input=x, weight=weight), dout, dtype)
+    seed = data.draw(S.SEEDS)
     m = int(np.prod(normalized))
     rows = x.reshape(-1, m).astype(np.float64)
     eps_ = np.finfo(dtype).eps if eps is None else eps
     cond = max(1.0, float(np.abs(rows).max(initial=0) / np.sqrt(
         (rows * rows).mean(axis=1).min(initial=1) + eps_)))
-    assert_parity(dict(out=out, dx=dx, dw=dw), dict(out=t_out, dx=g["input"], dw=g["weight"]),
-                  dtype, dict(out=m * cond, dx=m * cond, dw=x.size // m * m * cond))
+    assert_pair_matches_torch(lambda x, w: F.rms_norm_forward(x, normalized, w, eps),
+                              F.rms_norm_backward,
+                              lambda x, w: TF.rms_norm(x, normalized, w, eps),
+                              dict(x=x, w=weight), dtype, seed,
+                              dict(out=m * cond, dx=m * cond, dw=x.size // m * m * cond))
 
 
 # --------------------------------------------------------------------------- local response norm
@@ -155,13 +150,10 @@ def test_local_response_norm_matches_torch(data, dtype):
     alpha = data.draw(st.sampled_from([1e-4, 0.5, 1.0]), label="alpha")
     beta = data.draw(st.sampled_from([0.75, 0.5, 2.0]), label="beta")
     k = data.draw(st.sampled_from([1.0, 2.0, 0.5]), label="k")
-    out, cache = F.local_response_norm_forward(x, size, alpha, beta, k)
-    dout = upstream(data.draw(S.SEEDS), out.shape, dtype)
-    dx = F.local_response_norm_backward(dout, cache)
-    t_out, g = torch_run(lambda input: TF.local_response_norm(input, size, alpha, beta, k),
-                         dict(input=x), dout, dtype)
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  dict(out=size, dx=4 * size))
+    assert_pair_matches_torch(lambda x: F.local_response_norm_forward(x, size, alpha, beta, k),
+                              F.local_response_norm_backward,
+                              lambda x: TF.local_response_norm(x, size, alpha, beta, k),
+                              dict(x=x), dtype, data.draw(S.SEEDS), dict(out=size, dx=4 * size))
 
 
 # --------------------------------------------------------------------------- modules

@@ -18,14 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     TORCH_DTYPE,
     assert_module_matches_torch,
-    assert_parity,
+    assert_pair_matches_torch,
     assert_refused_alike,
+    check,
     dtypes,
-    torch_run,
+    spread,
 )
 from scratch import functional as F
 from scratch import nn
@@ -95,14 +95,10 @@ def test_pad_nd_matches_torch_pad(mode, data, dtype):
     pads = (pads,) * (2 * axes) if isinstance(pads, int) else pads
     value = value[0] if value else 0.0
     x = data.draw(S.array(shape), label="x").astype(dtype)
-    out, cache = F.pad_nd_forward(x, pads, mode, value)
-    dout = np.random.default_rng(data.draw(S.SEEDS)).standard_normal(out.shape).astype(dtype)
-    dx = F.pad_nd_backward(dout, cache)
-    t_out, g = torch_run(lambda input: TF.pad(input, pads, mode,
-                                              value if mode == "constant" else None),
-                         dict(input=x), dout, dtype)
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  dict(dx=1 + max(map(abs, pads))))
+    fill = value if mode == "constant" else None
+    assert_pair_matches_torch(lambda x: F.pad_nd_forward(x, pads, mode, value), F.pad_nd_backward,
+                              lambda x: TF.pad(x, pads, mode, fill), dict(x=x), dtype,
+                              data.draw(S.SEEDS), dict(dx=1 + max(map(abs, pads))))
 
 
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])

@@ -11,8 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
-from parity_tests.helpers import assert_parity, cast, dtypes, torch_run, upstream
+from parity_tests.helpers import (
+    assert_module_matches_torch,
+    assert_pair_matches_torch,
+    cast,
+    check,
+    dtypes,
+    spread,
+    torch_run,
+    upstream,
+)
 from scratch import functional as F
 from scratch import nn
 from scratch.functional.pooling import adaptive_bounds
@@ -26,14 +34,16 @@ def test_max_pool2d_matches_torch(case, dtype):
     (ties included: both pick the first maximum in row-major order)."""
     (x,) = cast(case.x, dtype=dtype)
     args = (case.kernel_size, case.stride, case.padding, case.dilation, case.ceil_mode)
-    (out, indices), cache = F.max_pool2d_forward(x, *args, return_indices=True)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx = F.max_pool2d_backward(dout, cache)
-    t_out, g = torch_run(TF.max_pool2d, dict(input=x), dout, dtype, kernel_size=args[0],
-                         stride=args[1], padding=args[2], dilation=args[3], ceil_mode=args[4])
+    kept = {}
+
+    def forward(x):   # the backward runs on the cache of the return_indices forward
+        (out, kept["indices"]), cache = F.max_pool2d_forward(x, *args, return_indices=True)
+        return out, cache
     overlap = case.kernel_size[0] * case.kernel_size[1]  # at most one window per tap
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  reductions=dict(dx=overlap))
+    assert_pair_matches_torch(forward, F.max_pool2d_backward,
+                              lambda x: TF.max_pool2d(x, *args[:4], ceil_mode=args[4]),
+                              dict(x=x), dtype, case.seed, reductions=dict(dx=overlap))
+    indices = kept["indices"]
     _, t_indices = TF.max_pool2d(torch.from_numpy(x), *args[:4], ceil_mode=args[4],
                                  return_indices=True)
     assert indices.dtype == np.int64
@@ -71,15 +81,10 @@ def test_avg_pool2d_matches_torch(case, count_include_pad, divisor_override, dty
     (x,) = cast(case.x, dtype=dtype)
     args = (case.kernel_size, case.stride, case.padding, case.ceil_mode, count_include_pad,
             divisor_override)
-    out, cache = F.avg_pool2d_forward(x, *args)
-    dout = upstream(case.seed, out.shape, dtype)
-    dx = F.avg_pool2d_backward(dout, cache)
-    t_out, g = torch_run(TF.avg_pool2d, dict(input=x), dout, dtype, kernel_size=args[0],
-                         stride=args[1], padding=args[2], ceil_mode=args[3],
-                         count_include_pad=args[4], divisor_override=args[5])
     k = case.kernel_size[0] * case.kernel_size[1]
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  reductions=dict(out=k, dx=k))
+    assert_pair_matches_torch(lambda x: F.avg_pool2d_forward(x, *args), F.avg_pool2d_backward,
+                              lambda x: TF.avg_pool2d(x, *args), dict(x=x), dtype, case.seed,
+                              reductions=dict(out=k, dx=k))
 
 
 @given(case=S.pool_cases(max_dilation=1), divisor_override=st.integers(1, 5))
@@ -103,13 +108,11 @@ def test_adaptive_bounds_are_torchs_floor_and_ceil_rule():
 def test_adaptive_avg_pool2d_matches_torch(case, dtype):
     x, output_size, seed = case
     (x,) = cast(x, dtype=dtype)
-    out, cache = F.adaptive_avg_pool2d_forward(x, output_size)
-    dout = upstream(seed, out.shape, dtype)
-    t_out, g = torch_run(TF.adaptive_avg_pool2d, dict(input=x), dout, dtype,
-                         output_size=output_size)
     k = x.shape[-1] * x.shape[-2]
-    assert_parity(dict(out=out, dx=F.adaptive_avg_pool2d_backward(dout, cache)),
-                  dict(out=t_out, dx=g["input"]), dtype, reductions=dict(out=k, dx=k))
+    assert_pair_matches_torch(lambda x: F.adaptive_avg_pool2d_forward(x, output_size),
+                              F.adaptive_avg_pool2d_backward,
+                              lambda x: TF.adaptive_avg_pool2d(x, output_size), dict(x=x),
+                              dtype, seed, reductions=dict(out=k, dx=k))
 
 
 @dtypes
@@ -117,13 +120,17 @@ def test_adaptive_avg_pool2d_matches_torch(case, dtype):
 def test_adaptive_max_pool2d_matches_torch_indices_included(case, dtype):
     x, output_size, seed = case
     (x,) = cast(x, dtype=dtype)
-    (out, indices), cache = F.adaptive_max_pool2d_forward(x, output_size, return_indices=True)
-    dout = upstream(seed, out.shape, dtype)
-    t_out, g = torch_run(TF.adaptive_max_pool2d, dict(input=x), dout, dtype,
-                         output_size=output_size)
+    kept = {}
+
+    def forward(x):   # the backward runs on the cache of the return_indices forward
+        (out, kept["indices"]), cache = F.adaptive_max_pool2d_forward(x, output_size, True)
+        return out, cache
+    out, _ = F.adaptive_max_pool2d_forward(x, output_size)
     k = out.shape[-1] * out.shape[-2]   # an element may be the maximum of every window
-    assert_parity(dict(out=out, dx=F.adaptive_max_pool2d_backward(dout, cache)),
-                  dict(out=t_out, dx=g["input"]), dtype, reductions=dict(dx=k))
+    assert_pair_matches_torch(forward, F.adaptive_max_pool2d_backward,
+                              lambda x: TF.adaptive_max_pool2d(x, output_size), dict(x=x),
+                              dtype, seed, reductions=dict(dx=k))
+    indices = kept["indices"]
     _, t_indices = TF.adaptive_max_pool2d(torch.from_numpy(x), output_size, True)
     np.testing.assert_array_equal(indices, t_indices.numpy())
 
@@ -161,14 +168,8 @@ def pool_modules(draw):
 @given(drawn=pool_modules(), seed=S.SEEDS)
 def test_pooling_modules_match_torch(drawn, seed, dtype):
     layer, twin, x = drawn
-    x = x.astype(dtype)
-    out = layer.forward(x)
-    dout = upstream(seed, out.shape, dtype)
-    dx = layer.backward(dout)
-    t_out, g = torch_run(twin, dict(input=x), dout, dtype)
     k = x.shape[-1] * x.shape[-2]
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  reductions=dict(out=k, dx=k))
+    assert_module_matches_torch(layer, twin, x.astype(dtype), dtype, seed, k)
 
 
 @pytest.mark.parametrize("cls", ["MaxPool2d", "AdaptiveMaxPool2d"])

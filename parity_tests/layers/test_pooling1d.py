@@ -13,12 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     assert_module_matches_torch,
     assert_parity,
     assert_refused_alike,
+    check,
     dtypes,
+    spread,
     upstream,
 )
 from scratch import functional as F

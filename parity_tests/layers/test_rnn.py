@@ -48,8 +48,7 @@ from parity_tests.distributions import (
     assert_within_bound,
     torch_module,
 )
-from parity_tests.gradcheck import check
-from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes, upstream
+from parity_tests.helpers import TORCH_DTYPE, assert_parity, check, dtypes, upstream
 from parity_tests.model_helpers import batch_for, compare_step
 from parity_tests.model_helpers import twins as model_twins
 from parity_tests.rnn_cases import (

@@ -23,9 +23,8 @@ import torch
 from hypothesis import given
 
 from parity_tests import sequence_strategies as Q
-from parity_tests.helpers import assert_parity, dtypes, upstream
+from parity_tests.helpers import assert_parity, check, dtypes, upstream
 from parity_tests.sequence_helpers import (
-    finite_differences,
     row_conditioning,
     row_rstd,
     torch_dtype,
@@ -168,7 +167,7 @@ def test_transformer_encoder_layer_backward_matches_finite_differences(case):
     def backward(douts, x):
         layer.forward(x, mask, case.padding)          # backward takes one forward each
         return (layer.backward(douts[0]),)
-    finite_differences(forward, backward, Q.spread(case.src.shape, case.seed))
+    check(forward, backward, Q.spread(case.src.shape, case.seed))
 
 
 @pytest.mark.filterwarnings("ignore:.*enable_nested_tensor")

@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.gradcheck import check, spread
 from parity_tests.helpers import (
     assert_module_matches_torch,
-    assert_parity,
+    assert_pair_matches_torch,
     assert_refused_alike,
+    check,
     dtypes,
-    torch_run,
+    spread,
 )
 from scratch import functional as F
 from scratch import nn
@@ -59,14 +59,10 @@ def budget(shape, out_shape):
 def test_interpolate_matches_torch(case, data, dtype):
     shape, kw = case
     x = data.draw(S.array(shape), label="x").astype(dtype)
-    out, cache = F.interpolate_forward(x, **kw)
-    dout = np.random.default_rng(data.draw(S.SEEDS)).standard_normal(out.shape).astype(dtype)
-    dx = F.interpolate_backward(dout, cache)
-    t_out, g = torch_run(lambda input: TF.interpolate(input, **kw), dict(input=x), dout, dtype)
-    assert out.shape == tuple(t_out.shape)
-    k = budget(shape, out.shape)
-    assert_parity(dict(out=out, dx=dx), dict(out=t_out, dx=g["input"]), dtype,
-                  dict(out=4, dx=k))
+    assert_pair_matches_torch(lambda x: F.interpolate_forward(x, **kw), F.interpolate_backward,
+                              lambda x: TF.interpolate(x, **kw), dict(x=x), dtype,
+                              data.draw(S.SEEDS),
+                              lambda out: dict(out=4, dx=budget(shape, out.shape)))
 
 
 @dtypes
@@ -131,8 +127,6 @@ def test_scale_factor_not_the_size_ratio_places_the_samples(mode, recompute, dty
     recompute_scale_factor asks for the ratio of the sizes."""
     x = np.arange(10.0).reshape(1, 2, 5).astype(dtype)
     kw = dict(scale_factor=1.7, mode=mode, recompute_scale_factor=recompute)
-    out, cache = F.interpolate_forward(x, **kw)
-    dout = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
-    t_out, g = torch_run(lambda input: TF.interpolate(input, **kw), dict(input=x), dout, dtype)
-    assert_parity(dict(out=out, dx=F.interpolate_backward(dout, cache)),
-                  dict(out=t_out, dx=g["input"]), dtype, dict(out=4, dx=8))
+    assert_pair_matches_torch(lambda x: F.interpolate_forward(x, **kw), F.interpolate_backward,
+                              lambda x: TF.interpolate(x, **kw), dict(x=x), dtype, 2,
+                              dict(out=4, dx=8))

@@ -12,9 +12,14 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity_tests import gradcheck
 from parity_tests import strategies as S
-from parity_tests.helpers import DTYPES, assert_module_matches_torch, same_state_twins
+from parity_tests.helpers import (
+    DTYPES,
+    assert_module_matches_torch,
+    check,
+    same_state_twins,
+    spread,
+)
 from parity_tests.model_helpers import batch_for, compare_step, model_reduction, twins
 from reference import vision_transformer as R
 from scratch import arch as A
@@ -85,8 +90,8 @@ def _pair(module):
     ids=["Patches", "FirstToken", "ClassToken", "PositionEmbedding"])
 def test_gradients_match_finite_differences(make, shape):
     module = make()
-    params = [gradcheck.spread(p.data.shape, 1) for p in module.parameters()]
-    gradcheck.check(*_pair(module), gradcheck.spread(shape, 0), *params)
+    params = [spread(p.data.shape, 1) for p in module.parameters()]
+    check(*_pair(module), spread(shape, 0), *params)
 
 
 @pytest.mark.parametrize("module, x, error, match", [

@@ -107,7 +107,7 @@ def test_residual_block_registers_the_torch_blocks_children():
 @dtypes
 def test_residual_block_passes_the_gradient_oracle(dtype):
     """The oracle's own tolerances: float64 rtol 1e-7, float32 rtol 1e-4 (atol scaled by
-    each tensor's magnitude, reference/oracle/report.py)."""
+    each tensor's magnitude, reference/oracle/tolerance.py)."""
     for shape in example_residual_block.SHAPES:
         example_residual_block.check(ResidualBlock, *shape, dtype, seed=4).assert_ok()
 

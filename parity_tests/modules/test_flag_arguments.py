@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.helpers import assert_parity
+from parity_tests.helpers import (
+    assert_close,
+    assert_parity,
+)
 from reference import convert
 from scratch import functional as F
 from scratch import nn
@@ -45,7 +48,7 @@ def test_unsafe_attention_equals_torchs_plain_softmax_composition_and_nan_rows()
     t_safe = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, tm)
     safe, _, _ = F.scaled_dot_product_attention_forward(q, k, v, mask)
     assert_parity(dict(out=safe), dict(out=t_safe), np.float64, dict(out=4))
-    np.testing.assert_allclose(out[:, 1:], safe[:, 1:], rtol=1e-12, atol=1e-14)
+    assert_close(out[:, 1:], safe[:, 1:], 1e-12, 1e-14, "out[:, 1:]")
 
 
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from parity_tests import module_trees as T
 from parity_tests import strategies as S
+from parity_tests.helpers import assert_close
 from scratch import nn, optim
 from scratch.nn import utils
 
@@ -62,7 +63,7 @@ def _assert_same(ours, theirs, what="data"):
         if t_value is None:
             assert value is None, name
             continue
-        np.testing.assert_allclose(value, t_value.detach().numpy(), RTOL, ATOL, err_msg=name)
+        assert_close(value, t_value, RTOL, ATOL, name)
 
 
 @S.fewer_examples(1 / 3)
@@ -104,7 +105,7 @@ def test_clipping_visits_a_tied_gradient_as_torch(tree, seed, max_norm, norm_typ
         mine, twin = mine + mine, twin + twin
     total = utils.clip_grad_norm_(mine, max_norm, norm_type)
     t_total = torch.nn.utils.clip_grad_norm_(twin, max_norm, norm_type)
-    np.testing.assert_allclose(total, t_total.numpy(), RTOL, ATOL)
+    assert_close(total, t_total, RTOL, ATOL, "total norm")
     _assert_same(ours, theirs, "grad")
     utils.clip_grad_value_(mine, max_norm / 4)
     torch.nn.utils.clip_grad_value_(twin, max_norm / 4)
@@ -150,7 +151,7 @@ def test_a_tied_parameter_used_twice_in_one_forward_is_refused_not_overwritten()
     w, h = first.weight.data, t_first(tx).detach().numpy()
     second_use, first_use = dout.T @ h, (dout @ w).T @ x
     assert not np.allclose(second_use, first_use)
-    np.testing.assert_allclose(t_first.weight.grad.numpy(), second_use + first_use, 1e-12)
+    assert_close(t_first.weight.grad, second_use + first_use, 1e-12, name="grad")
 
 
 def test_a_tied_parameter_used_by_one_module_per_pass_trains_as_before():
@@ -168,7 +169,7 @@ def test_a_tied_parameter_used_by_one_module_per_pass_trains_as_before():
         t_first.weight.copy_(torch.from_numpy(first.weight.data))
         t_second.bias.copy_(torch.from_numpy(second.bias.data))
     t_second(torch.from_numpy(x)).backward(torch.from_numpy(dout))
-    np.testing.assert_allclose(second.weight.grad, t_second.weight.grad.numpy(), 1e-12)
+    assert_close(second.weight.grad, t_second.weight.grad, 1e-12, name="grad")
 
 
 def test_a_reused_module_is_refused_at_its_second_backward():

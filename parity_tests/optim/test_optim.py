@@ -17,7 +17,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity_tests.helpers import TORCH_DTYPE, assert_parity, dtypes
+from parity_tests.helpers import (
+    TORCH_DTYPE,
+    assert_close,
+    assert_parity,
+    dtypes,
+)
 from parity_tests.optim_problems import (
     KWARGS,
     MORE_NAMES,
@@ -85,8 +90,7 @@ def test_adam_first_moment_follows_torch_lerp(beta1, magnitude, sign, twice, dty
         opt.step()
         t_opt.step()
         ulps = 4 * np.finfo(dtype).eps
-        torch.testing.assert_close(torch.from_numpy(opt.state[p]["exp_avg"]),
-                                   t_opt.state[t]["exp_avg"], rtol=ulps, atol=0)
+        assert_close(opt.state[p]["exp_avg"], t_opt.state[t]["exp_avg"], ulps, 0, "exp_avg")
 
 
 @pytest.mark.parametrize("name", NAMES)

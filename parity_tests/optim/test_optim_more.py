@@ -16,7 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.helpers import dtypes
+from parity_tests.helpers import (
+    assert_close,
+    dtypes,
+)
 from parity_tests.optim_problems import (
     MORE_NAMES,
     assert_params_match,
@@ -60,7 +63,7 @@ def test_nadam_momentum_schedule_over_many_steps_matches_torch(momentum_decay, b
     assert opt.state[p]["mu_product"].dtype == np.float32
     assert float(opt.state[p]["mu_product"]) == float(t_opt.state[t]["mu_product"])
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=rtol, atol=30 * rtol)
+    assert_close(p.data, t, rtol, 30 * rtol, "param")
 
 
 @pytest.mark.parametrize("name", MORE_NAMES)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parity_tests.helpers import assert_close
 from scratch import arch
 from scripts import train
 from scripts.lib import training
@@ -234,8 +235,7 @@ def test_every_optimizer_continues_exactly_from_a_checkpoint(tmp_path, optimizer
             assert a.keys() == b.keys()
             for key in a:
                 if optimizer == "nadam":   # see the docstring
-                    np.testing.assert_allclose(a[key], b[key], rtol=1e-7, atol=1e-9,
-                                               err_msg=f"{name} {part} {key}")
+                    assert_close(a[key], b[key], 1e-7, 1e-9, f"{name} {part} {key}")
                 else:
                     np.testing.assert_array_equal(a[key], b[key],
                                                   err_msg=f"{name} {part} {key}")

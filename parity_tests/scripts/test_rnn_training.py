@@ -10,6 +10,7 @@ import signal
 import numpy as np
 import pytest
 
+from parity_tests.helpers import assert_close
 from scratch import arch
 from scripts import train
 from scripts.lib import drift, training
@@ -81,9 +82,8 @@ def test_clipping_scales_the_step_by_max_norm_over_the_norm(name):
         assert no_norm is None and norm > 1e-2 and loose_norm == norm
         factor = 1e-3 / (norm + 1e-6)
         for k in d_free:
-            np.testing.assert_allclose(d_clip[k], factor * d_free[k], rtol=1e-9,
-                                       atol=1e-12 * np.abs(d_free[k]).max(),
-                                       err_msg=f"{side} {k}")
+            assert_close(d_clip[k], factor * d_free[k], 1e-9,
+                         1e-12 * np.abs(d_free[k]).max(), f"{side} {k}")
             assert not np.allclose(d_clip[k], d_free[k]), f"{side} {k}: clipping did nothing"
             np.testing.assert_array_equal(d_loose[k], d_free[k], err_msg=f"{side} {k}")
 
@@ -149,5 +149,5 @@ def test_rnn_gradients_writes_both_curves_and_its_environment(tmp_path, mnist_ro
         for when in ("init", "trained"):
             curves = record["results"][cell][when]
             assert len(curves["scratch"]) == 28
-            np.testing.assert_allclose(curves["scratch"], curves["torch"], rtol=1e-10)
+            assert_close(curves["scratch"], curves["torch"], 1e-10, name="curve")
     assert (tmp_path / "gradients.png").stat().st_size > 0

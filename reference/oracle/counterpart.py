@@ -154,21 +154,29 @@ class Counterpart:
         return result, dout, dx, grads
 
 
+def leaf_tensors(inputs: dict, dtype, grad: bool = True) -> dict:
+    """name -> torch's input: a floating array becomes a leaf tensor of ``dtype`` that
+    requires grad (when ``grad``); an integer or boolean one (labels, indices, a mask)
+    a tensor as it is; None and anything else (a string option) pass through."""
+    tdtype = torch_dtype(dtype)
+    tensors = {}
+    for name, value in inputs.items():
+        a = None if value is None else np.asarray(value)
+        if a is not None and np.issubdtype(a.dtype, np.floating):
+            tensors[name] = torch.tensor(a, dtype=tdtype, requires_grad=grad)
+        elif a is not None and (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            tensors[name] = torch.as_tensor(a)
+        else:
+            tensors[name] = value
+    return tensors
+
+
 def loss_gradients(loss, inputs: dict, dtype):
     """Autograd of a scalar torch expression ``loss(*inputs)`` (float inputs require grad).
 
     Returns ``(loss value, {name: gradient})`` for every floating input.
     """
-    tdtype = torch_dtype(dtype)
-    tensors = {}
-    for name, value in inputs.items():
-        a = np.asarray(value)
-        if np.issubdtype(a.dtype, np.floating):
-            tensors[name] = torch.tensor(a, dtype=tdtype, requires_grad=True)
-        elif np.issubdtype(a.dtype, np.number) or a.dtype == bool:
-            tensors[name] = torch.as_tensor(a)
-        else:
-            tensors[name] = value
+    tensors = leaf_tensors(inputs, dtype)
     try:
         value = loss(*tensors.values())
     except Exception as e:

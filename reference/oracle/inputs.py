@@ -69,11 +69,14 @@ def _plant(plane: np.ndarray, rng, tie: bool = True) -> None:
         plane[free[int(rng.integers(0, len(free)))]] = 0.0
 
 
-def spread_values(rng, shape) -> np.ndarray:
-    """Distinct values 0.1 apart, none within 0.05 of zero, in random order."""
+def spread_values(rng, shape, away_from_zero: bool = True) -> np.ndarray:
+    """Distinct values 0.1 apart, none within 0.05 of zero (unless ``away_from_zero``
+    is False: then symmetric about zero), in random order."""
     size = int(np.prod(shape))
     values = (rng.permutation(size) - size / 2 + 0.5) * 0.1
-    return (values + np.where(values >= 0, 0.05, -0.05)).reshape(shape)
+    if away_from_zero:
+        values += np.where(values >= 0, 0.05, -0.05)
+    return values.reshape(shape)
 
 
 def is_floating(a) -> bool:

@@ -9,9 +9,11 @@ element is ``|actual - expected| / |expected|`` (inf where the right value is
 
 (``torch.testing.assert_close``'s rule, with ``atol`` scaled to the tensor's
 magnitude so that a gradient whose values are all large or all small is
-judged alike). The *worst* element is the one furthest outside its
-tolerance; the table prints its index, and a line under a failing row gives
-both values there.
+judged alike; :func:`compare` with ``absolute=True`` takes ``atol`` as it is,
+for the parity suite's budgets). The *worst* element is the one furthest
+outside its tolerance; the table prints its index, and a line under a
+failing row gives both values there. The tolerances themselves, and why,
+are in :mod:`reference.oracle.tolerance`.
 """
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from html import escape
 
 import numpy as np
 
-# (rtol, atol_scale) per dtype. Hand-written code rounds differently from torch
-# (loops, other summation orders) but a real bug moves a gradient by O(1).
-TOLERANCES = {np.dtype(np.float64): (1e-7, 1e-7), np.dtype(np.float32): (1e-4, 1e-4)}
-FINITE_DIFFERENCE_TOLERANCE = (1e-5, 1e-5)
+from reference.oracle.tolerance import (  # noqa: F401  (re-exported: report.TOLERANCES, ...)
+    FINITE_DIFFERENCE_TOLERANCE,
+    TOLERANCES,
+    absolute_tolerance,
+    tolerance,
+)
 
 
 class OracleError(ValueError):
@@ -57,17 +61,6 @@ class Row:
         return "ok" if self.ok else "WRONG"
 
 
-def tolerance(dtype, rtol=None, atol=None) -> tuple[float, float]:
-    """``(rtol, atol_scale)`` for ``dtype``, overridden where given."""
-    default = TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
-    return (default[0] if rtol is None else rtol, default[1] if atol is None else atol)
-
-
-def absolute_tolerance(expected, atol_scale: float) -> float:
-    """``atol_scale * max(1, max|expected|)``."""
-    return atol_scale * max(1.0, float(np.abs(expected).max(initial=0.0)))
-
-
 def out_of_tolerance(actual, expected, rtol: float, atol_scale: float) -> np.ndarray:
     """Boolean mask of the elements that break the row rule (same shapes)."""
     atol = absolute_tolerance(expected, atol_scale)
@@ -83,21 +76,30 @@ def allclose(actual, expected, rtol: float, atol_scale: float) -> bool:
     return bool(np.all(np.abs(actual - expected) <= atol + rtol * np.abs(expected)))
 
 
-def compare(tensor: str, actual, expected, rtol: float, atol_scale: float) -> Row:
-    """Compare two arrays element by element (shapes may differ: the row then fails)."""
+def compare(tensor: str, actual, expected, rtol: float, atol_scale: float,
+            absolute: bool = False, equal_nan: bool = False) -> Row:
+    """Compare two arrays element by element (shapes may differ: the row then fails).
+
+    ``atol_scale`` is scaled by the magnitude of ``expected`` (the row rule above),
+    or, with ``absolute=True``, used as the absolute ``atol`` itself. Elements equal
+    to the right value (equal infinities included) have no error; NaN passes only
+    against NaN, and only with ``equal_nan=True``.
+    """
     actual, expected = np.asarray(actual), np.asarray(expected, np.float64)
-    atol = absolute_tolerance(expected, atol_scale)
+    atol = atol_scale if absolute else absolute_tolerance(expected, atol_scale)
     if actual.shape != expected.shape:
         return Row(tensor, actual.shape, expected.shape, np.nan, np.nan, None, None, None,
                    rtol, atol, False)
     a = actual.astype(np.float64)
-    err = np.abs(a - expected)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(expected != 0, err / np.abs(expected), np.where(err > atol, np.inf, 0.0))
-    max_rel = float(rel.max(initial=0.0))
-    if err.size == 0:
+    if a.size == 0:
         return Row(tensor, a.shape, a.shape, 0.0, 0.0, None, None, None, rtol, atol, True)
-    excess = err / (atol + rtol * np.abs(expected))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        same = (a == expected) | (equal_nan & np.isnan(a) & np.isnan(expected))
+        err = np.where(same, 0.0, np.abs(a - expected))
+        rel = np.where(expected != 0, err / np.abs(expected), np.where(err > atol, np.inf, 0.0))
+        excess = err / (atol + rtol * np.abs(expected))
+    excess, rel = np.where(err == 0, 0.0, excess), np.where(err == 0, 0.0, rel)
+    max_rel = float(rel.max(initial=0.0))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(excess)), a.shape))
     return Row(tensor, a.shape, a.shape, float(err.max()), max_rel, worst,
                float(a[worst]), float(expected[worst]), rtol, atol,
@@ -244,8 +246,9 @@ def _details(r: Row) -> list[str]:
         lines.append(f"{r.tensor}: yours has shape {r.shape}, expected {r.expected_shape}")
     elif r.verdict == "WRONG":
         at = f"[{', '.join(map(str, r.worst))}]" if r.worst else ""
-        lines.append(f"{r.tensor}{at}: yours {r.actual_at_worst:.6g}, "
-                     f"expected {r.expected_at_worst:.6g}")
+        digits = 6 if f"{r.actual_at_worst:.6g}" != f"{r.expected_at_worst:.6g}" else 17
+        lines.append(f"{r.tensor}{at}: yours {r.actual_at_worst:.{digits}g}, "
+                     f"expected {r.expected_at_worst:.{digits}g}")
     return lines + [f"{r.tensor}: {d}" for d in r.diagnoses]
 
 
