@@ -34,8 +34,10 @@ from scratch import nn
 
 # The constructor argument each spec leaves to the builder (the input's channels/features).
 FIRST_ARG = {A.Conv2d: "in_channels", A.Linear: "in_features", A.BatchNorm1d: "num_features",
-             A.BatchNorm2d: "num_features", A.Conv1d: "in_channels"}
+             A.BatchNorm2d: "num_features", A.Conv1d: "in_channels",
+             A.ConvTranspose2d: "in_channels"}
 RANDOM_PARAMS = (A.Conv2d, A.Linear, A.RNN, A.LSTM, A.GRU, A.Conv1d,  # drawn at construction:
+                 A.ConvTranspose2d,
                  A.PositionEmbedding, A.TransformerEncoderLayer)  # compared after a copy
 RECURRENT = (A.RNN, A.LSTM, A.GRU)
 # Specs sized by the last axis of (tokens, features); the ViT pieces torch lacks (its

@@ -76,6 +76,7 @@ from parity_tests.strategies.specs import (  # noqa: F401
     batch_norm_specs,
     conv1d_specs,
     conv_specs,
+    conv_transpose2d_specs,
     linear_specs,
     max_pool1d_specs,
     max_pool_specs,

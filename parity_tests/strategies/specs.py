@@ -274,3 +274,34 @@ DRAWN_FIELDS.update({
     A.MaxPool1d: {"kernel_size", "stride", "padding", "dilation", "ceil_mode"},
 })
 SPEC_FAMILIES.update({"conv1d": conv1d_specs(), "max_pool1d": max_pool1d_specs()})
+
+
+# Transposed convolution specs (the autoencoder's decoder), registered the same way.
+@st.composite
+def conv_transpose2d_specs(draw):
+    """ConvTranspose2d with every field drawn, each axis on a fitting size: output_padding
+    below the stride or the dilation (torch's rule), padding small enough that at least one
+    output position is left."""
+    axes = []
+    for _ in range(2):
+        n, k, s, d = (draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 3)),
+                      draw(st.integers(1, 2)))
+        op = draw(st.integers(0, max(s, d) - 1))
+        full = (n - 1) * s + d * (k - 1) + op            # the output size minus one at p = 0
+        axes.append((n, k, s, draw(st.integers(0, full // 2)), op, d))
+    size, k, s, p, op, d = (tuple(a[i] for a in axes) for i in range(6))
+
+    def maybe_int(v):
+        return v[0] if v[0] == v[1] and draw(st.booleans()) else v
+    groups = draw(st.integers(1, 2))
+    spec = A.ConvTranspose2d(out_channels=groups * draw(st.integers(1, 2)),
+                             kernel_size=maybe_int(k), stride=maybe_int(s), padding=maybe_int(p),
+                             output_padding=maybe_int(op), groups=groups,
+                             bias=draw(st.booleans()), dilation=maybe_int(d))
+    return spec, (groups * draw(st.integers(1, 2)), *size)
+
+
+SPEC_STRATEGIES[A.ConvTranspose2d] = conv_transpose2d_specs()
+DRAWN_FIELDS[A.ConvTranspose2d] = {"out_channels", "kernel_size", "stride", "padding",
+                                   "output_padding", "groups", "bias", "dilation"}
+SPEC_FAMILIES["conv_transpose"] = conv_transpose2d_specs()
