@@ -89,9 +89,13 @@ def prelu_backward(dout, cache):
 
 
 def sigmoid_forward(x):
-    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``; cache is the output."""
+    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``: with ``e = exp(-|x|)``,
+    ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` below. The numerator is picked
+    by a sum of which one term is 0, not by ``np.where``, which on an unpredictable
+    condition took 4 ms on 800K float32 (the rest: 1 ms). The cache is the output."""
     e = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    negative = x < 0
+    out = (~negative + negative * e) / (1 + e)
     return out, out
 
 
@@ -166,15 +170,18 @@ class ELUCache(NamedTuple):
 
 
 def elu_forward(x, alpha=1.0):
-    """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``. Cache: :class:`ELUCache`."""
+    """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``, as the sum
+    ``max(x, 0) + alpha * expm1(min(x, 0))``, of which one term is 0 (no
+    ``np.where``, slow on an unpredictable condition). Cache: :class:`ELUCache`."""
     neg = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
-    return np.asarray(np.where(x > 0, x, neg), x.dtype), ELUCache(x, alpha)
+    return np.asarray(np.maximum(x, 0) + neg, x.dtype), ELUCache(x, alpha)
 
 
 def elu_backward(dout, cache):
     """1 where ``x > 0``, else ``alpha * exp(x)`` (torch's choice at 0: ``alpha``)."""
     x, alpha = cache
-    slope = np.where(x > 0, 1, x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+    positive = x > 0
+    slope = positive + ~positive * (x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
     return np.asarray(dout * slope, dout.dtype)
 
 
