@@ -75,3 +75,13 @@ def test_erf_float32_keeps_dtype_and_is_within_one_ulp_of_torch(x):
     assert got.dtype == np.float32 and got.shape == x.shape
     gap = np.abs(got.astype(np.float64) - want) / np.spacing(np.abs(want))
     assert np.all(gap <= 1), (x, got, want)
+
+
+def test_erf_keeps_its_bound_on_a_grid_across_the_interval_boundaries():
+    """Every float64 on a fine grid around 0.5 and 1, where the approximations meet and
+    where ``1 - erfc`` loses most (drawn values seldom land there)."""
+    x = np.concatenate([np.linspace(0.40, 0.60, 4001), np.linspace(0.95, 1.05, 2001)])
+    x = np.concatenate([x, -x])
+    got = erf(x)
+    for g, v in zip(got, x):
+        assert ulps(float(g), math.erf(v)) <= bound(float(v)), (v, g, math.erf(v))
