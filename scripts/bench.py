@@ -11,6 +11,12 @@ For the default MNIST architecture in float32, at each thread count (default
     also per second of CPU time (steps against the 1-thread product), a view
     that other jobs on the machine distort less than wall time;
   * each layer's forward and backward time at the model's shapes;
+  * a table of single layers (``scripts.lib.layer_bench.LAYERS``: the 1-D
+    convolutions and pools, transposed convolutions, upsampling, the norms,
+    recurrent cells, attention, the encoder layer, activations and losses) at
+    MNIST-scale sizes: forward+backward of each side interleaved round by
+    round, the ratio scratch/torch of the CPU time with its spread, and the rows
+    over 2x torch's time marked and listed;
   * the same training steps while a competing CPU-bound process (started and
     stopped here, bounded in time) runs, alternating round by round with it
     paused, so that both phases see the same background: each side's slowdown.
@@ -21,6 +27,8 @@ fresh run folder (``runs/bench/<UTC time>``; never another run's).
 
     python -m scripts.bench                      # 1 and 2 threads, with load
     python -m scripts.bench --threads 2 --no-load --no-memory
+    python -m scripts.bench --threads 1 --no-load --no-memory --no-model-layers --rounds 1
+    python -m scripts.bench --arch mnist_vit --threads 1 --no-load --no-memory --no-layers
 """
 from __future__ import annotations
 
@@ -44,6 +52,8 @@ process.tune_process()   # before NumPy loads: idle threads sleep, freed memory 
 import numpy as np  # noqa: E402
 
 from scratch import parallel  # noqa: E402
+from scratch.arch import ARCHITECTURES  # noqa: E402
+from scripts.lib import layer_bench  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +84,19 @@ def parse_args(argv=None):
     p.add_argument("--load-seconds", type=float, default=120.0,
                    help="upper bound on the competing process's life (default 120)")
     p.add_argument("--no-load", action="store_true", help="skip the competing-load part")
-    p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
+    p.add_argument("--no-layers", action="store_true",
+                   help="skip both per-layer tables (the model's and the single layers')")
+    p.add_argument("--no-model-layers", action="store_true",
+                   help="skip the model's per-layer table only")
+    p.add_argument("--layer-rows", type=layer_rows, default=None,
+                   help="comma-separated rows of the single-layer table (default all: "
+                        + ",".join(s.name for s in layer_bench.LAYERS) + ")")
+    p.add_argument("--layer-rounds", type=int, default=15,
+                   help="interleaved rounds per row of the single-layer table (default 15)")
+    p.add_argument("--arch", default="mnist_cnn", choices=sorted(ARCHITECTURES),
+                   help="architecture of the timed training steps (default mnist_cnn); the "
+                        "FLOP counts, ceiling fractions and the model's per-layer table are "
+                        "given for mnist_cnn only")
     p.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     p.add_argument("--out-dir", type=Path, default=Path("runs/bench"),
                    help="bench.json goes into a fresh folder <out-dir>/<UTC time> "
@@ -83,6 +105,16 @@ def parse_args(argv=None):
     p.add_argument("--memory-probe", choices=["scratch", "torch"], default=None,
                    help=argparse.SUPPRESS)  # internal: run one memory measurement
     return p.parse_args(argv)
+
+
+def layer_rows(text: str) -> list[str]:
+    names = [t for t in text.split(",") if t]
+    known = [s.name for s in layer_bench.LAYERS]
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected row names from {','.join(known)}; got "
+                                         f"{text!r}")
+    return names
 
 
 def use_threads(n: int) -> None:
@@ -200,9 +232,9 @@ def step_flops(batch_size) -> float:
 
 
 # --------------------------------------------------------------------------- steps
-def scratch_step_fn(batch_size, seed):
+def scratch_step_fn(batch_size, seed, arch_name="mnist_cnn"):
     from scratch import arch, model, nn, optim
-    net = model.build(arch.mnist_cnn(), seed=seed, dtype=np.float32)
+    net = model.build(arch.ARCHITECTURES[arch_name](), seed=seed, dtype=np.float32)
     opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     x, y = make_batch(batch_size, seed)
@@ -214,12 +246,12 @@ def scratch_step_fn(batch_size, seed):
     return step
 
 
-def torch_step_fn(batch_size, seed):
+def torch_step_fn(batch_size, seed, arch_name="mnist_cnn"):
     import torch
 
     from reference import model as reference_model
     from scratch import arch
-    net = reference_model.build(arch.mnist_cnn())
+    net = reference_model.build(arch.ARCHITECTURES[arch_name]())
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x, y = (torch.from_numpy(a) for a in make_batch(batch_size, seed))
 
@@ -271,8 +303,9 @@ def step_comparison(steps, args, flops) -> dict:
         torch_images_per_s=args.batch_size / float(np.median(t)),
         ratio_scratch_over_torch=float(np.median(t) / np.median(s)),
         ratio_per_round=spread(t / s),
-        scratch_gflops=flops / float(np.median(s)) / 1e9,
-        torch_gflops=flops / float(np.median(t)) / 1e9)
+        cpu_ratio_per_round=spread(np.array(cpu["torch"]) / np.array(cpu["scratch"])),
+        **(dict(scratch_gflops=flops / float(np.median(s)) / 1e9,
+                torch_gflops=flops / float(np.median(t)) / 1e9) if flops else {}))
 
 
 # --------------------------------------------------------------------------- layers
@@ -393,12 +426,12 @@ def status_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def memory_probe(impl, batch_size, seed):
+def memory_probe(impl, batch_size, seed, arch_name="mnist_cnn"):
     """Peak resident memory during three training steps above the resident memory before
     them (bytes). Runs in a process where every large block goes straight to and from
     the OS (see :func:`measure_memory`), so resident memory follows live memory; the
     peak counter is reset after a warm-up step (Linux ``clear_refs``)."""
-    step = (scratch_step_fn if impl == "scratch" else torch_step_fn)(batch_size, seed)
+    step = (scratch_step_fn if impl == "scratch" else torch_step_fn)(batch_size, seed, arch_name)
     step()
     before = status_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -411,7 +444,7 @@ def memory_probe(impl, batch_size, seed):
 def measure_memory(impl, threads, args) -> int:
     cmd = [sys.executable, "-m", "scripts.bench", "--threads", str(threads),
            "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-           "--memory-probe", impl]
+           "--arch", args.arch, "--memory-probe", impl]
     env = {**os.environ, "CNN_PARITY_KEEP_FREED_MEMORY": "0",
            "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -437,38 +470,41 @@ def main(argv=None):
     import torch
     if args.memory_probe:
         use_threads(args.threads[0])
-        print(memory_probe(args.memory_probe, args.batch_size, args.seed))
+        print(memory_probe(args.memory_probe, args.batch_size, args.seed, args.arch))
         return 0
     before = busy_check()
     if before["warning"]:
         print("WARNING:", before["warning"], file=sys.stderr)
-    flops = step_flops(args.batch_size)
-    steps = dict(scratch=scratch_step_fn(args.batch_size, args.seed),
-                 torch=torch_step_fn(args.batch_size, args.seed))
+    cnn = args.arch == "mnist_cnn"
+    flops = step_flops(args.batch_size) if cnn else None
+    steps = dict(scratch=scratch_step_fn(args.batch_size, args.seed, args.arch),
+                 torch=torch_step_fn(args.batch_size, args.seed, args.arch))
     result = dict(
         machine=dict(cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
                      numpy=np.__version__, torch=torch.__version__, python=sys.version.split()[0],
                      freed_memory_kept=bool(process.FREED_MEMORY_KEPT)),
         command=["python", "-m", "scripts.bench", *(argv if argv is not None else sys.argv[1:])],
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        before=before, batch_size=args.batch_size, dtype="float32",
-        rounds=args.rounds, steps_per_round=args.steps, step_gflop=flops / 1e9,
-        threads={})
+        before=before, arch=args.arch, batch_size=args.batch_size, dtype="float32",
+        rounds=args.rounds, steps_per_round=args.steps,
+        step_gflop=flops / 1e9 if flops else None, threads={})
     per_cpu = matmul_gflop_per_cpu_second()
     result["numpy_matmul_gflop_per_cpu_second"] = per_cpu
     for n in args.threads:
         use_threads(n)
         row = step_comparison(steps, args, flops)
-        for impl in ("scratch", "torch"):   # FLOP per CPU second against the product's
-            row[f"{impl}_cpu_efficiency"] = (flops / 1e6 / row[f"{impl}_cpu_ms_per_step"][
-                "median"] / per_cpu)
         row["numpy_matmul_gflops"] = matmul_gflops(n)
-        row["scratch_fraction_of_matmul_ceiling"] = row["scratch_gflops"] / row[
-            "numpy_matmul_gflops"]
-        row["torch_fraction_of_matmul_ceiling"] = row["torch_gflops"] / row[
-            "numpy_matmul_gflops"]
-        if not args.no_layers:
+        if flops:
+            for impl in ("scratch", "torch"):   # FLOP per CPU second against the product's
+                row[f"{impl}_cpu_efficiency"] = (flops / 1e6 / row[
+                    f"{impl}_cpu_ms_per_step"]["median"] / per_cpu)
+                row[f"{impl}_fraction_of_matmul_ceiling"] = row[f"{impl}_gflops"] / row[
+                    "numpy_matmul_gflops"]
+        if cnn and not (args.no_layers or args.no_model_layers):
             row["layers"] = layer_table(args.batch_size, args.repeats, args.seed)
+        if not args.no_layers:
+            row["single_layers"] = layer_bench.table(args.layer_rounds, args.layer_rows,
+                                                     args.seed)
         result["threads"][str(n)] = row
     if not args.no_load:
         result["load"] = {}
@@ -510,9 +546,9 @@ def print_report(r):
           f"{m['freed_memory_kept']}")
     if r["before"]["warning"]:
         print("WARNING:", r["before"]["warning"])
-    print(f"\nstep: median [min-max over rounds]; ratio = scratch/torch throughput of the "
-          f"median steps [min-max of the per-round ratios]; a step is "
-          f"{r['step_gflop']:.3f} GFLOP")
+    gflop = (f"; a step is {r['step_gflop']:.3f} GFLOP" if r["step_gflop"] else "")
+    print(f"\n{r['arch']} step: median [min-max over rounds]; ratio = scratch/torch throughput "
+          f"of the median steps [min-max of the per-round ratios]{gflop}")
     print("\nthe machine as it is")
     for n, row in r["threads"].items():
         rr, ratio = row["ratio_per_round"], row["ratio_scratch_over_torch"]
@@ -520,8 +556,11 @@ def print_report(r):
               f"  torch {_ms(row['torch_step_ms'])}  ratio {ratio:.2f}"
               f" {_range(rr)}  CPU/step scratch "
               f"{row['scratch_cpu_ms_per_step']['median']:.1f} ms, torch "
-              f"{row['torch_cpu_ms_per_step']['median']:.1f} ms"
-              f"\n             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
+              f"{row['torch_cpu_ms_per_step']['median']:.1f} ms, CPU ratio "
+              f"{row['cpu_ratio_per_round']['median']:.2f} {_range(row['cpu_ratio_per_round'])}")
+        if "scratch_cpu_efficiency" not in row:
+            continue
+        print(f"             ceiling {row['numpy_matmul_gflops']:.0f} GFLOP/s: "
               f"scratch {100 * row['scratch_fraction_of_matmul_ceiling']:.0f}%, "
               f"torch {100 * row['torch_fraction_of_matmul_ceiling']:.0f}%; "
               f"per CPU second (the 1-thread product does "
@@ -569,6 +608,10 @@ def print_report(r):
             print("* scratch runs this ReLU after the max pool that follows it, on the pooled "
                   "map (scratch.nn.Sequential); torch's times are on the input written before "
                   "it")
+    for n, row in r["threads"].items():
+        if "single_layers" in row:
+            print("\nsingle layers at MNIST-scale sizes "
+                  + layer_bench.format_table(row["single_layers"], int(n)))
     if r["after"]["warning"]:
         print("\n" + r["after"]["warning"])
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from parity_tests.profiles import thorough_only
 from scratch import parallel
 from scratch.backends import fast
 from scripts import bench
+from scripts.lib import layer_bench
 
 
 def test_bench_writes_ratio_ceiling_fraction_and_layers_at_one_thread(tmp_path, capsys):
@@ -42,6 +45,7 @@ def test_bench_writes_ratios_ceiling_fractions_layers_and_load_per_thread_count(
     try:
         assert bench.main(["--threads", "1,2", "--rounds", "2", "--steps", "1",
                            "--repeats", "1", "--load-seconds", "20", "--no-memory",
+                           "--layer-rounds", "1", "--layer-rows", "gelu,mse",
                            "--out-dir", str(tmp_path)]) == 0
     finally:
         parallel.set_num_threads(before)
@@ -61,6 +65,25 @@ def test_bench_writes_ratios_ceiling_fractions_layers_and_load_per_thread_count(
         load = report["load"][n]
         assert {"scratch_slowdown", "torch_slowdown", "scratch_slowdown_per_round",
                 "scratch_no_worse_than_torch"} <= set(load)
+        single = row["single_layers"]
+        assert [r["layer"] for r in single] == ["gelu", "mse"]
+        for r in single:
+            assert r["ratio"]["median"] > 0 and r["scratch_cpu_ms"]["median"] > 0
+            assert r["over_2x"] == (r["ratio"]["median"] > 2)
     out = capsys.readouterr().out
     assert "ratio" in out
+    assert "over 2x torch:" in out
     assert ("* scratch runs this ReLU after the max pool" in out) == fast.is_enabled()
+
+
+def test_every_row_of_the_single_layer_table_runs_both_sides_once():
+    """Each spec builds on both sides with the same arguments and runs forward and
+    backward (a spec that either side refuses fails here, not in a long bench run)."""
+    for spec in layer_bench.LAYERS:
+        for step in layer_bench.step_fns(spec):
+            step()
+
+
+def test_bench_refuses_an_unknown_layer_row():
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--layer-rows", "gelu,nosuchlayer"])

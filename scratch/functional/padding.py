@@ -87,45 +87,52 @@ def _source_cropping(size, before, after, mode):
     return kept[_source(len(kept), max(before, 0), max(after, 0), mode)]
 
 
+def _runs(src):
+    """The positions with a source as maximal runs copying consecutive elements:
+    ``(first position, its source, length)`` in position order (reflect by 2 on 28
+    elements: the two mirrored positions, the 28 copied as they are, two more)."""
+    valid = np.flatnonzero(src >= 0)
+    breaks = np.flatnonzero((np.diff(valid) != 1) | (np.diff(src[valid]) != 1)) + 1
+    return [(run[0], src[run[0]], len(run)) for run in np.split(valid, breaks) if len(run)]
+
+
 def pad_nd_forward(x, pad, mode="constant", value=0.0):
     """Pad the last ``len(pad) // 2`` axes of ``x`` by torch's flat ``pad``, last axis
     first: ``(left, right)``, ``(left, right, top, bottom)``, ... as ``F.pad``.
 
     A negative entry crops. Each axis is a gather by :func:`_source` (the same
     choice of source element per mode as :func:`pad_forward`, which conv's
-    ``padding_mode`` uses); with 'constant' the positions without a source take
-    ``value``. Output: each padded axis ``before + size + after`` long.
+    ``padding_mode`` uses), done as one slice copy per run of positions that copy
+    consecutive elements (:func:`_runs`); with 'constant' the positions without a
+    source take ``value``. Output: each padded axis ``before + size + after`` long.
     """
     sources, sizes, out = [], [], x
     for i in range(len(pad) // 2):
         axis = x.ndim - 1 - i
         src = _source_cropping(x.shape[axis], pad[2 * i], pad[2 * i + 1], mode)
-        valid = src >= 0
-        if mode == "constant":
-            shape = list(out.shape)
-            shape[axis] = len(src)
-            filled = np.full(shape, value, x.dtype)
-            index = [slice(None)] * x.ndim
-            index[axis] = np.flatnonzero(valid)
-            filled[tuple(index)] = np.take(out, src[valid], axis=axis)
-            out = filled
-        else:
-            out = np.take(out, src, axis=axis)
+        shape = out.shape[:axis] + (len(src),) + out.shape[axis + 1:]
+        filled = (np.full(shape, value, x.dtype) if mode == "constant"
+                  else np.empty(shape, x.dtype))                 # every position has a source
+        lead = (slice(None),) * axis
+        for j, s, n in _runs(src):                                 # a slice copy per run
+            filled[lead + (slice(j, j + n),)] = out[lead + (slice(s, s + n),)]
+        out = filled
         sources.append(src)
         sizes.append(x.shape[axis])
     return np.asarray(out, x.dtype), PadNdCache(tuple(sources), tuple(sizes))
 
 
 def pad_nd_backward(dout, cache):
-    """Adjoint of each axis's gather, all positions at once (``np.add.at`` adds the
-    gradients of the positions that copied the same element)."""
+    """Adjoint of each axis's gather: each output position's gradient added onto the
+    input element it copied, positions that copied the same element adding up in
+    position order. A run of positions that copied consecutive elements is one
+    slice add, so an axis takes a handful of adds, not one per position."""
     grad = dout
-    for i in reversed(range(len(cache.sources))):
+    for i, (src, size) in enumerate(zip(cache.sources, cache.sizes)):
         axis = dout.ndim - 1 - i
-        src, size = cache.sources[i], cache.sizes[i]
-        valid = src >= 0
-        moved = np.moveaxis(grad, axis, 0)[valid]                  # (kept positions, ...)
-        acc = np.zeros((size,) + moved.shape[1:], dout.dtype)
-        np.add.at(acc, src[valid], moved)
-        grad = np.moveaxis(acc, 0, axis)
-    return np.ascontiguousarray(grad)
+        acc = np.zeros(grad.shape[:axis] + (size,) + grad.shape[axis + 1:], dout.dtype)
+        lead = (slice(None),) * axis
+        for j, s, n in _runs(src):
+            acc[lead + (slice(s, s + n),)] += grad[lead + (slice(j, j + n),)]
+        grad = acc
+    return grad

@@ -87,5 +87,6 @@ def hardswish_forward(x):
 
 def hardswish_backward(dout, x):
     """Slope 0 up to and at -3, ``x / 3 + 1/2`` strictly between, 1 from 3 on."""
-    slope = np.where(x <= -3, x.dtype.type(0), np.where(x >= 3, x.dtype.type(1), x / 3 + 0.5))
+    inside = (x > -3) & (x < 3)                     # a sum, not np.where: one term is 0
+    slope = inside * (np.clip(x, -3, 3) / x.dtype.type(3) + x.dtype.type(0.5)) + (x >= 3)
     return np.asarray(dout * slope, dout.dtype)

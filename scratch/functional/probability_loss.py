@@ -90,7 +90,8 @@ def binary_cross_entropy_with_logits_forward(input, target, weight=None, size_av
     w = _weight(name, weight, input.shape, dtype)
     e = np.exp(-np.abs(input))                                 # in (0, 1]: never overflows
     log_sigmoid = np.minimum(input, 0) - np.log1p(e)
-    sigmoid = np.where(input >= 0, 1 / (1 + e), e / (1 + e))
+    negative = input < 0                                       # sigmoid as in sigmoid_forward:
+    sigmoid = (~negative + negative * e) / (1 + e)             # 1 or e over 1 + e, no np.where
     if pos_weight is None:
         losses = (1 - t) * input - log_sigmoid
         slope = sigmoid - t

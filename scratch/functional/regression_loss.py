@@ -102,9 +102,13 @@ def smooth_l1_loss_forward(input, target, size_average=None, reduce=None, reduct
         return l1_loss_forward(input, target, reduction=reduction)
     d = input - same_shape("smooth_l1_loss", input, target)
     z, b = np.abs(d), input.dtype.type(beta)
-    inside = z < b
-    losses = np.where(inside, 0.5 * d * d / b, z - 0.5 * b)
-    return _finish(losses.astype(input.dtype), np.where(inside, d / b, np.sign(d)), reduction)
+    inside, outside = z < b, ~(z < b)
+    # each a sum of which one term is 0 (np.where is slow on an unpredictable
+    # condition); the inside term on |d| clipped at beta, so that it stays finite
+    m = np.minimum(z, b)
+    losses = inside * (0.5 * m * m / b) + outside * (z - 0.5 * b)
+    slope = inside * (np.clip(d, -b, b) / b) + outside * np.sign(d)
+    return _finish(losses.astype(input.dtype), slope, reduction)
 
 
 smooth_l1_loss_backward = elementwise_backward

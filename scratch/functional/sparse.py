@@ -5,14 +5,18 @@
 ``out = weight[indices]``: each integer index picks one row of ``weight``
 (num_embeddings, embedding_dim). The gradient of ``weight`` is the upstream
 gradient of each looked-up row *added* into the row it came from: an index that
-occurs several times collects the sum of its gradients (``np.add.at``, not a
-fancy-indexed assignment, which would keep only one of them).
+occurs several times collects the sum of its gradients
+(:func:`scratch.indexing.index_add`, which does what ``np.add.at`` does without
+its element-by-element loop; not a fancy-indexed ``+=``, which would keep only
+one of them).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+
+from scratch.indexing import index_add
 
 
 class EmbeddingCache(NamedTuple):
@@ -57,7 +61,7 @@ def embedding_backward(dout, cache):
         counts = np.bincount(flat, minlength=num_embeddings)
         rows = rows / counts[flat][:, None].astype(dout.dtype)
     dweight = np.zeros((num_embeddings, rows.shape[1]), dout.dtype)
-    np.add.at(dweight, flat, rows)
+    index_add(dweight, flat, rows)
     if padding_idx is not None:
         dweight[padding_idx] = 0
     return dweight

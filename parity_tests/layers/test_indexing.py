@@ -1,0 +1,51 @@
+"""``scratch.indexing.index_add`` does what ``np.add.at`` does: repeated indices add up.
+
+Drawn with many repeats (a few distinct indices for many rows), rows of any
+trailing shape, float64 and float32; compared with ``np.add.at`` to rounding
+(the two add each index's rows in the same order but ``np.add.reduceat`` sums a
+run before adding it to the row already there), and with torch's
+``index_add_``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from scratch.indexing import index_add
+
+
+@st.composite
+def index_add_cases(draw):
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    size = draw(st.integers(1, 6))
+    rows = draw(st.integers(0, 30))
+    tail = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=4))
+    index = draw(hnp.arrays(np.int64, rows, elements=st.integers(0, size - 1)))
+    values = st.floats(-1e3, 1e3, width=32)
+    out = draw(hnp.arrays(dtype, (size, *tail), elements=values))
+    source = draw(hnp.arrays(dtype, (rows, *tail), elements=values))
+    return out, index, source
+
+
+@given(index_add_cases())
+def test_index_add_matches_np_add_at(case):
+    out, index, source = case
+    want = out.copy()
+    np.add.at(want, index, source)
+    got = index_add(out.copy(), index, source)
+    assert got.dtype == out.dtype
+    rtol = 1e-12 if out.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e3 * (len(index) + 1))
+
+
+@given(index_add_cases())
+def test_index_add_matches_torch_index_add(case):
+    out, index, source = case
+    want = torch.from_numpy(out.copy()).index_add_(0, torch.from_numpy(index),
+                                                   torch.from_numpy(source)).numpy()
+    got = index_add(out.copy(), index, source)
+    rtol = 1e-12 if out.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e3 * (len(index) + 1))
