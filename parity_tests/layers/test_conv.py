@@ -3,6 +3,8 @@ constructor option (padding int/pair/'same'/'valid', padding_mode, groups, bias,
 unbatched input), finite differences, torch's argument order and refusals."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -229,6 +231,39 @@ def test_conv2d_refuses_exactly_the_inputs_torch_refuses(mode, padding, k, d, si
     assert_parity(dict(out=layer.forward(x)), dict(out=expected), np.float64,
                   reductions=dict(out=k[0] * k[1]))
 
+
+
+def _same_padding_limits():
+    """Every 'same' padding of kernels 1..4 and dilations 1..2 per axis on inputs whose
+    size is the wider pad of that axis minus one, equal, or plus one: the sizes where
+    reflect (pad < size) and circular (pad <= size) switch between refused and accepted,
+    with even kernels padding one more after than before."""
+    for kh, kw, dh, dw in itertools.product(range(1, 5), range(1, 5), (1, 2), (1, 2)):
+        wide = [d * (k - 1) - d * (k - 1) // 2 for k, d in ((kh, dh), (kw, dw))]
+        for h, w in itertools.product(*({max(1, p + o) for o in (-1, 0, 1)} for p in wide)):
+            yield (kh, kw), (dh, dw), (h, w)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("mode", ["reflect", "circular", "replicate"])
+def test_same_padding_at_the_input_size_limit_is_refused_exactly_as_torch(mode):
+    """Boundaries by construction: each case sits at (or one off) the size where torch
+    starts or stops refusing; scratch raises ValueError exactly there and otherwise gives
+    torch's output."""
+    for case, (k, d, size) in enumerate(_same_padding_limits()):
+        x = np.random.default_rng(case).uniform(-1, 1, (1, 1, *size))
+        layer = nn.Conv2d(1, 1, k, padding="same", dilation=d, padding_mode=mode,
+                          dtype=np.float64)
+        twin = same_state_twins(layer, torch.nn.Conv2d(1, 1, k, padding="same", dilation=d,
+                                                       padding_mode=mode), np.float64, case)
+        try:
+            expected = twin(torch.from_numpy(x))
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                layer.forward(x)
+            continue
+        assert_parity(dict(out=layer.forward(x)), dict(out=expected), np.float64,
+                      reductions=dict(out=k[0] * k[1]))
 
 def test_backward_before_forward_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
