@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch.backends.fast import normalization as fast_norm
+
 
 def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)
@@ -101,6 +103,8 @@ def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
     x: (N, C, *) with C divisible by ``num_groups``; weight, bias: (C,) or None.
     Mean and biased variance over the ``C / G * prod(*)`` values of each group.
     """
+    if (fast := fast_norm.group_norm_forward(x, num_groups, weight, bias, eps)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     n, c = x.shape[:2]
     groups = x.reshape(n, num_groups, -1)                      # (N, G, C/G * prod(*))
     mean = groups.mean(axis=2, keepdims=True)
@@ -113,6 +117,8 @@ def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 def group_norm_backward(dout, cache):
     """Returns ``(dx, dweight, dbias)`` (None where weight or bias was None)."""
+    if isinstance(cache, fast_norm.GroupNormFastCache):
+        return fast_norm.group_norm_backward(dout, cache)        # FAST PATH (its cache)
     xhat, inv_std, weight, has_bias, g = cache
     dxhat, dw, db = _affine_grads(dout, xhat, weight, has_bias)
     n = dout.shape[0]
