@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch.backends.fast import loss as fast_loss
 from scratch.functional.loss import legacy_reduction
 
 
@@ -101,6 +102,8 @@ def smooth_l1_loss_forward(input, target, size_average=None, reduce=None, reduct
     if beta == 0:
         return l1_loss_forward(input, target, reduction=reduction)
     d = input - same_shape("smooth_l1_loss", input, target)
+    if (fast := fast_loss.smooth_l1_loss(d, beta, reduction)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     z, b = np.abs(d), input.dtype.type(beta)
     inside, outside = z < b, ~(z < b)
     # each a sum of which one term is 0 (np.where is slow on an unpredictable
