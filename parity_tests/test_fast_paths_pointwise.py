@@ -1,5 +1,6 @@
 """The element-wise fast paths of :mod:`scratch.backends.fast` (SmoothL1Loss in
-``loss.py``) equal the plain pairs they stand in for, and torch.
+``loss.py``, SiLU's forward in ``activation.py``) equal the plain pairs they stand in
+for, and torch.
 
 How equal:
 
@@ -12,6 +13,13 @@ How equal:
   (within twice the budget for ``K`` terms, ``K`` the element count). NaN,
   infinities and signed zeros are drawn into the input, every shape of
   ``loss_cases`` (0-d, empty, unbatched 1-d) and every reduction.
+- SiLU: the sigmoid as ``1 / (1 + exp(-x))`` against the plain ``1`` or
+  ``exp(-|x|)`` over ``1 + exp(-|x|)``: the sigmoid, the output and the input
+  gradient (the plain backward, on the fast cache) within twice the suite's budget
+  for one term, as numbers (NaN and infinities at the same places; far below 0 the
+  fast sigmoid is 0 where the plain one is subnormal, inside the absolute budget).
+  Inputs as for ReLU's fast path: 2 to 4 dims, unbatched (one sample less), NaN,
+  infinities, signed zeros and values far out (+-100, +-1000) drawn in.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import loss_cases as L
+from parity_tests import strategies as S
 from parity_tests.fast_path_helpers import (
     assert_bitwise_equal,
     assert_within_twice_the_budget,
@@ -32,6 +41,7 @@ from parity_tests.fast_path_helpers import (
 from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
 from scratch import functional as F
 from scratch.backends import fast
+from scratch.backends.fast import activation as fast_activation
 from scratch.backends.fast import loss as fast_loss
 
 
@@ -86,3 +96,38 @@ def test_smooth_l1_fast_path_matches_torch(case, dtype):
     k = 1 if reduction == "none" else max(x.size, 1)
     assert_parity(dict(loss=loss, dinput=dx), dict(loss=t_loss, dinput=grads["input"]), dtype,
                   dict(loss=k))
+
+
+# --------------------------------------------------------------------------- SiLU
+FAR = st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 100.0, -100.0, 1000.0, -1000.0])
+
+
+@dtypes
+def test_silu_fast_path_matches_the_plain_path(dtype):
+    @given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+    def check(case, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), FAR)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore", over="ignore"):
+            out, cache = F.silu_forward(x)
+            p_out, p_cache = plain(F.silu_forward, x)
+            assert fast_activation.silu_forward(x) is not None
+            dout = upstream(case[1], x.shape, dtype)
+            dx, p_dx = F.silu_backward(dout, cache), plain(F.silu_backward, dout, p_cache)
+        for name, a, e in (("out", out, p_out), ("sigmoid", cache.sigmoid, p_cache.sigmoid),
+                           ("dx", dx, p_dx)):
+            assert a.dtype == np.dtype(dtype) and a.shape == x.shape, name
+            assert_within_twice_the_budget(a, e, dtype, 1, name)
+    check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs())
+def test_silu_fast_path_matches_torch(case, dtype):
+    x = case[0].astype(dtype)
+    out, cache = F.silu_forward(x)
+    assert fast_activation.silu_forward(x) is not None
+    dout = upstream(case[1], x.shape, dtype)
+    t_out, grads = torch_run(TF.silu, dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.silu_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), dtype)

@@ -192,6 +192,8 @@ class SiLUCache(NamedTuple):
 
 def silu_forward(x):
     """SiLU (swish), ``x * sigmoid(x)``. Cache: :class:`SiLUCache`."""
+    if (fast := fast_activation.silu_forward(x)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     s, _ = sigmoid_forward(x)
     return np.asarray(x * s, x.dtype), SiLUCache(x, s)
 
