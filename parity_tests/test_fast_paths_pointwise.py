@@ -1,5 +1,5 @@
 """The element-wise fast paths of :mod:`scratch.backends.fast` (SmoothL1Loss in
-``loss.py``, SiLU's forward in ``activation.py``) equal the plain pairs they stand in
+``loss.py``; SiLU's forward and Hardswish in ``activation.py``) equal the plain pairs they stand in
 for, and torch.
 
 How equal:
@@ -20,6 +20,10 @@ How equal:
   fast sigmoid is 0 where the plain one is subnormal, inside the absolute budget).
   Inputs as for ReLU's fast path: 2 to 4 dims, unbatched (one sample less), NaN,
   infinities, signed zeros and values far out (+-100, +-1000) drawn in.
+- Hardswish: the same operations on the same values (the slope from ``clip(x, -3,
+  3)``, its kinks found by ``trunc``): bit for bit, output and input gradient, with
+  the kinks -3 and 3, their neighbouring floats on both sides, NaN, infinities and
+  signed zeros drawn into the input and the upstream gradient.
 """
 from __future__ import annotations
 
@@ -130,4 +134,44 @@ def test_silu_fast_path_matches_torch(case, dtype):
     dout = upstream(case[1], x.shape, dtype)
     t_out, grads = torch_run(TF.silu, dict(input=x), dout, dtype)
     assert_parity(dict(out=out, dx=F.silu_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), dtype)
+
+
+# --------------------------------------------------------------------------- Hardswish
+def _kinks(dtype):
+    """-3 and 3 and the floats on either side of each, in ``dtype``."""
+    kinks = [dtype(-3), dtype(3)]
+    return [float(v) for k in kinks for v in (np.nextafter(k, dtype(-4)), k,
+                                              np.nextafter(k, dtype(4)))]
+
+
+@dtypes
+def test_hardswish_fast_path_equals_the_plain_path_bit_for_bit(dtype):
+    values = st.sampled_from(_kinks(dtype) + [np.nan, np.inf, -np.inf, -0.0, 0.0])
+
+    @given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+    def check(case, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), values, max_size=8)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore"):
+            out, cache = F.hardswish_forward(x)
+            p_out, p_cache = plain(F.hardswish_forward, x)
+            assert isinstance(cache, fast_activation.HardswishFastCache)
+            dout = with_specials(data, upstream(case[1], x.shape, dtype))
+            dx = plain(F.hardswish_backward, dout, cache)         # a fast cache: fast backward
+            p_dx = F.hardswish_backward(dout, p_cache)            # a plain cache: plain backward
+        assert_bitwise_equal(out, p_out, "out")
+        assert_bitwise_equal(dx, p_dx, "dx")
+    check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs(), data=st.data())
+def test_hardswish_fast_path_matches_torch(case, dtype, data):
+    x = with_specials(data, case[0].astype(dtype), st.sampled_from(_kinks(dtype)), max_size=8)
+    out, cache = F.hardswish_forward(x)
+    assert isinstance(cache, fast_activation.HardswishFastCache)
+    dout = upstream(case[1], x.shape, dtype)
+    t_out, grads = torch_run(TF.hardswish, dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.hardswish_backward(dout, cache)),
                   dict(out=t_out, dx=grads["input"]), dtype)

@@ -48,7 +48,8 @@ def _paths_taken():
             "relu_after_pool": [n for n, _ in run_order(seq.layers, True)] == ["pool", "relu"],
             "group_norm": isinstance(F.group_norm_forward(x, 2)[1], fast_norm.GroupNormFastCache),
             "smooth_l1": fast_loss.smooth_l1_loss(x, 1.0, "mean") is not None,
-            "silu": fast_activation.silu_forward(x) is not None}
+            "silu": fast_activation.silu_forward(x) is not None,
+            "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache)}
 
 
 def test_each_fast_path_runs_when_on_and_none_when_off(two_threads):

@@ -14,8 +14,21 @@ inf`` and the right limit, 0). It returns the plain :class:`SiLUCache`, so the
 plain backward follows. Against the plain path the sigmoid is within a few
 roundings (and below about ``-88`` in float32, ``-709`` in float64, 0 against a
 subnormal); so are the output and the input gradient.
+
+:func:`hardswish_forward` and :func:`hardswish_backward` (entered from
+:func:`scratch.functional.hardswish_forward` and ``hardswish_backward``) cache
+``c = clip(x, -3, 3)`` instead of ``x``: the output is ``x * (c + 3) / 6`` (``c + 3``
+is the plain ``clip(x + 3, 0, 6)``, bit for bit), and with ``q = c / 3`` the slope
+is ``q + 0.5 - 0.5 trunc(q)``: ``trunc(q)`` is 0 strictly between the kinks (``|q|
+< 1`` there, also just below 3, where ``q + 0.5`` rounds to 1.5 as in the plain
+code), -1 at and below -3 (slope 0), 1 at and above 3 (slope 1). Six passes of
+float arithmetic where the plain pair makes ten, three of them mixing booleans into
+floats; the same operations on the same values, so the results are the same, bit
+for bit.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,3 +92,31 @@ def silu_forward(x):
     np.add(sig, 1, out=sig)
     np.divide(1, sig, out=sig)
     return np.multiply(x, sig), plain.SiLUCache(x, sig)
+
+
+class HardswishFastCache(NamedTuple):
+    clipped: np.ndarray      # clip(x, -3, 3)
+
+
+def hardswish_forward(x):
+    """``(x * clip(x + 3, 0, 6) / 6, HardswishFastCache)``; None when the switch is off
+    or ``x`` is 0-d or not float32/float64."""
+    if not fast.is_enabled() or not x.ndim or x.dtype not in (np.float32, np.float64):
+        return None
+    clipped = np.clip(x, -3, 3)
+    out = np.add(clipped, 3)                           # clip(x + 3, 0, 6)
+    np.multiply(x, out, out=out)
+    np.divide(out, 6, out=out)
+    return out, HardswishFastCache(clipped)
+
+
+def hardswish_backward(dout, cache):
+    """``dout * slope``, the slope from the clipped input (see above)."""
+    q = np.divide(cache.clipped, 3)
+    kink = np.trunc(q)                                 # -1 at and below -3, 1 at and above 3
+    np.add(q, 0.5, out=q)
+    np.multiply(kink, 0.5, out=kink)
+    np.subtract(q, kink, out=q)
+    if dout.shape == q.shape and dout.dtype == q.dtype:
+        return np.multiply(dout, q, out=q)
+    return np.asarray(dout * q, dout.dtype)
