@@ -2,9 +2,9 @@
 
 Each ``*_forward(x, ...)`` returns ``(out, cache)`` with ``out`` of ``x``'s shape
 and dtype; the ``*_backward(dout, cache)`` under it returns ``dx``. ReLU has a
-threaded fast path in :mod:`scratch.backends.fast.activation`, entered through
-the lines marked ``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves
-only the code below.
+threaded fast path and SiLU a faster forward in
+:mod:`scratch.backends.fast.activation`, entered through the lines marked ``FAST
+PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 

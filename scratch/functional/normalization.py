@@ -18,6 +18,10 @@ Layer norm (torch's ``F.layer_norm``) normalises each sample over its last ``k``
 
 ``weight`` and ``bias`` have ``normalized_shape`` (or are None). Unlike batch
 norm there are no running statistics: training and evaluation compute the same.
+
+Group norm (so instance norm with the input's statistics) has a fast path in
+:mod:`scratch.backends.fast.normalization`, entered through the lines marked ``FAST
+PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 

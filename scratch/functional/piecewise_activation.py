@@ -4,7 +4,9 @@ hardsigmoid, hardswish; forward/backward pairs.
 Each bends at fixed points. Exactly at a bend the gradient is torch's choice,
 written out in each docstring: the flat side for hardtanh/ReLU6, threshold,
 hardshrink, softshrink and hardsigmoid (0 at the bend); for hardswish 0 at -3
-and 1 at 3. Outputs keep the input's shape and dtype (0-d included).
+and 1 at 3. Outputs keep the input's shape and dtype (0-d included). Hardswish has a
+fast path in :mod:`scratch.backends.fast.activation`, entered through the lines marked
+``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ is ``f'(input - target) * g``, ``g`` the upstream gradient (over the element cou
 for 'mean'). Targets are constants here: their gradient, ``-dinput`` for the first
 four losses, is not returned. ``input`` and ``target`` must have the same shape
 (torch broadcasts a different target shape with a warning; scratch refuses it).
+Smooth L1 has a fast path in :mod:`scratch.backends.fast.loss`, entered through the
+line marked ``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the
+code below.
 """
 from __future__ import annotations
 

@@ -87,4 +87,4 @@ def group_norm_backward(dout, cache):
     np.add(dx, rest.reshape(n, c, -1), out=dx)
     dw = None if weight is None else sum_dxhat.sum(axis=0)
     db = sum_d.sum(axis=0) if has_bias else None
-    return dx.reshape(shape), dw, db
+    return dx.reshape(shape).astype(dout.dtype, copy=False), dw, db   # dout's dtype, as plain
