@@ -15,6 +15,8 @@ from scratch.backends import fast
 from scratch.backends.fast import activation as fast_activation
 from scratch.backends.fast import conv as fast_conv
 from scratch.backends.fast import linear as fast_linear
+from scratch.backends.fast import loss as fast_loss
+from scratch.backends.fast import normalization as fast_norm
 from scratch.backends.fast import pooling as fast_pooling
 from scratch.functional.conv import Conv2dCache
 from scratch.functional.pooling import MaxPool2dCache
@@ -43,7 +45,11 @@ def _paths_taken():
             "pool": isinstance(pool, fast_pooling.Pool2x2Cache),
             "relu": fast_activation.relu_forward(x) is not None,
             "linear": fast_linear.matmul(x.reshape(4, -1), np.ones((72, 2))) is not None,
-            "relu_after_pool": [n for n, _ in run_order(seq.layers, True)] == ["pool", "relu"]}
+            "relu_after_pool": [n for n, _ in run_order(seq.layers, True)] == ["pool", "relu"],
+            "group_norm": isinstance(F.group_norm_forward(x, 2)[1], fast_norm.GroupNormFastCache),
+            "smooth_l1": fast_loss.smooth_l1_loss(x, 1.0, "mean") is not None,
+            "silu": fast_activation.silu_forward(x) is not None,
+            "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache)}
 
 
 def test_each_fast_path_runs_when_on_and_none_when_off(two_threads):

@@ -18,12 +18,18 @@ Layer norm (torch's ``F.layer_norm``) normalises each sample over its last ``k``
 
 ``weight`` and ``bias`` have ``normalized_shape`` (or are None). Unlike batch
 norm there are no running statistics: training and evaluation compute the same.
+
+Group norm (so instance norm with the input's statistics) has a fast path in
+:mod:`scratch.backends.fast.normalization`, entered through the lines marked ``FAST
+PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+
+from scratch.backends.fast import normalization as fast_norm
 
 
 def _channel_shape(ndim):
@@ -101,6 +107,8 @@ def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
     x: (N, C, *) with C divisible by ``num_groups``; weight, bias: (C,) or None.
     Mean and biased variance over the ``C / G * prod(*)`` values of each group.
     """
+    if (fast := fast_norm.group_norm_forward(x, num_groups, weight, bias, eps)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     n, c = x.shape[:2]
     groups = x.reshape(n, num_groups, -1)                      # (N, G, C/G * prod(*))
     mean = groups.mean(axis=2, keepdims=True)
@@ -113,6 +121,8 @@ def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 def group_norm_backward(dout, cache):
     """Returns ``(dx, dweight, dbias)`` (None where weight or bias was None)."""
+    if isinstance(cache, fast_norm.GroupNormFastCache):
+        return fast_norm.group_norm_backward(dout, cache)        # FAST PATH (its cache)
     xhat, inv_std, weight, has_bias, g = cache
     dxhat, dw, db = _affine_grads(dout, xhat, weight, has_bias)
     n = dout.shape[0]

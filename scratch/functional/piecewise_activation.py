@@ -4,11 +4,15 @@ hardsigmoid, hardswish; forward/backward pairs.
 Each bends at fixed points. Exactly at a bend the gradient is torch's choice,
 written out in each docstring: the flat side for hardtanh/ReLU6, threshold,
 hardshrink, softshrink and hardsigmoid (0 at the bend); for hardswish 0 at -3
-and 1 at 3. Outputs keep the input's shape and dtype (0-d included).
+and 1 at 3. Outputs keep the input's shape and dtype (0-d included). Hardswish has a
+fast path in :mod:`scratch.backends.fast.activation`, entered through the lines marked
+``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from scratch.backends.fast import activation as fast_activation
 
 _ONE_SIXTH = np.float32(1.0 / 6.0)   # torch's hardsigmoid slope: a float constant
 
@@ -82,11 +86,15 @@ def hardsigmoid_backward(dout, mask):
 
 def hardswish_forward(x):
     """``x * clip(x + 3, 0, 6) / 6``. Cache: ``x``."""
+    if (fast := fast_activation.hardswish_forward(x)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     return np.asarray(x * np.clip(x + 3, 0, 6) / x.dtype.type(6), x.dtype), x
 
 
 def hardswish_backward(dout, x):
     """Slope 0 up to and at -3, ``x / 3 + 1/2`` strictly between, 1 from 3 on."""
+    if isinstance(x, fast_activation.HardswishFastCache):
+        return fast_activation.hardswish_backward(dout, x)       # FAST PATH (its cache)
     inside = (x > -3) & (x < 3)                     # a sum, not np.where: one term is 0
     slope = inside * (np.clip(x, -3, 3) / x.dtype.type(3) + x.dtype.type(0.5)) + (x >= 3)
     return np.asarray(dout * slope, dout.dtype)

@@ -7,6 +7,9 @@ is ``f'(input - target) * g``, ``g`` the upstream gradient (over the element cou
 for 'mean'). Targets are constants here: their gradient, ``-dinput`` for the first
 four losses, is not returned. ``input`` and ``target`` must have the same shape
 (torch broadcasts a different target shape with a warning; scratch refuses it).
+Smooth L1 has a fast path in :mod:`scratch.backends.fast.loss`, entered through the
+line marked ``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the
+code below.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch.backends.fast import loss as fast_loss
 from scratch.functional.loss import legacy_reduction
 
 
@@ -101,6 +105,8 @@ def smooth_l1_loss_forward(input, target, size_average=None, reduce=None, reduct
     if beta == 0:
         return l1_loss_forward(input, target, reduction=reduction)
     d = input - same_shape("smooth_l1_loss", input, target)
+    if (fast := fast_loss.smooth_l1_loss(d, beta, reduction)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     z, b = np.abs(d), input.dtype.type(beta)
     inside, outside = z < b, ~(z < b)
     # each a sum of which one term is 0 (np.where is slow on an unpredictable

@@ -1,0 +1,177 @@
+"""The element-wise fast paths of :mod:`scratch.backends.fast` (SmoothL1Loss in
+``loss.py``; SiLU's forward and Hardswish in ``activation.py``) equal the plain pairs they stand in
+for, and torch.
+
+How equal:
+
+- SmoothL1Loss: the slope ``clip(d, -beta, beta) / beta`` is the plain path's,
+  bit for bit, and so is the input gradient (the plain backward runs on it). A loss
+  element is ``0.5 m**2 / beta + (z - m)`` (``z = |d|``, ``m = min(z, beta)``),
+  within a few roundings of the plain ``z - 0.5 beta`` outside (within twice the
+  suite's budget for one term); the reduced loss sums the squares with ``np.dot``
+  and the rest with ``sum``, in another order than the plain sum of the losses
+  (within twice the budget for ``K`` terms, ``K`` the element count). NaN,
+  infinities and signed zeros are drawn into the input, every shape of
+  ``loss_cases`` (0-d, empty, unbatched 1-d) and every reduction.
+- SiLU: the sigmoid as ``1 / (1 + exp(-x))`` against the plain ``1`` or
+  ``exp(-|x|)`` over ``1 + exp(-|x|)``: the sigmoid, the output and the input
+  gradient (the plain backward, on the fast cache) within twice the suite's budget
+  for one term, as numbers (NaN and infinities at the same places; far below 0 the
+  fast sigmoid is 0 where the plain one is subnormal, inside the absolute budget).
+  Inputs as for ReLU's fast path: 2 to 4 dims, unbatched (one sample less), NaN,
+  infinities, signed zeros and values far out (+-100, +-1000) drawn in.
+- Hardswish: the same operations on the same values (the slope from ``clip(x, -3,
+  3)``, its kinks found by ``trunc``): bit for bit, output and input gradient, with
+  the kinks -3 and 3, their neighbouring floats on both sides, NaN, infinities and
+  signed zeros drawn into the input and the upstream gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity_tests import loss_cases as L
+from parity_tests import strategies as S
+from parity_tests.fast_path_helpers import (
+    assert_bitwise_equal,
+    assert_within_twice_the_budget,
+    plain,
+    with_specials,
+)
+from parity_tests.helpers import assert_parity, dtypes, torch_run, upstream
+from scratch import functional as F
+from scratch.backends import fast
+from scratch.backends.fast import activation as fast_activation
+from scratch.backends.fast import loss as fast_loss
+
+
+@pytest.fixture(autouse=True)
+def fast_on():
+    """The fast paths on for every test here, also in a run with SCRATCH_FAST_PATHS=0."""
+    with fast.flags(enabled=True):
+        yield
+
+
+# --------------------------------------------------------------------------- SmoothL1Loss
+def _smooth_l1(case, dtype):
+    x, target = case.inputs["input"].astype(dtype), case.consts["target"].astype(dtype)
+    return x, target, case.options["reduction"], case.options["beta"]
+
+
+@dtypes
+def test_smooth_l1_fast_path_matches_the_plain_path(dtype):
+    @given(case=L.elementwise_cases("smooth_l1_loss"), data=st.data())
+    def check(case, data):
+        x, target, reduction, beta = _smooth_l1(case, dtype)
+        x = with_specials(data, x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            loss, cache = F.smooth_l1_loss_forward(x, target, reduction=reduction, beta=beta)
+            p_loss, p_cache = plain(F.smooth_l1_loss_forward, x, target, reduction=reduction,
+                                    beta=beta)
+            dloss = upstream(case.seed, loss.shape, dtype)
+            dx = F.smooth_l1_loss_backward(dloss, cache)
+            p_dx = plain(F.smooth_l1_loss_backward, dloss, p_cache)
+        assert loss.dtype == np.dtype(dtype) and loss.shape == p_loss.shape
+        k = 1 if reduction == "none" else max(x.size, 1)
+        assert_within_twice_the_budget(loss, p_loss, dtype, k, "loss")
+        assert_bitwise_equal(dx, p_dx, "dinput")
+    check()
+
+
+@dtypes
+@given(case=L.elementwise_cases("smooth_l1_loss"))
+def test_smooth_l1_fast_path_matches_torch(case, dtype):
+    x, target, reduction, beta = _smooth_l1(case, dtype)
+    if beta > 0 and x.ndim:
+        assert fast_loss.smooth_l1_loss(x - target, beta, reduction) is not None
+    with np.errstate(invalid="ignore"):
+        loss, cache = F.smooth_l1_loss_forward(x, target, reduction=reduction, beta=beta)
+        dloss = upstream(case.seed, loss.shape, dtype)
+        dx = F.smooth_l1_loss_backward(dloss, cache)
+    t_loss, grads = torch_run(TF.smooth_l1_loss, dict(input=x), dloss, dtype,
+                              target=torch.from_numpy(target), reduction=reduction, beta=beta)
+    if reduction == "mean" and not x.size:                 # 0 / 0: NaN on both sides
+        assert np.isnan(loss) and torch.isnan(t_loss) and dx.shape == x.shape
+        return
+    k = 1 if reduction == "none" else max(x.size, 1)
+    assert_parity(dict(loss=loss, dinput=dx), dict(loss=t_loss, dinput=grads["input"]), dtype,
+                  dict(loss=k))
+
+
+# --------------------------------------------------------------------------- SiLU
+FAR = st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 100.0, -100.0, 1000.0, -1000.0])
+
+
+@dtypes
+def test_silu_fast_path_matches_the_plain_path(dtype):
+    @given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+    def check(case, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), FAR)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore", over="ignore"):
+            out, cache = F.silu_forward(x)
+            p_out, p_cache = plain(F.silu_forward, x)
+            assert fast_activation.silu_forward(x) is not None
+            dout = upstream(case[1], x.shape, dtype)
+            dx, p_dx = F.silu_backward(dout, cache), plain(F.silu_backward, dout, p_cache)
+        for name, a, e in (("out", out, p_out), ("sigmoid", cache.sigmoid, p_cache.sigmoid),
+                           ("dx", dx, p_dx)):
+            assert a.dtype == np.dtype(dtype) and a.shape == x.shape, name
+            assert_within_twice_the_budget(a, e, dtype, 1, name)
+    check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs())
+def test_silu_fast_path_matches_torch(case, dtype):
+    x = case[0].astype(dtype)
+    out, cache = F.silu_forward(x)
+    assert fast_activation.silu_forward(x) is not None
+    dout = upstream(case[1], x.shape, dtype)
+    t_out, grads = torch_run(TF.silu, dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.silu_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), dtype)
+
+
+# --------------------------------------------------------------------------- Hardswish
+def _kinks(dtype):
+    """-3 and 3 and the floats on either side of each, in ``dtype``."""
+    kinks = [dtype(-3), dtype(3)]
+    return [float(v) for k in kinks for v in (np.nextafter(k, dtype(-4)), k,
+                                              np.nextafter(k, dtype(4)))]
+
+
+@dtypes
+def test_hardswish_fast_path_equals_the_plain_path_bit_for_bit(dtype):
+    values = st.sampled_from(_kinks(dtype) + [np.nan, np.inf, -np.inf, -0.0, 0.0])
+
+    @given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+    def check(case, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), values, max_size=8)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore"):
+            out, cache = F.hardswish_forward(x)
+            p_out, p_cache = plain(F.hardswish_forward, x)
+            assert isinstance(cache, fast_activation.HardswishFastCache)
+            dout = with_specials(data, upstream(case[1], x.shape, dtype))
+            dx = plain(F.hardswish_backward, dout, cache)         # a fast cache: fast backward
+            p_dx = F.hardswish_backward(dout, p_cache)            # a plain cache: plain backward
+        assert_bitwise_equal(out, p_out, "out")
+        assert_bitwise_equal(dx, p_dx, "dx")
+    check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs(), data=st.data())
+def test_hardswish_fast_path_matches_torch(case, dtype, data):
+    x = with_specials(data, case[0].astype(dtype), st.sampled_from(_kinks(dtype)), max_size=8)
+    out, cache = F.hardswish_forward(x)
+    assert isinstance(cache, fast_activation.HardswishFastCache)
+    dout = upstream(case[1], x.shape, dtype)
+    t_out, grads = torch_run(TF.hardswish, dict(input=x), dout, dtype)
+    assert_parity(dict(out=out, dx=F.hardswish_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), dtype)
