@@ -73,6 +73,28 @@ def test_max_pool2d_sends_gradient_to_a_real_minus_inf_not_to_the_padding():
     np.testing.assert_array_equal(F.max_pool2d_backward(dout, cache), g["input"].numpy())
 
 
+DEFAULT_STRIDE_POOLS = {   # the functional pairs whose stride defaults to None, torch's twin
+    "max_pool2d": (F.max_pool2d_forward, F.max_pool2d_backward, TF.max_pool2d, 2),
+    "avg_pool2d": (F.avg_pool2d_forward, F.avg_pool2d_backward, TF.avg_pool2d, 2),
+    "max_pool1d": (F.max_pool1d_forward, F.max_pool1d_backward, TF.max_pool1d, 1),
+    "avg_pool1d": (F.avg_pool1d_forward, F.avg_pool1d_backward, TF.avg_pool1d, 1),
+}
+
+
+@pytest.mark.parametrize("name", DEFAULT_STRIDE_POOLS)
+@dtypes
+@given(k=st.integers(1, 3), extra=st.integers(0, 4), seed=S.SEEDS)
+def test_functional_pooling_without_stride_steps_by_the_kernel_as_torch(name, k, extra, seed,
+                                                                       dtype):
+    """``stride`` left out (None) means the kernel size, in the functional pair too (the
+    modules pass it on resolved, so only a call without it reaches this default)."""
+    forward, backward, torch_fn, axes = DEFAULT_STRIDE_POOLS[name]
+    x = spread((2, 3) + (2 * k + extra,) * axes, seed).astype(dtype)
+    assert_pair_matches_torch(lambda x: forward(x, k), backward, lambda x: torch_fn(x, k),
+                              dict(x=x), dtype, seed, reductions=dict(out=k ** axes,
+                                                                      dx=k ** axes))
+
+
 # --------------------------------------------------------------------------- average pooling
 @dtypes
 @given(case=S.pool_cases(max_dilation=1), count_include_pad=st.booleans(),
