@@ -123,22 +123,25 @@ def _mask(draw, shape, float_ok=True):
 
 
 @st.composite
-def mha_cases(draw):
+def mha_cases(draw, averaged_heads=False):
     """Every constructor argument; batched (either layout) or unbatched; self-attention or
     query/key/value of their own sizes; key_padding_mask and attn_mask (2-D or 3-D) each
     absent, boolean or float; with need_weights, no query has every key masked (torch's
-    plain softmax gives NaN there: see the dedicated test)."""
-    heads = draw(st.integers(1, 3))
+    plain softmax gives NaN there: see the dedicated test). ``averaged_heads``: two or
+    three heads whose weights are returned averaged, over at least two keys and without
+    dropout, where the backward must split the weights' gradient over the heads."""
+    heads = draw(st.integers(2 if averaged_heads else 1, 3))
     e = heads * draw(st.integers(1, 2))
     kdim = draw(st.none() | st.integers(1, 4))
     vdim = draw(st.none() | st.integers(1, 4))
-    kwargs = dict(dropout=draw(st.sampled_from([0.0, 0.0, 0.5])), bias=draw(st.booleans()),
+    kwargs = dict(dropout=0.0 if averaged_heads else draw(st.sampled_from([0.0, 0.0, 0.5])),
+                  bias=draw(st.booleans()),
                   add_bias_kv=draw(st.booleans()), add_zero_attn=draw(st.booleans()),
                   kdim=kdim, vdim=vdim, batch_first=draw(st.booleans()))
     batch = draw(st.none() | st.integers(1, 3))
-    length = draw(st.integers(1, 4))
+    length = draw(st.integers(2 if averaged_heads else 1, 4))
     self_attention = kdim is None and vdim is None and draw(st.booleans())
-    source = length if self_attention else draw(st.integers(1, 4))
+    source = length if self_attention else draw(st.integers(2 if averaged_heads else 1, 4))
 
     def shaped(steps, dim):
         if batch is None:
@@ -153,7 +156,7 @@ def mha_cases(draw):
     if draw(st.booleans()):
         attn = _mask(draw, (length, source) if draw(st.booleans())
                      else ((batch or 1) * heads, length, source))
-    need_weights = draw(st.booleans())
+    need_weights = averaged_heads or draw(st.booleans())
     if need_weights and not (kwargs["add_bias_kv"] or kwargs["add_zero_attn"]):
         blocked = np.zeros(((batch or 1) * heads, length, source), bool)
         if kpm is not None and kpm.dtype == bool:
@@ -163,7 +166,7 @@ def mha_cases(draw):
         if blocked.all(axis=-1).any():
             kpm = attn = None
     return MHACase(e, heads, kwargs, query, key, value, self_attention, kpm, attn,
-                   need_weights, draw(st.booleans()), draw(S.SEEDS))
+                   need_weights, averaged_heads or draw(st.booleans()), draw(S.SEEDS))
 
 
 class EncoderCase(NamedTuple):
