@@ -217,6 +217,12 @@ def test_conv2d_refuses_exactly_the_inputs_torch_refuses(mode, padding, k, d, si
     """Any padding (even kernels under 'same' pad more after than before) on inputs as
     small as one pixel: scratch raises ValueError exactly when torch raises, and gives
     torch's output otherwise."""
+    assert_refused_as_torch_or_equal(mode, padding, k, d, size, seed)
+
+
+def assert_refused_as_torch_or_equal(mode, padding, k, d, size, seed):
+    """A one-channel Conv2d on a (1, 1, *size) input: scratch raises ValueError exactly
+    when torch raises, and gives torch's output otherwise."""
     x = np.random.default_rng(seed).uniform(-1, 1, (1, 1, *size))
     layer = nn.Conv2d(1, 1, k, padding=padding, dilation=d, padding_mode=mode,
                       dtype=np.float64)
@@ -230,7 +236,6 @@ def test_conv2d_refuses_exactly_the_inputs_torch_refuses(mode, padding, k, d, si
         return
     assert_parity(dict(out=layer.forward(x)), dict(out=expected), np.float64,
                   reductions=dict(out=k[0] * k[1]))
-
 
 
 def _same_padding_limits():
@@ -251,19 +256,8 @@ def test_same_padding_at_the_input_size_limit_is_refused_exactly_as_torch(mode):
     starts or stops refusing; scratch raises ValueError exactly there and otherwise gives
     torch's output."""
     for case, (k, d, size) in enumerate(_same_padding_limits()):
-        x = np.random.default_rng(case).uniform(-1, 1, (1, 1, *size))
-        layer = nn.Conv2d(1, 1, k, padding="same", dilation=d, padding_mode=mode,
-                          dtype=np.float64)
-        twin = same_state_twins(layer, torch.nn.Conv2d(1, 1, k, padding="same", dilation=d,
-                                                       padding_mode=mode), np.float64, case)
-        try:
-            expected = twin(torch.from_numpy(x))
-        except RuntimeError:
-            with pytest.raises(ValueError):
-                layer.forward(x)
-            continue
-        assert_parity(dict(out=layer.forward(x)), dict(out=expected), np.float64,
-                      reductions=dict(out=k[0] * k[1]))
+        assert_refused_as_torch_or_equal(mode, "same", k, d, size, case)
+
 
 def test_backward_before_forward_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
