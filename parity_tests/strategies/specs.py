@@ -12,15 +12,17 @@ from parity_tests.strategies.corners import window_corner
 from scratch import arch as A
 
 
+def _int_or_pair(draw, v):
+    """A pair of equal values, sometimes given as the one int (both forms torch takes)."""
+    return v[0] if v[0] == v[1] and draw(st.booleans()) else v
+
+
 def _geometry_pair(draw, pool):
     """Kernel, stride, padding, dilation drawn as an int or a pair, with a fitting (H, W)."""
     axes = [draw(window_corner(pool=pool, ceil_mode=False)) for _ in range(2)]
     size = tuple(a[0] for a in axes)
     k, s, p, d = (tuple(a[i] for a in axes) for i in (1, 2, 3, 4))
-
-    def maybe_int(v):
-        return v[0] if v[0] == v[1] and draw(st.booleans()) else v
-    return size, maybe_int(k), maybe_int(s), maybe_int(p), maybe_int(d)
+    return size, *(_int_or_pair(draw, v) for v in (k, s, p, d))
 
 
 @st.composite
@@ -290,14 +292,11 @@ def conv_transpose2d_specs(draw):
         full = (n - 1) * s + d * (k - 1) + op            # the output size minus one at p = 0
         axes.append((n, k, s, draw(st.integers(0, full // 2)), op, d))
     size, k, s, p, op, d = (tuple(a[i] for a in axes) for i in range(6))
-
-    def maybe_int(v):
-        return v[0] if v[0] == v[1] and draw(st.booleans()) else v
+    k, s, p, op, d = (_int_or_pair(draw, v) for v in (k, s, p, op, d))
     groups = draw(st.integers(1, 2))
-    spec = A.ConvTranspose2d(out_channels=groups * draw(st.integers(1, 2)),
-                             kernel_size=maybe_int(k), stride=maybe_int(s), padding=maybe_int(p),
-                             output_padding=maybe_int(op), groups=groups,
-                             bias=draw(st.booleans()), dilation=maybe_int(d))
+    spec = A.ConvTranspose2d(out_channels=groups * draw(st.integers(1, 2)), kernel_size=k,
+                             stride=s, padding=p, output_padding=op, groups=groups,
+                             bias=draw(st.booleans()), dilation=d)
     return spec, (groups * draw(st.integers(1, 2)), *size)
 
 
