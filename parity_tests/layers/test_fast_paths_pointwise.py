@@ -24,6 +24,14 @@ How equal:
   3)``, its kinks found by ``trunc``): bit for bit, output and input gradient, with
   the kinks -3 and 3, their neighbouring floats on both sides, NaN, infinities and
   signed zeros drawn into the input and the upstream gradient.
+- GELU (exact, float32): ``Phi`` by Abramowitz and Stegun's 7.1.26 in float32, whose
+  error in ``erf`` is below 1.5e-7, against the plain path's float64 ``erf`` rounded
+  once: the output, ``Phi`` and the input gradient within twice the suite's budget
+  for one term (1e-5 absolute and relative: the formula's error and a few float32
+  roundings are below 1e-6 on inputs up to 1000, where a wrong coefficient, sign or
+  scale moves them by 1e-3 or more), NaN and infinities at the same places, exactly
+  1/2 at both zeros. Inputs as for SiLU's, with values where ``exp(-x^2 / 2)``
+  underflows (+-13.5, +-20) drawn in as well; float64 stays on the plain path.
 """
 from __future__ import annotations
 
@@ -175,3 +183,49 @@ def test_hardswish_fast_path_matches_torch(case, dtype, data):
     t_out, grads = torch_run(TF.hardswish, dict(input=x), dout, dtype)
     assert_parity(dict(out=out, dx=F.hardswish_backward(dout, cache)),
                   dict(out=t_out, dx=grads["input"]), dtype)
+
+
+# --------------------------------------------------------------------------- GELU
+GELU_FAR = st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 13.5, -13.5, 20.0, -20.0,
+                            1000.0, -1000.0])
+
+
+def test_gelu_fast_path_matches_the_plain_path():
+    dtype = np.float32
+
+    @given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+    def check(case, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), GELU_FAR)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore"):
+            out, cache = F.gelu_forward(x)
+            p_out, p_cache = plain(F.gelu_forward, x)
+            assert isinstance(cache, fast_activation.GELUFastCache)
+            dout = upstream(case[1], x.shape, dtype)
+            dx = plain(F.gelu_backward, dout, cache)              # a fast cache: fast backward
+            p_dx = F.gelu_backward(dout, p_cache)                 # a plain cache: plain backward
+        for name, a, e in (("out", out, p_out), ("cdf", cache.cdf, p_cache.cdf),
+                           ("dx", dx, p_dx)):
+            assert a.dtype == np.dtype(dtype) and a.shape == x.shape, name
+            assert_within_twice_the_budget(a, e.astype(dtype), dtype, 1, name)
+    check()
+
+
+def test_gelu_fast_path_is_one_half_at_zero_and_float32_only():
+    x = np.array([0.0, -0.0, 1.0], np.float32)
+    out, cache = F.gelu_forward(x)
+    assert cache.cdf[0] == cache.cdf[1] == np.float32(0.5)
+    assert np.signbit(out[1]) and out[0] == 0
+    assert fast_activation.gelu_forward(x.astype(np.float64)) is None
+    assert fast_activation.gelu_forward(np.float32(1.0).reshape(())) is None
+
+
+@given(case=S.pointwise_inputs())
+def test_gelu_fast_path_matches_torch(case):
+    x = case[0].astype(np.float32)
+    out, cache = F.gelu_forward(x)
+    assert isinstance(cache, fast_activation.GELUFastCache)
+    dout = upstream(case[1], x.shape, np.float32)
+    t_out, grads = torch_run(TF.gelu, dict(input=x), dout, np.float32)
+    assert_parity(dict(out=out, dx=F.gelu_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), np.float32)

@@ -142,6 +142,8 @@ def gelu_forward(x, approximate="none"):
         t = np.tanh(x.dtype.type(_TANH_K) * (x + x.dtype.type(0.044715) * x * x * x))
         out = 0.5 * x * (1 + t)
     elif approximate == "none":
+        if (fast := fast_activation.gelu_forward(x)) is not None:
+            return fast                                          # FAST PATH (float32 erf)
         cdf = _normal_cdf(x)
         out = (x * cdf).astype(x.dtype)
     else:
@@ -152,6 +154,8 @@ def gelu_forward(x, approximate="none"):
 
 def gelu_backward(dout, cache):
     """``Phi(x) + x phi(x)`` (exact) or the derivative of the tanh formula."""
+    if isinstance(cache, fast_activation.GELUFastCache):
+        return fast_activation.gelu_backward(dout, cache)        # FAST PATH (float32 erf)
     x, approximate, cdf = cache
     if approximate == "tanh":
         k, a = x.dtype.type(_TANH_K), x.dtype.type(0.044715)
