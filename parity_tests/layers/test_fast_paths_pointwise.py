@@ -32,6 +32,10 @@ How equal:
   scale moves them by 1e-3 or more), NaN and infinities at the same places, exactly
   1/2 at both zeros. Inputs as for SiLU's, with values where ``exp(-x^2 / 2)``
   underflows (+-13.5, +-20) drawn in as well; float64 stays on the plain path.
+- ELU: the same operations on the same values (``exp(min(x, 0))`` taken in the
+  forward and kept): bit for bit, output and input gradient, for the default
+  ``alpha = 1`` (one multiplication in the backward) and drawn others (negative and
+  0 included), with NaN, infinities, signed zeros and values far out drawn in.
 """
 from __future__ import annotations
 
@@ -229,3 +233,37 @@ def test_gelu_fast_path_matches_torch(case):
     t_out, grads = torch_run(TF.gelu, dict(input=x), dout, np.float32)
     assert_parity(dict(out=out, dx=F.gelu_backward(dout, cache)),
                   dict(out=t_out, dx=grads["input"]), np.float32)
+
+
+# --------------------------------------------------------------------------- ELU
+ALPHAS = st.one_of(st.just(1.0), st.floats(-3, 3, allow_subnormal=False))
+
+
+@dtypes
+def test_elu_fast_path_equals_the_plain_path_bit_for_bit(dtype):
+    @given(case=S.pointwise_inputs(), alpha=ALPHAS, unbatched=st.booleans(), data=st.data())
+    def check(case, alpha, unbatched, data):
+        x = with_specials(data, case[0].astype(dtype), FAR)
+        x = np.ascontiguousarray(x[0]) if unbatched else x
+        with np.errstate(invalid="ignore", over="ignore"):
+            out, cache = F.elu_forward(x, alpha)
+            p_out, p_cache = plain(F.elu_forward, x, alpha)
+            assert isinstance(cache, fast_activation.ELUFastCache)
+            dout = with_specials(data, upstream(case[1], x.shape, dtype))
+            dx = plain(F.elu_backward, dout, cache)               # a fast cache: fast backward
+            p_dx = F.elu_backward(dout, p_cache)                  # a plain cache: plain backward
+        assert_bitwise_equal(out, p_out, "out")
+        assert_bitwise_equal(dx, p_dx, "dx")
+    check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs(), alpha=ALPHAS)
+def test_elu_fast_path_matches_torch(case, alpha, dtype):
+    x = case[0].astype(dtype)
+    out, cache = F.elu_forward(x, alpha)
+    assert isinstance(cache, fast_activation.ELUFastCache)
+    dout = upstream(case[1], x.shape, dtype)
+    t_out, grads = torch_run(TF.elu, dict(input=x), dout, dtype, alpha=alpha)
+    assert_parity(dict(out=out, dx=F.elu_backward(dout, cache)),
+                  dict(out=t_out, dx=grads["input"]), dtype)

@@ -177,12 +177,16 @@ def elu_forward(x, alpha=1.0):
     """``x`` where ``x > 0`` else ``alpha * (exp(x) - 1)``, as the sum
     ``max(x, 0) + alpha * expm1(min(x, 0))``, of which one term is 0 (no
     ``np.where``, slow on an unpredictable condition). Cache: :class:`ELUCache`."""
+    if (fast := fast_activation.elu_forward(x, alpha)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     neg = x.dtype.type(alpha) * np.expm1(np.minimum(x, 0))
     return np.asarray(np.maximum(x, 0) + neg, x.dtype), ELUCache(x, alpha)
 
 
 def elu_backward(dout, cache):
     """1 where ``x > 0``, else ``alpha * exp(x)`` (torch's choice at 0: ``alpha``)."""
+    if isinstance(cache, fast_activation.ELUFastCache):
+        return fast_activation.elu_backward(dout, cache)         # FAST PATH (fewer passes)
     x, alpha = cache
     positive = x > 0
     slope = positive + ~positive * (x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))

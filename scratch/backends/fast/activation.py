@@ -40,6 +40,18 @@ each as slow as ``exp``). Against the plain path: within the suite's float32 bud
 for one term; exactly 1/2 at 0; NaN and infinities as the plain path. float64
 returns None: the formula is a float32 one (the plain ``erf`` is within 2 units of
 float64).
+
+:func:`elu_forward` and :func:`elu_backward` (entered from
+:func:`scratch.functional.elu_forward` and ``elu_backward``) take ``exp(min(x, 0))``
+in the forward, beside the ``expm1`` of the output, and keep it for the backward:
+it is the slope ``exp(x)`` where ``x <= 0`` and exactly 1 where ``x > 0``, so for the
+default ``alpha = 1`` the backward is one multiplication where the plain one makes
+seven passes; for another ``alpha`` the slope is ``alpha exp(min(x, 0))`` with the
+positive side set to 1 by two passes with the mask ``x > 0``, as the plain path does.
+(``neg + alpha`` from the output's ``neg = alpha expm1(x)`` would save the ``exp`` but
+lose the slope's relative precision far below 0, where ``expm1(x)`` is about -1.) The
+zeros of ``min`` and ``max`` are an array (see :func:`_zeros_flat`). The same
+operations on the same values as the plain pair: bit for bit.
 """
 from __future__ import annotations
 
@@ -124,6 +136,41 @@ def hardswish_forward(x):
     np.multiply(x, out, out=out)
     np.divide(out, 6, out=out)
     return out, HardswishFastCache(clipped)
+
+
+class ELUFastCache(NamedTuple):
+    x: np.ndarray
+    alpha: float
+    exp_neg: np.ndarray      # exp(min(x, 0)), in x's dtype
+
+
+def elu_forward(x, alpha):
+    """``(max(x, 0) + alpha expm1(min(x, 0)), ELUFastCache)``; None when the switch is
+    off or ``x`` is 0-d or not float32/float64."""
+    if not fast.is_enabled() or not x.ndim or x.dtype not in (np.float32, np.float64):
+        return None
+    zeros = _zeros_flat(x.size, x.dtype).reshape(x.shape)
+    neg = np.minimum(x, zeros)
+    exp_neg = np.exp(neg)
+    np.expm1(neg, out=neg)
+    neg *= x.dtype.type(alpha)
+    out = np.maximum(x, zeros)
+    out += neg
+    return out, ELUFastCache(x, alpha, exp_neg)
+
+
+def elu_backward(dout, cache):
+    """``dout * slope``: ``alpha exp(x)`` where ``x <= 0``, 1 where ``x > 0``."""
+    x, alpha, slope = cache
+    if alpha == 1:
+        return np.asarray(dout * slope, dout.dtype)
+    slope = np.multiply(slope, x.dtype.type(alpha))
+    positive = x > 0
+    np.multiply(slope, ~positive, out=slope)
+    np.add(slope, positive, out=slope)
+    if dout.shape == slope.shape and dout.dtype == slope.dtype:
+        return np.multiply(dout, slope, out=slope)
+    return np.asarray(dout * slope, dout.dtype)
 
 
 class GELUFastCache(NamedTuple):
