@@ -49,7 +49,10 @@ def _paths_taken():
             "group_norm": isinstance(F.group_norm_forward(x, 2)[1], fast_norm.GroupNormFastCache),
             "smooth_l1": fast_loss.smooth_l1_loss(x, 1.0, "mean") is not None,
             "silu": fast_activation.silu_forward(x) is not None,
-            "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache)}
+            "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache),
+            "elu": isinstance(F.elu_forward(x)[1], fast_activation.ELUFastCache),
+            "gelu_float32": isinstance(F.gelu_forward(x.astype(np.float32))[1],
+                                       fast_activation.GELUFastCache)}
 
 
 def test_each_fast_path_runs_when_on_and_none_when_off(two_threads):
