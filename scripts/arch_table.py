@@ -71,8 +71,9 @@ def main(argv=None) -> int:
         print(rows[-1], flush=True)
     epochs = run["settings"]["epochs"]
     table = "\n".join([
-        f"| architecture | scratch test acc. ({epochs} epochs) | torch test acc. | "
-        f"difference (points) | float64 lockstep: max rel. param diff | train command time |",
+        f"| architecture | scratch test result ({epochs} epochs) | torch test result | "
+        f"difference (accuracy points, or dB of PSNR) | float64 lockstep: max rel. param diff "
+        f"| train command time |",
         "|---|---|---|---|---|---|", *rows]) + "\n"
     (out_dir / "table.md").write_text(table)
     print(table)

@@ -15,8 +15,9 @@ counter to catch an array that a later in-place layer overwrites while an
 earlier layer still keeps it for backward (Sigmoid and Tanh keep their output),
 which is the error torch raises in that case.
 
-``MultiheadAttention`` and the ``NonDynamicallyQuantizableLinear`` it holds as
-``out_proj`` come last; the class docstring holds the contract.
+``MultiheadAttention`` comes last (its ``out_proj`` is a
+``NonDynamicallyQuantizableLinear``, in :mod:`scratch.nn.linear` as in torch); the
+class docstring holds the contract.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 from scratch import checks, init
 from scratch import functional as F
 from scratch import random as R
-from scratch.nn.linear import Linear
+from scratch.nn.linear import NonDynamicallyQuantizableLinear
 from scratch.nn.module import Module, Parameter
 
 
@@ -400,10 +401,6 @@ class Softmax2d(_Pointwise):
 
 
 # ------------------------------------------------------------------ attention
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under torch's name for MultiheadAttention's ``out_proj`` (it prints so)."""
-
 
 def _float_mask(layer, mask, what, dtype):
     """A boolean mask (True: masked out) as 0 / -inf, a float one as is (query's dtype)."""

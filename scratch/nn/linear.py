@@ -56,6 +56,10 @@ class Linear(Module):
         return dx
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under torch's name for MultiheadAttention's ``out_proj`` (it prints so)."""
+
+
 class Identity(Module):
     """Passes its input through; any constructor arguments are ignored, as torch's
     ``Identity`` (a placeholder, e.g. for a removed layer). ``backward`` returns ``dout``."""
