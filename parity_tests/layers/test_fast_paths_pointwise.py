@@ -19,7 +19,9 @@ How equal:
   for one term, as numbers (NaN and infinities at the same places; far below 0 the
   fast sigmoid is 0 where the plain one is subnormal, inside the absolute budget).
   Inputs as for ReLU's fast path: 2 to 4 dims, unbatched (one sample less), NaN,
-  infinities, signed zeros and values far out (+-100, +-1000) drawn in.
+  infinities, signed zeros and values far out (+-100, +-1000) drawn in. On the same
+  cache the fast backward equals the plain one bit for bit (the same operations in
+  the same order, in one buffer).
 - Hardswish: the same operations on the same values (the slope from ``clip(x, -3,
   3)``, its kinks found by ``trunc``): bit for bit, output and input gradient, with
   the kinks -3 and 3, their neighbouring floats on both sides, NaN, infinities and
@@ -135,6 +137,20 @@ def test_silu_fast_path_matches_the_plain_path(dtype):
             assert a.dtype == np.dtype(dtype) and a.shape == x.shape, name
             assert_within_twice_the_budget(a, e, dtype, 1, name)
     check()
+
+
+@dtypes
+@given(case=S.pointwise_inputs(), unbatched=st.booleans(), data=st.data())
+def test_silu_fast_backward_equals_the_plain_backward_bit_for_bit(case, unbatched, dtype,
+                                                                   data):
+    x = with_specials(data, case[0].astype(dtype), FAR)
+    x = np.ascontiguousarray(x[0]) if unbatched else x
+    with np.errstate(invalid="ignore", over="ignore"):
+        _, cache = plain(F.silu_forward, x)
+        dout = with_specials(data, upstream(case[1], x.shape, dtype))
+        assert fast_activation.silu_backward(dout, cache) is not None
+        dx, p_dx = F.silu_backward(dout, cache), plain(F.silu_backward, dout, cache)
+    assert_bitwise_equal(dx, p_dx, "dx")
 
 
 @dtypes

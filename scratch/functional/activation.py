@@ -207,6 +207,8 @@ def silu_forward(x):
 
 
 def silu_backward(dout, cache):
+    if (fast := fast_activation.silu_backward(dout, cache)) is not None:
+        return fast                                              # FAST PATH (one buffer)
     x, s = cache
     return np.asarray(dout * (s * (1 + x * (1 - s))), dout.dtype)
 
