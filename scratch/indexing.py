@@ -3,11 +3,13 @@ gather (``out = x[index]``), which embedding, padding and unpooling backwards ne
 
 ``index_add(out, index, source)`` does ``out[index[j]] += source[j]`` for every
 ``j`` along axis 0, as ``np.add.at(out, index, source)`` and torch's
-``Tensor.index_add_`` do. ``np.add.at`` goes element by element (an embedding's
-backward, 1792 rows of 32 onto 256: 0.48 ms of CPU, against 0.13 ms here), so
-the rows are sorted by index, each run of equal indices summed with one
-``np.add.reduceat``, and the sums added at the distinct indices, which a plain
-fancy-index add may do as no index repeats there.
+``Tensor.index_add_`` do (not a fancy-indexed ``+=``, which keeps one row of each
+repeated index). It is ``np.add.at`` itself, on the flattened table with one index
+per element: NumPy (1.25 and later) runs a 1-D ``add.at`` in a tight loop, but
+picks rows of a 2-D table element by element through its general indexing (an
+embedding's backward, 1792 rows of 32 onto 256, on 2026-12-08: 0.12 ms of CPU
+flattened, 0.5 ms on rows; sorting the rows by index and summing each run with
+``np.add.reduceat`` took 0.22 ms).
 """
 from __future__ import annotations
 
@@ -15,15 +17,15 @@ import numpy as np
 
 
 def index_add(out, index, source):
-    """``out[index[j]] += source[j]`` for every ``j``; ``index`` 1-D of length
-    ``source.shape[0]`` with values in ``[0, out.shape[0])``, ``source.shape[1:] ==
-    out.shape[1:]``. Rows with the same index are summed in the order of ``j``
-    before they are added. Modifies and returns ``out``."""
-    index = np.asarray(index).reshape(-1)
-    if index.size == 0:
-        return out
-    order = np.argsort(index, kind="stable")                  # equal indices keep their order
-    by_index = index[order]
-    starts = np.flatnonzero(np.r_[True, by_index[1:] != by_index[:-1]])   # first row of each run
-    out[by_index[starts]] += np.add.reduceat(source[order], starts, axis=0)
+    """``out[index[j]] += source[j]`` for every ``j``, in the order of ``j``; ``index``
+    1-D of length ``source.shape[0]`` with values in ``[0, out.shape[0])``,
+    ``source.shape[1:] == out.shape[1:]``. The same additions in the same order as
+    ``np.add.at(out, index, source)``. Modifies and returns ``out``."""
+    index = np.asarray(index, dtype=np.intp).reshape(-1)
+    row = int(np.prod(out.shape[1:]))                              # elements per row
+    positions = (index[:, None] * row + np.arange(row)).reshape(-1)  # each element's place
+    table = np.ascontiguousarray(out)                              # out itself, if contiguous
+    np.add.at(table.reshape(-1), positions, np.asarray(source).reshape(-1))
+    if table is not out:
+        out[...] = table
     return out

@@ -30,40 +30,17 @@ from parity_tests.helpers import (
 )
 from scratch import functional as F
 from scratch import nn
-
-
-@st.composite
-def transposed_axis(draw):
-    """(size, kernel, stride, padding, output_padding, dilation) with a positive output
-    and output_padding below stride or dilation, as torch requires."""
-    k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
-    op = draw(st.integers(0, max(s, d) - 1))
-    size = draw(st.integers(1, 4))
-    reach = (size - 1) * s + d * (k - 1) + op + 1
-    p = draw(st.integers(0, min(2, (reach - 1) // 2)))
-    return size, k, s, p, op, d
-
-
-@st.composite
-def transposed_cases(draw, spatial):
-    axes = [draw(transposed_axis(), label=f"axis {i}") for i in range(spatial)]
-    groups = draw(st.integers(1, 2))
-    c, f = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    n = draw(st.integers(1, 2))
-    x = draw(S.array((n, c, *(a[0] for a in axes))), label="x")
-    w = draw(S.array((c, f // groups, *(a[1] for a in axes)), S.WEIGHT_VALUES), label="w")
-    b = draw(S.array((f,), S.WEIGHT_VALUES), label="b") if draw(st.booleans()) else None
-    geometry = [tuple(a[i] for a in axes) for i in (2, 3, 4, 5)]   # stride, pad, op, dil
-    if spatial == 1:
-        geometry = [g[0] for g in geometry]
-    return x, w, b, geometry, groups, draw(S.SEEDS)
+from scratch.backends import fast
 
 
 @dtypes
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "plain"])
 @pytest.mark.parametrize("spatial", [1, 2])
 @given(data=st.data())
-def test_conv_transpose_matches_torch(spatial, data, dtype):
-    x, w, b, (s, p, op, d), groups, seed = data.draw(transposed_cases(spatial), label="case")
+def test_conv_transpose_matches_torch(spatial, fast_paths, data, dtype):
+    """Both forwards: the plain multiply-then-fold and the fast path's phase planes
+    (scratch.backends.fast.conv_transpose), which otherwise takes every finite weight."""
+    x, w, b, (s, p, op, d), groups, seed = data.draw(S.transposed_cases(spatial), label="case")
     x, w = x.astype(dtype), w.astype(dtype)
     b = None if b is None else b.astype(dtype)
     forward = F.conv_transpose2d_forward if spatial == 2 else F.conv_transpose1d_forward
@@ -71,14 +48,15 @@ def test_conv_transpose_matches_torch(spatial, data, dtype):
     torch_fn = TF.conv_transpose2d if spatial == 2 else TF.conv_transpose1d
     k = x.shape[1] // groups * int(np.prod(w.shape[2:]))
     per_channel = lambda out: out.size // out.shape[1]  # noqa: E731
-    assert_pair_matches_torch(
-        lambda x, w, b: forward(x, w, b, s, p, op, groups, d), backward,
-        lambda x, w, b: torch_fn(x, w, b, s, p, op, groups, d), dict(x=x, w=w, b=b), dtype,
-        seed, lambda out: dict(out=k, dx=w.shape[1] * k, dw=per_channel(out),
-                               db=per_channel(out)))
+    with fast.flags(enabled=fast_paths):
+        assert_pair_matches_torch(
+            lambda x, w, b: forward(x, w, b, s, p, op, groups, d), backward,
+            lambda x, w, b: torch_fn(x, w, b, s, p, op, groups, d), dict(x=x, w=w, b=b), dtype,
+            seed, lambda out: dict(out=k, dx=w.shape[1] * k, dw=per_channel(out),
+                                   db=per_channel(out)))
 
 
-@given(case=transposed_cases(2))
+@given(case=S.transposed_cases(2))
 def test_conv_transpose2d_backward_matches_finite_differences(case):
     x, w, b, (s, p, op, d), groups, seed = case
     b = np.zeros(w.shape[1] * groups) if b is None else b
@@ -102,7 +80,7 @@ def same_parameters(mine, theirs, dtype, seed):
 def test_conv_transpose_module_matches_torch_module(spatial, data, dtype):
     """torch's positional order; unbatched input now and then; ``output_size`` picks an
     output size in the valid range instead of ``output_padding``."""
-    x, w, b, (s, p, op, d), groups, seed = data.draw(transposed_cases(spatial), label="case")
+    x, w, b, (s, p, op, d), groups, seed = data.draw(S.transposed_cases(spatial), label="case")
     c, f = x.shape[1], w.shape[1] * groups
     args = (c, f, w.shape[2:] if spatial == 2 else w.shape[2], s, p, op, groups, b is not None,
             d)

@@ -1,10 +1,9 @@
 """``scratch.indexing.index_add`` does what ``np.add.at`` does: repeated indices add up.
 
 Drawn with many repeats (a few distinct indices for many rows), rows of any
-trailing shape, float64 and float32; compared with ``np.add.at`` to rounding
-(the two add each index's rows in the same order but ``np.add.reduceat`` sums a
-run before adding it to the row already there), and with torch's
-``index_add_``.
+trailing shape, float64 and float32; compared with ``np.add.at`` bit for bit (the
+same additions in the same order, on the flattened table), into a table that is
+not contiguous too, and with torch's ``index_add_`` to rounding.
 """
 from __future__ import annotations
 
@@ -37,8 +36,18 @@ def test_index_add_matches_np_add_at(case):
     np.add.at(want, index, source)
     got = index_add(out.copy(), index, source)
     assert got.dtype == out.dtype
-    rtol = 1e-12 if out.dtype == np.float64 else 1e-5
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e3 * (len(index) + 1))
+    assert got.tobytes() == want.tobytes(), (got, want)
+
+
+@given(index_add_cases())
+def test_index_add_writes_into_a_table_that_is_not_contiguous(case):
+    out, index, source = case
+    want = out.copy()
+    np.add.at(want, index, source)
+    strided = np.zeros((out.shape[0], 2, *out.shape[1:]), out.dtype)[:, 1]
+    strided[...] = out
+    assert index_add(strided, index, source) is strided
+    assert strided.tobytes() == want.tobytes(), (strided, want)
 
 
 @given(index_add_cases())

@@ -13,7 +13,7 @@ as S``; ``S.conv_cases()``):
 - ``values``: the values, seeds and shapes the others draw from; ``fewer_examples``,
   ``more_examples``;
 - ``cases``: functional-pair cases (window geometry, conv, pooling, linear,
-  classification, recurrent);
+  classification, recurrent, transposed conv);
 - ``losses``: loss and dropout cases;
 - ``options``: layer options (padding modes, Conv2d's every form, adaptive pooling);
 - ``corners``: torch's sliding-window special cases, aimed at on purpose;
@@ -29,6 +29,8 @@ from parity_tests.strategies.cases import (  # noqa: F401
     linear_cases,
     pool_cases,
     recurrent_cases,
+    transposed_axis,
+    transposed_cases,
     window_axis,
 )
 from parity_tests.strategies.corners import (  # noqa: F401

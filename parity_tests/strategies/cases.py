@@ -150,3 +150,34 @@ def recurrent_cases(draw, modes=("RNN_TANH", "RNN_RELU", "LSTM"), max_steps=5,
     values = st.one_of(st.sampled_from([0.0, 1.0, -1.0, 0.5]), st.floats(-1, 1, width=32))
     return RecurrentCase(mode, d_in, hidden, layers, bias, batch_first, bidir, steps, batch,
                          draw(st.booleans()), draw(array(shape, values)), draw(SEEDS))
+
+
+@st.composite
+def transposed_axis(draw, max_kernel=3, max_size=4):
+    """(size, kernel, stride, padding, output_padding, dilation) with a positive output
+    and output_padding below stride or dilation, as torch requires."""
+    k, s, d = draw(st.integers(1, max_kernel)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    op = draw(st.integers(0, max(s, d) - 1))
+    size = draw(st.integers(1, max_size))
+    reach = (size - 1) * s + d * (k - 1) + op + 1
+    p = draw(st.integers(0, min(2, (reach - 1) // 2)))
+    return size, k, s, p, op, d
+
+
+@st.composite
+def transposed_cases(draw, spatial, max_kernel=3, max_size=4, max_batch=2):
+    """A valid transposed conv: x (N, C, *size), w (C, F/groups, *kernel), b (F,) or None,
+    ``[stride, padding, output_padding, dilation]`` (pairs for ``spatial`` 2), groups, a
+    seed."""
+    axes = [draw(transposed_axis(max_kernel, max_size), label=f"axis {i}")
+            for i in range(spatial)]
+    groups = draw(st.integers(1, 2))
+    c, f = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n = draw(st.integers(1, max_batch))
+    x = draw(array((n, c, *(a[0] for a in axes))), label="x")
+    w = draw(array((c, f // groups, *(a[1] for a in axes)), WEIGHT_VALUES), label="w")
+    b = draw(array((f,), WEIGHT_VALUES), label="b") if draw(st.booleans()) else None
+    geometry = [tuple(a[i] for a in axes) for i in (2, 3, 4, 5)]   # stride, pad, op, dil
+    if spatial == 1:
+        geometry = [g[0] for g in geometry]
+    return x, w, b, geometry, groups, draw(SEEDS)

@@ -15,6 +15,8 @@ scatters a copy of the kernel, scaled by its value, onto the output at
 convolution multiplies first (``cols = w^T @ x``) and then adds the columns
 back onto the output plane (col2im, :func:`scratch.windows.fold`). Its backward
 is an ordinary convolution of ``dout`` (im2col, :func:`scratch.windows.windows`).
+A forward whose col2im adds whole phase planes at once lives in
+:mod:`scratch.backends.fast.conv_transpose` (the line marked ``FAST PATH``).
 
     H_out = (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
 
@@ -27,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratch.backends.fast import conv as fast_conv
+from scratch.backends.fast import conv_transpose as fast_transpose
 from scratch.windows import conv_pads, fold, pad2d, pair, unpad2d, window_out_size, windows
 
 
@@ -153,6 +156,10 @@ def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0
     f = f_g * groups
     out_hw = tuple(transposed_out_size(size, k, s[i], p[i], op[i], d[i])
                    for i, (size, k) in enumerate(((h, kh), (wd, kw))))
+    if (fast := fast_transpose.conv_transpose2d_forward(x, w, b, s, p, d, groups,
+                                                        out_hw)) is not None:
+        out, x_m = fast                                             # FAST PATH (col2im)
+        return out, ConvTransposeCache(x_m, w, b is not None, (h, wd), s, p, d)
     full_hw = (out_hw[0] + 2 * p[0], out_hw[1] + 2 * p[1])          # before cropping padding
     x_m = x.transpose(1, 0, 2, 3).reshape(groups, c // groups, n * h * wd)
     w_m = w.reshape(groups, c // groups, f_g * kh * kw)

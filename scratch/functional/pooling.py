@@ -3,7 +3,8 @@ pairs.
 
 Each pair reads windows through :func:`~scratch.windows.taps` (one strided view
 of the padded input per kernel offset) and sends gradients back through
-:func:`~scratch.windows.fold`. A faster 2x2 max pool lives in
+:func:`~scratch.windows.fold`. A faster 2x2 max pool, and adaptive max
+pooling whose windows tile the input, live in
 :mod:`scratch.backends.fast.pooling`, entered through the lines marked
 ``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 
@@ -242,6 +243,9 @@ def adaptive_max_pool2d_forward(x, output_size, return_indices=False):
     oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
     (h0, h1), (w0, w1) = adaptive_bounds(h, h if oh is None else oh), adaptive_bounds(
         w, w if ow is None else ow)
+    if (fast := fast_pooling.adaptive_max_pool2d_forward(x, (len(h0), len(w0)),
+                                                         return_indices)) is not None:
+        return fast                                               # FAST PATH (tiling windows)
     lead = x.shape[:-2]
     out = np.empty(lead + (len(h0), len(w0)), x.dtype)
     indices = np.empty(out.shape, np.int64)
@@ -258,6 +262,8 @@ def adaptive_max_pool2d_forward(x, output_size, return_indices=False):
 
 def adaptive_max_pool2d_backward(dout, cache):
     """Each window's gradient goes to its first maximum; overlapping windows accumulate."""
+    if isinstance(cache, fast_pooling.AdaptiveTileCache):
+        return fast_pooling.adaptive_max_pool2d_backward(dout, cache)  # FAST PATH (its cache)
     indices, shape = cache
     h, w = shape[-2:]
     flat = indices.reshape(-1, indices.shape[-2] * indices.shape[-1])

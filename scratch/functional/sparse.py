@@ -6,9 +6,8 @@
 (num_embeddings, embedding_dim). The gradient of ``weight`` is the upstream
 gradient of each looked-up row *added* into the row it came from: an index that
 occurs several times collects the sum of its gradients
-(:func:`scratch.indexing.index_add`, which does what ``np.add.at`` does without
-its element-by-element loop; not a fancy-indexed ``+=``, which would keep only
-one of them).
+(:func:`scratch.indexing.index_add`, ``np.add.at`` on the flattened table; not a
+fancy-indexed ``+=``, which would keep only one of them).
 """
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""2x2 max pooling with stride 2 over contiguous runs, the batch split over scratch's threads.
+"""2x2 max pooling with stride 2 over contiguous runs, the batch split over scratch's threads;
+adaptive max pooling whose windows tile the input, without a loop over the windows.
 
-Entered from :func:`scratch.functional.max_pool2d_forward` (its ``FAST PATH``
-line). Same comparisons as the plain path, so the same output and gradient, bit
-for bit; a window holding NaN hands the call back to the plain path.
+Entered from :func:`scratch.functional.max_pool2d_forward` and
+:func:`scratch.functional.adaptive_max_pool2d_forward` (their ``FAST PATH``
+lines). Same comparisons as the plain paths, so the same output and gradient, bit
+for bit (the 2x2 pool: but for the sign of a zero maximum); a 2x2 window holding
+NaN hands the call back to the plain path.
 """
 from __future__ import annotations
 
@@ -82,3 +85,67 @@ def max_pool2d_backward(dout, cache):
 
     parallel.run(chunk, n, dx.size)
     return dx
+
+
+
+class AdaptiveTileCache(NamedTuple):
+    first: np.ndarray          # (..., out_h, out_w): which tap (row-major) holds the first max
+    tile: tuple                # (kh, kw): the window, H/out_h by W/out_w
+    shape: tuple               # the input's shape
+
+
+def _tap_major(x, out_hw, tile):
+    """The (..., H, W) planes as ``(kh*kw, ..., out_h, out_w)``: tap t of every tile."""
+    (oh, ow), (kh, kw), lead = out_hw, tile, x.shape[:-2]
+    tiles = np.moveaxis(x.reshape(*lead, oh, kh, ow, kw), (-3, -1), (0, 1))
+    return np.ascontiguousarray(tiles).reshape(kh * kw, *lead, oh, ow)
+
+
+def _flat_taps(first):
+    """Where tap ``first`` of each tile sits in the flattened tap-major array."""
+    return first.reshape(-1) * first.size + np.arange(first.size)
+
+
+def adaptive_max_pool2d_forward(x, out_hw, return_indices):
+    """``(out or (out, indices), AdaptiveTileCache)``, or None when the switch is off or
+    the windows do not tile the input.
+
+    When ``out_h`` divides H and ``out_w`` divides W, torch's adaptive windows are the
+    ``(H/out_h, W/out_w)`` tiles of the plane. One copy sets each tile's taps one after
+    another along a first axis (in the row-major order the plain path reads a window),
+    and a loop over the few taps keeps a running maximum of all tiles at once; a tap
+    becomes a tile's first maximum where it is greater than the maximum so far, or NaN
+    where that is not (the plain path's ``argmax`` takes the first NaN). The loop is
+    arithmetic, not masked writes, which NumPy runs several times slower on a random
+    mask. The output is then read at those taps: out, indices and gradient are the
+    plain path's, signed zeros and NaN included.
+    """
+    (h, w), (oh, ow) = x.shape[-2:], out_hw
+    if not fast.is_enabled() or h % oh or w % ow:
+        return None
+    tile = (h // oh, w // ow)
+    taps = _tap_major(x, out_hw, tile)                                 # (kh*kw, ..., oh, ow)
+    best, first = taps[0].copy(), np.zeros(taps.shape[1:], np.int64)
+    with np.errstate(invalid="ignore"):
+        for t in range(1, len(taps)):
+            wins = (taps[t] > best) | (np.isnan(taps[t]) & ~np.isnan(best))
+            first += wins * (t - first)                                # t where it wins
+            np.maximum(best, taps[t], out=best)                        # NaN stays NaN
+    out = taps.reshape(-1)[_flat_taps(first)].reshape(first.shape)
+    cache = AdaptiveTileCache(first, tile, x.shape)
+    if not return_indices:
+        return out, cache
+    rows = np.arange(oh)[:, None] * tile[0] + first // tile[1]         # (..., oh, ow)
+    cols = np.arange(ow) * tile[1] + first % tile[1]
+    return (out, rows * w + cols), cache
+
+
+def adaptive_max_pool2d_backward(dout, cache):
+    """Each tile's gradient added (onto zero, as the plain path) at its first maximum's
+    tap, zeros elsewhere."""
+    first, (kh, kw), shape = cache
+    taps = np.zeros((kh * kw, *first.shape), dout.dtype)
+    taps.reshape(-1)[_flat_taps(first)] += dout.reshape(-1)           # no tap repeats
+    lead, (oh, ow) = first.shape[:-2], first.shape[-2:]
+    tiles = np.moveaxis(taps.reshape(kh, kw, *lead, oh, ow), (0, 1), (-3, -1))
+    return np.ascontiguousarray(tiles).reshape(shape)
