@@ -2,7 +2,8 @@
 
 Each file of :mod:`scratch.functional` holds the plain algorithm; where a faster
 way exists it lives in this package (one file per family: :mod:`.conv`,
-:mod:`.pooling`, :mod:`.activation`, :mod:`.linear`) and the plain function
+:mod:`.conv_transpose`, :mod:`.pooling`, :mod:`.activation`, :mod:`.normalization`,
+:mod:`.loss`, :mod:`.linear`) and the plain function
 enters it through one line marked ``FAST PATH``. A fast forward returns None
 when it does not apply (other geometry, an input it cannot take) or when the
 switch is off, and the plain code runs. A backward follows the cache its
