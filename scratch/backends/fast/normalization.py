@@ -1,8 +1,9 @@
-"""Group norm in fewer passes: sums as products with ones, one scale and shift per row.
+"""Group norm and layer norm in fewer passes: sums as products, one scale and shift per row.
 
-Entered from :func:`scratch.functional.group_norm_forward` (its ``FAST PATH`` line);
-its :class:`GroupNormFastCache` sends ``group_norm_backward`` here, whatever the
-switch says by then.
+Entered from :func:`scratch.functional.group_norm_forward` and
+:func:`scratch.functional.layer_norm_forward` (their ``FAST PATH`` lines); their
+caches (:class:`GroupNormFastCache`, :class:`LayerNormFastCache`) send the backward
+here, whatever the switch says by then.
 
 Group norm. The plain pair makes about 25 NumPy passes over the input; these read it
 twice and write it twice forward, read it twice and make four passes backward, each
@@ -22,6 +23,15 @@ group of a sample one row of a (N G, M) array (M = C / G * prod(*)):
   group. A ``dout`` of another dtype, or an inf or NaN in the sums, goes to the plain
   backward.
 
+Layer norm, the same with each normalised slice one row of a (R, K) array: the sums
+of ``x`` and ``x**2`` as products; ``out = (x - mean) * scale + bias`` with ``scale =
+r * weight`` (an (R, K) array, kept for the backward); backward from the products of
+``dout`` and ``dout * x`` with the weight (per row) and with ``r`` and ``mean * r``
+(per column, the weight gradient), ``dx = dout * scale + x p + q``. Its rows are
+short in a transformer (32 values in ``mnist_vit``), where every NumPy call counts:
+each ``x.mean(axis=-1)`` of the plain pair costs about what five matrix-vector
+products do.
+
 Each pass that scales or shifts by one value per row (a (N, C, 1) array against
 (N, C, S)) runs inside :func:`whole_rows`: NumPy's ufunc machinery otherwise copies
 the broadcast value out into a buffer spanning several rows, which at rows of a few
@@ -35,6 +45,7 @@ factor of about two in rounding error.
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -170,3 +181,82 @@ def _plain_group_norm_backward(dout, cache):
     xhat = ((x.reshape(n, g, -1) - mean[:, :, None]) * rstd[:, :, None]).reshape(shape)
     return group_norm_backward(dout, GroupNormCache(xhat, rstd[:, :, None], weight,
                                                     has_bias, g))
+
+
+# --------------------------------------------------------------------------- layer norm
+class LayerNormFastCache(NamedTuple):
+    x: np.ndarray            # (R, K) the rows of x, or of x - mean (then mean is 0)
+    mean: np.ndarray         # (R,) each row's mean
+    rstd: np.ndarray         # (R,) 1 / sqrt(var + eps)
+    scale: np.ndarray        # (R, K) rstd * weight, row by row
+    weight: np.ndarray | None
+    has_bias: bool
+    shape: tuple             # x's shape; the last len(weight.shape) axes are normalised
+    axes: tuple              # the normalised axes (the last k)
+
+
+def layer_norm_forward(x, normalized_shape, weight, bias, eps):
+    """``(out, LayerNormFastCache)``, or None when the switch is off or ``x`` is not a
+    non-empty float32/float64 array ending in ``normalized_shape`` (at least one
+    axis) with weight and bias (when given) of its dtype and that shape. Each
+    normalised slice is one row of a (R, K) array; ``out = (x - mean) * scale + bias``
+    with ``scale = rstd * weight`` per element."""
+    k = len(normalized_shape)
+    if not (1 <= k <= x.ndim and _takes(x, weight, bias)
+            and all(p is None or p.shape == x.shape[x.ndim - k:] for p in (weight, bias))):
+        return None
+    rows = np.ascontiguousarray(x).reshape(-1, math.prod(x.shape[x.ndim - k:]))  # (R, K)
+    rows, mean, var = _row_moments(rows)
+    rstd = 1 / np.sqrt(var + x.dtype.type(eps))                        # (R,)
+    scale = (np.repeat(rstd[:, None], rows.shape[1], axis=1) if weight is None
+             else np.multiply.outer(rstd, weight.reshape(-1)))        # (R, K)
+    with whole_rows(rows.shape[1]):
+        out = np.subtract(rows, mean[:, None])
+        out *= scale
+        if bias is not None:
+            out += bias.reshape(-1)
+    return out.reshape(x.shape), LayerNormFastCache(
+        rows, mean, rstd, scale, weight, bias is not None, x.shape,
+        tuple(range(x.ndim - k, x.ndim)))
+
+
+def layer_norm_backward(dout, cache):
+    """``(dx, dweight, dbias)`` from a :class:`LayerNormFastCache`, the textbook
+    ``dx = rstd (g - mean(g) - xhat mean(g xhat))``, ``g = dout * weight``, multiplied
+    out as ``dout * scale + x p + q`` with ``p`` and ``q`` per row. A ``dout`` of
+    another dtype, or an inf or NaN in the sums, goes to the plain backward."""
+    x, mean, rstd, scale, weight, has_bias, shape, axes = cache
+    if dout.dtype != x.dtype:
+        return _plain_layer_norm_backward(dout, cache)
+    size = x.shape[1]
+    dt = x.dtype.type
+    d = np.ascontiguousarray(dout).reshape(x.shape)                    # (R, K)
+    w = np.ones(size, x.dtype) if weight is None else weight.reshape(-1)
+    dout_x = d * x
+    sum_g = d @ w                                                      # sum(dout * w)
+    sum_gx = dout_x @ w                                                # sum(dout * w * x)
+    if not (np.isfinite(sum_g).all() and np.isfinite(sum_gx).all()):
+        return _plain_layer_norm_backward(dout, cache)
+    sum_gxhat = (sum_gx - mean * sum_g) * rstd                         # sum(g * xhat)
+    p = -rstd * rstd * sum_gxhat / dt(size)                            # (R,)
+    q = -rstd * sum_g / dt(size) - mean * p
+    with whole_rows(size):
+        dx = d * scale
+        dx += x * p[:, None]
+        dx += q[:, None]
+    dw = db = None
+    if weight is not None:                                             # sum(dout * xhat)
+        dw = (rstd @ dout_x - (mean * rstd) @ d).reshape(weight.shape)
+    if has_bias:
+        db = (np.ones(len(d), d.dtype) @ d).reshape(shape[axes[0]:])
+    return dx.reshape(shape), dw, db
+
+
+def _plain_layer_norm_backward(dout, cache):
+    """The plain backward on the ``xhat`` this cache stands for."""
+    from scratch.functional.normalization import LayerNormCache, layer_norm_backward
+    x, mean, rstd, scale, weight, has_bias, shape, axes = cache
+    kept = shape[:axes[0]] + (1,) * len(axes)
+    xhat = ((x - mean[:, None]) * rstd[:, None]).reshape(shape)
+    return layer_norm_backward(dout, LayerNormCache(xhat, rstd.reshape(kept), weight,
+                                                    has_bias, axes))
