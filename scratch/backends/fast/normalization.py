@@ -24,13 +24,14 @@ group of a sample one row of a (N G, M) array (M = C / G * prod(*)):
   backward.
 
 Layer norm, the same with each normalised slice one row of a (R, K) array: the sums
-of ``x`` and ``x**2`` as products; ``out = (x - mean) * scale + bias`` with ``scale =
-r * weight`` (an (R, K) array, kept for the backward); backward from the products of
-``dout`` and ``dout * x`` with the weight (per row) and with ``r`` and ``mean * r``
-(per column, the weight gradient), ``dx = dout * scale + x p + q``. Its rows are
-short in a transformer (32 values in ``mnist_vit``), where every NumPy call counts:
-each ``x.mean(axis=-1)`` of the plain pair costs about what five matrix-vector
-products do.
+of ``x`` and ``x**2`` as products; ``out = x * scale + shift`` with ``scale = r *
+weight`` (kept for the backward) and ``shift = bias - mean * scale``, each an (R, K)
+outer product taken by BLAS; backward from the products of ``dout`` and ``dout * x``
+with the weight (per row) and with ``r`` and ``mean * r`` (per column, the weight
+gradient), ``dx = dout * scale + x p + q``. Its rows are short in a transformer (32
+values in ``mnist_vit``), where a reduction or broadcast along them is slow: each
+``x.mean(axis=-1)`` of the plain pair costs about what five matrix-vector products
+do, a broadcast of one value per row about twice a plain multiply.
 
 Each pass that scales or shifts by one value per row (a (N, C, 1) array against
 (N, C, S)) runs inside :func:`whole_rows`: NumPy's ufunc machinery otherwise copies
@@ -184,6 +185,13 @@ def _plain_group_norm_backward(dout, cache):
 
 
 # --------------------------------------------------------------------------- layer norm
+def _outer(a, b):
+    """``a[:, None] * b[None, :]`` as a matrix product with one term (BLAS, each element
+    one rounded product, as the broadcast), which at rows of a few dozen values takes
+    less than half the broadcast's time."""
+    return np.dot(a[:, None], b[None, :])
+
+
 class LayerNormFastCache(NamedTuple):
     x: np.ndarray            # (R, K) the rows of x, or of x - mean (then mean is 0)
     mean: np.ndarray         # (R,) each row's mean
@@ -199,8 +207,8 @@ def layer_norm_forward(x, normalized_shape, weight, bias, eps):
     """``(out, LayerNormFastCache)``, or None when the switch is off or ``x`` is not a
     non-empty float32/float64 array ending in ``normalized_shape`` (at least one
     axis) with weight and bias (when given) of its dtype and that shape. Each
-    normalised slice is one row of a (R, K) array; ``out = (x - mean) * scale + bias``
-    with ``scale = rstd * weight`` per element."""
+    normalised slice is one row of a (R, K) array; ``out = x * scale + shift`` with
+    ``scale = rstd * weight`` and ``shift = bias - mean * rstd * weight`` per element."""
     k = len(normalized_shape)
     if not (1 <= k <= x.ndim and _takes(x, weight, bias)
             and all(p is None or p.shape == x.shape[x.ndim - k:] for p in (weight, bias))):
@@ -208,13 +216,14 @@ def layer_norm_forward(x, normalized_shape, weight, bias, eps):
     rows = np.ascontiguousarray(x).reshape(-1, math.prod(x.shape[x.ndim - k:]))  # (R, K)
     rows, mean, var = _row_moments(rows)
     rstd = 1 / np.sqrt(var + x.dtype.type(eps))                        # (R,)
-    scale = (np.repeat(rstd[:, None], rows.shape[1], axis=1) if weight is None
-             else np.multiply.outer(rstd, weight.reshape(-1)))        # (R, K)
-    with whole_rows(rows.shape[1]):
-        out = np.subtract(rows, mean[:, None])
-        out *= scale
-        if bias is not None:
-            out += bias.reshape(-1)
+    w = np.ones(rows.shape[1], x.dtype) if weight is None else weight.reshape(-1)
+    scale = _outer(rstd, w)                                            # (R, K)
+    shift = _outer(mean * -rstd, w)
+    if bias is not None:
+        with whole_rows(rows.shape[1]):
+            shift += bias.reshape(-1)
+    out = np.multiply(rows, scale)
+    out += shift
     return out.reshape(x.shape), LayerNormFastCache(
         rows, mean, rstd, scale, weight, bias is not None, x.shape,
         tuple(range(x.ndim - k, x.ndim)))
