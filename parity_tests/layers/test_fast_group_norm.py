@@ -117,19 +117,26 @@ def test_group_norm_fast_path_matches_torch(case, dtype):
 
 @dtypes
 @given(case=offset_group_norm_cases())
-def test_group_norm_fast_path_with_offset_channels_matches_torch(case, dtype):
-    """Near-constant and far-offset groups: the mean and variance from the centred
-    groups, as torch's; the budget grows with ``max|x| / 16`` (values beyond the
-    suite's [-4, 4], as in ``layers/test_numerics.py``)."""
+def test_group_norm_fast_path_with_offset_channels_matches_the_plain_path(case, dtype):
+    """Near-constant and far-offset groups: the fast path's mean and variance from the
+    centred groups, as the plain path's, within twice the budget (``conditioning``
+    grows with the offset). The reference is the plain path, not torch: torch's
+    CPU backward sums ``dout * x`` and subtracts ``mean * sum(dout)``, which cancels for
+    such groups in float32 (on a constant group at -6e4 it is off by hundreds)."""
     x, groups, weight, bias, eps, seed = case
     x, weight, bias = _cast(dtype, x, weight, bias)
-    scale = max(1.0, float(np.abs(x).max()) / 16)
-    k = x.size // (x.shape[0] * groups) * conditioning(x, groups, eps)
-    _, cache = assert_pair_matches_torch(
-        lambda x, w, b: F.group_norm_forward(x, groups, w, b, eps), F.group_norm_backward,
-        lambda x, w, b: TF.group_norm(x, groups, w, b, eps), dict(x=x, w=weight, b=bias),
-        dtype, seed, dict(out=k, dx=k, dw=k * x.shape[0], db=x.size // x.shape[1] * scale))
+    dout = upstream(seed, x.shape, dtype)
+    out, cache = F.group_norm_forward(x, groups, weight, bias, eps)
+    grads = F.group_norm_backward(dout, cache)
+    p_out, p_cache = plain(F.group_norm_forward, x, groups, weight, bias, eps)
+    p_grads = plain(F.group_norm_backward, dout, p_cache)
     assert isinstance(cache, fast_norm.GroupNormFastCache)
+    k = x.size // (x.shape[0] * groups) * conditioning(x, groups, eps)
+    for name, a, e, size in zip(("out", "dx", "dw", "db"), (out, *grads),
+                                (p_out, *p_grads), (k, k, k * x.shape[0], x.size)):
+        assert (a is None) == (e is None), name
+        if a is not None:
+            assert_within_twice_the_budget(a, e, dtype, size, name)
 
 
 def test_group_norm_backward_follows_its_forward_cache():
@@ -187,3 +194,20 @@ def test_group_norm_fast_path_restores_numpy_buffer_size():
     assert np.getbufsize() == before
     F.group_norm_backward(upstream(0, x.shape, np.float32), cache)
     assert np.getbufsize() == before
+
+
+def test_group_norm_fast_backward_of_an_infinite_dout_is_the_plain_one():
+    """An inf in ``dout`` on groups far from 0 (so centred first): the infinities and
+    NaN of the plain backward, where the multiplied-out form gives ``0 * inf`` across
+    the group."""
+    rng = np.random.default_rng(0)
+    x, dout = rng.standard_normal((2, 4, 3)) + 10, rng.standard_normal((2, 4, 3))
+    w = rng.standard_normal(4)
+    dout[0, 1, 2] = np.inf
+    _, cache = F.group_norm_forward(x, 2, w, None)
+    _, p_cache = plain(F.group_norm_forward, x, 2, w, None)
+    with np.errstate(invalid="ignore"):
+        grads = F.group_norm_backward(dout, cache)
+        p_grads = plain(F.group_norm_backward, dout, p_cache)
+    for name, a, e in zip(("dx", "dw"), grads, p_grads):
+        assert_within_twice_the_budget(a, e, np.float64, 10, name)

@@ -113,6 +113,8 @@ class GroupNormFastCache(NamedTuple):
     weight: np.ndarray | None
     has_bias: bool
     shape: tuple             # x's shape
+    source: np.ndarray       # x as given (a view), for the plain backward
+    eps: float
 
 
 def group_norm_forward(x, num_groups, weight, bias, eps):
@@ -123,8 +125,8 @@ def group_norm_forward(x, num_groups, weight, bias, eps):
         return None
     n, c = x.shape[:2]
     per = c // num_groups                                              # channels per group
-    rows = np.ascontiguousarray(x).reshape(n * num_groups, -1)         # (N G, M)
-    rows, mean, var = _row_moments(rows)
+    source = np.ascontiguousarray(x)
+    rows, mean, var = _row_moments(source.reshape(n * num_groups, -1))  # (N G, M)
     rstd = 1 / np.sqrt(var + x.dtype.type(eps))                        # (N G,)
     scale = np.repeat(rstd, per).reshape(n, c)                         # (N, C)
     if weight is not None:
@@ -137,14 +139,14 @@ def group_norm_forward(x, num_groups, weight, bias, eps):
         np.add(out, shift[:, :, None], out=out)
     return out.reshape(x.shape), GroupNormFastCache(
         rows, mean.reshape(n, num_groups), rstd.reshape(n, num_groups), weight,
-        bias is not None, x.shape)
+        bias is not None, x.shape, source, eps)
 
 
 def group_norm_backward(dout, cache):
     """``(dx, dweight, dbias)`` from a :class:`GroupNormFastCache`. A ``dout`` of another
     dtype than the forward's, or sums that are not finite (an inf or NaN in ``dout`` or
     ``x``), go to the plain backward, whose result dtypes and infinities it keeps."""
-    x, mean, rstd, weight, has_bias, shape = cache
+    x, mean, rstd, weight, has_bias, shape = cache[:6]
     if dout.dtype != x.dtype:
         return _plain_group_norm_backward(dout, cache)
     n, g = mean.shape
@@ -175,13 +177,16 @@ def group_norm_backward(dout, cache):
 
 
 def _plain_group_norm_backward(dout, cache):
-    """The plain backward on the ``xhat`` this cache stands for."""
+    """The plain backward on the plain forward's cache of the same input, computed again
+    as :func:`scratch.functional.group_norm_forward` computes it (the same numbers,
+    the same infinities and NaN)."""
     from scratch.functional.normalization import GroupNormCache, group_norm_backward
-    x, mean, rstd, weight, has_bias, shape = cache
-    n, g = mean.shape
-    xhat = ((x.reshape(n, g, -1) - mean[:, :, None]) * rstd[:, :, None]).reshape(shape)
-    return group_norm_backward(dout, GroupNormCache(xhat, rstd[:, :, None], weight,
-                                                    has_bias, g))
+    _, mean, _, weight, has_bias, shape, source, eps = cache
+    groups = source.reshape(mean.shape + (-1,))                        # (N, G, M)
+    inv_std = 1 / np.sqrt(groups.var(axis=2, keepdims=True) + source.dtype.type(eps))
+    xhat = ((groups - groups.mean(axis=2, keepdims=True)) * inv_std).reshape(shape)
+    return group_norm_backward(dout, GroupNormCache(xhat, inv_std, weight, has_bias,
+                                                    mean.shape[1]))
 
 
 # --------------------------------------------------------------------------- layer norm
@@ -199,8 +204,10 @@ class LayerNormFastCache(NamedTuple):
     scale: np.ndarray        # (R, K) rstd * weight, row by row
     weight: np.ndarray | None
     has_bias: bool
-    shape: tuple             # x's shape; the last len(weight.shape) axes are normalised
+    shape: tuple             # x's shape
     axes: tuple              # the normalised axes (the last k)
+    source: np.ndarray       # x as given (a view), for the plain backward
+    eps: float
 
 
 def layer_norm_forward(x, normalized_shape, weight, bias, eps):
@@ -213,7 +220,8 @@ def layer_norm_forward(x, normalized_shape, weight, bias, eps):
     if not (1 <= k <= x.ndim and _takes(x, weight, bias)
             and all(p is None or p.shape == x.shape[x.ndim - k:] for p in (weight, bias))):
         return None
-    rows = np.ascontiguousarray(x).reshape(-1, math.prod(x.shape[x.ndim - k:]))  # (R, K)
+    source = np.ascontiguousarray(x)
+    rows = source.reshape(-1, math.prod(x.shape[x.ndim - k:]))         # (R, K)
     rows, mean, var = _row_moments(rows)
     rstd = 1 / np.sqrt(var + x.dtype.type(eps))                        # (R,)
     w = np.ones(rows.shape[1], x.dtype) if weight is None else weight.reshape(-1)
@@ -226,7 +234,7 @@ def layer_norm_forward(x, normalized_shape, weight, bias, eps):
     out += shift
     return out.reshape(x.shape), LayerNormFastCache(
         rows, mean, rstd, scale, weight, bias is not None, x.shape,
-        tuple(range(x.ndim - k, x.ndim)))
+        tuple(range(x.ndim - k, x.ndim)), source, eps)
 
 
 def layer_norm_backward(dout, cache):
@@ -234,7 +242,7 @@ def layer_norm_backward(dout, cache):
     ``dx = rstd (g - mean(g) - xhat mean(g xhat))``, ``g = dout * weight``, multiplied
     out as ``dout * scale + x p + q`` with ``p`` and ``q`` per row. A ``dout`` of
     another dtype, or an inf or NaN in the sums, goes to the plain backward."""
-    x, mean, rstd, scale, weight, has_bias, shape, axes = cache
+    x, mean, rstd, scale, weight, has_bias, shape, axes = cache[:8]
     if dout.dtype != x.dtype:
         return _plain_layer_norm_backward(dout, cache)
     size = x.shape[1]
@@ -262,10 +270,13 @@ def layer_norm_backward(dout, cache):
 
 
 def _plain_layer_norm_backward(dout, cache):
-    """The plain backward on the ``xhat`` this cache stands for."""
+    """The plain backward on the plain forward's cache of the same input, computed again
+    as :func:`scratch.functional.layer_norm_forward` computes it (the same numbers,
+    the same infinities and NaN)."""
     from scratch.functional.normalization import LayerNormCache, layer_norm_backward
-    x, mean, rstd, scale, weight, has_bias, shape, axes = cache
-    kept = shape[:axes[0]] + (1,) * len(axes)
-    xhat = ((x - mean[:, None]) * rstd[:, None]).reshape(shape)
-    return layer_norm_backward(dout, LayerNormCache(xhat, rstd.reshape(kept), weight,
-                                                    has_bias, axes))
+    *_, weight, has_bias, _, axes, source, eps = cache
+    centred = source - source.mean(axis=axes, keepdims=True)
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    rstd = 1 / np.sqrt(var + source.dtype.type(eps))
+    return layer_norm_backward(dout, LayerNormCache(centred * rstd, rstd, weight, has_bias,
+                                                    axes))
