@@ -84,7 +84,6 @@ def _takes(x, *params) -> bool:
                     for p in params))
 
 
-# --------------------------------------------------------------------------- group norm
 def _row_dots(a, b):
     """``(a * b).sum(axis=1)`` of two (R, M) arrays without their product: a stack of
     (1, M) @ (M, 1) products, one read of each."""
@@ -106,6 +105,7 @@ def _row_moments(rows):
     return centred, np.zeros_like(mean), _row_dots(centred, centred) / dt(m)
 
 
+# --------------------------------------------------------------------------- group norm
 class GroupNormFastCache(NamedTuple):
     x: np.ndarray            # (N G, M) the groups of x, or of x - mean (then mean is 0)
     mean: np.ndarray         # (N, G) the groups' means
@@ -113,7 +113,7 @@ class GroupNormFastCache(NamedTuple):
     weight: np.ndarray | None
     has_bias: bool
     shape: tuple             # x's shape
-    source: np.ndarray       # x as given (a view), for the plain backward
+    source: np.ndarray       # x itself (a contiguous copy if it was not), for the plain backward
     eps: float
 
 
@@ -206,7 +206,7 @@ class LayerNormFastCache(NamedTuple):
     has_bias: bool
     shape: tuple             # x's shape
     axes: tuple              # the normalised axes (the last k)
-    source: np.ndarray       # x as given (a view), for the plain backward
+    source: np.ndarray       # x itself (a contiguous copy if it was not), for the plain backward
     eps: float
 
 
