@@ -47,6 +47,8 @@ def _paths_taken():
             "linear": fast_linear.matmul(x.reshape(4, -1), np.ones((72, 2))) is not None,
             "relu_after_pool": [n for n, _ in run_order(seq.layers, True)] == ["pool", "relu"],
             "group_norm": isinstance(F.group_norm_forward(x, 2)[1], fast_norm.GroupNormFastCache),
+            "layer_norm": isinstance(F.layer_norm_forward(x, (6,))[1],
+                                     fast_norm.LayerNormFastCache),
             "smooth_l1": fast_loss.smooth_l1_loss(x, 1.0, "mean") is not None,
             "silu": fast_activation.silu_forward(x) is not None,
             "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache),

@@ -19,9 +19,9 @@ Layer norm (torch's ``F.layer_norm``) normalises each sample over its last ``k``
 ``weight`` and ``bias`` have ``normalized_shape`` (or are None). Unlike batch
 norm there are no running statistics: training and evaluation compute the same.
 
-Group norm (so instance norm with the input's statistics) has a fast path in
-:mod:`scratch.backends.fast.normalization`, entered through the lines marked ``FAST
-PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
+Layer norm and group norm (so instance norm with the input's statistics) have fast
+paths in :mod:`scratch.backends.fast.normalization`, entered through the lines marked
+``FAST PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     Returns out (x's shape and dtype) and a :class:`LayerNormCache`.
     """
+    if (fast := fast_norm.layer_norm_forward(x, normalized_shape, weight, bias, eps)) is not None:
+        return fast                                              # FAST PATH (fewer passes)
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
     centred = x - mean
@@ -82,6 +84,8 @@ def layer_norm_backward(dout, cache):
     ``dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` over the normalised
     axes; ``dweight = sum(dout * xhat)`` and ``dbias = sum(dout)`` over the leading axes.
     """
+    if isinstance(cache, fast_norm.LayerNormFastCache):
+        return fast_norm.layer_norm_backward(dout, cache)        # FAST PATH (its cache)
     xhat, rstd, weight, has_bias, axes = cache
     lead = tuple(range(dout.ndim - len(axes)))
     g = dout if weight is None else dout * weight
