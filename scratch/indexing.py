@@ -21,7 +21,14 @@ def index_add(out, index, source):
     1-D of length ``source.shape[0]`` with values in ``[0, out.shape[0])``,
     ``source.shape[1:] == out.shape[1:]``. The same additions in the same order as
     ``np.add.at(out, index, source)``. Modifies and returns ``out``."""
-    index = np.asarray(index, dtype=np.intp).reshape(-1)
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise IndexError(f"index_add: the index must hold integers, got dtype {index.dtype}")
+    index = index.astype(np.intp, copy=False).reshape(-1)
+    rows = out.shape[0]
+    if index.size and (index.max() >= rows or index.min() < -rows):
+        bad = index[(index >= rows) | (index < -rows)][0]
+        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {rows}")
     row = int(np.prod(out.shape[1:]))                              # elements per row
     positions = (index[:, None] * row + np.arange(row)).reshape(-1)  # each element's place
     table = np.ascontiguousarray(out)                              # out itself, if contiguous

@@ -14,6 +14,7 @@ from scratch import nn, parallel
 from scratch.backends import fast
 from scratch.backends.fast import activation as fast_activation
 from scratch.backends.fast import conv as fast_conv
+from scratch.backends.fast import conv_transpose as fast_conv_transpose
 from scratch.backends.fast import linear as fast_linear
 from scratch.backends.fast import loss as fast_loss
 from scratch.backends.fast import normalization as fast_norm
@@ -54,7 +55,13 @@ def _paths_taken():
             "hardswish": isinstance(F.hardswish_forward(x)[1], fast_activation.HardswishFastCache),
             "elu": isinstance(F.elu_forward(x)[1], fast_activation.ELUFastCache),
             "gelu_float32": isinstance(F.gelu_forward(x.astype(np.float32))[1],
-                                       fast_activation.GELUFastCache)}
+                                       fast_activation.GELUFastCache),
+            "silu_backward": fast_activation.silu_backward(
+                x, F.silu_forward(x)[1]) is not None,
+            "adaptive_max_pool": isinstance(F.adaptive_max_pool2d_forward(x, 3)[1],
+                                            fast_pooling.AdaptiveTileCache),
+            "conv_transpose": fast_conv_transpose.conv_transpose2d_forward(
+                x, np.ones((2, 3, 3, 3)), None, (1, 1), (0, 0), (1, 1), 1, (8, 8)) is not None}
 
 
 def test_each_fast_path_runs_when_on_and_none_when_off(two_threads):

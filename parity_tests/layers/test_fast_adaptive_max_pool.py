@@ -88,10 +88,24 @@ def test_adaptive_max_pool_tiles_match_torch_indices_included(spatial, data, dty
 @pytest.mark.parametrize("size, output_size, switch, tiles", [
     ((6, 4), (3, 2), True, True), ((6, 4), (3, 2), False, False),
     ((5, 4), (3, 2), True, False), ((6, 4), (6, 4), True, True),
-    ((6, 4), (7, 4), True, False), ((6, 4), (1, None), True, True)])
+    ((6, 4), (7, 4), True, False), ((6, 4), (1, None), True, True),
+    ((36, 1), (1, 1), True, True), ((37, 1), (1, 1), True, False),   # 36 taps, then 37
+    ((12, 12), (1, 1), True, False), ((6, 4), (0, 2), True, False)])
 def test_the_tile_path_is_taken_exactly_when_the_windows_tile(size, output_size, switch,
                                                              tiles):
     x = np.arange(2 * size[0] * size[1], dtype=np.float64).reshape(2, *size)
     with fast.flags(enabled=switch):
         _, cache = F.adaptive_max_pool2d_forward(x, output_size)
     assert isinstance(cache, fast_pooling.AdaptiveTileCache) == tiles
+
+
+def test_an_empty_output_and_global_pooling_give_the_plain_result():
+    """Output size 0 (functional calls only: the modules refuse it) and one tile of the
+    whole plane, both left to the plain path: its result, as torch's."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
+    for size in ((0, 0), (1, 1)):
+        out, cache = F.adaptive_max_pool2d_forward(x, size)
+        p_out, _ = plain(F.adaptive_max_pool2d_forward, x, size)
+        assert isinstance(cache, AdaptiveMaxPool2dCache)
+        assert_bitwise_equal(out, p_out, "out")
+        assert out.shape == tuple(TF.adaptive_max_pool2d(torch.from_numpy(x), size).shape)

@@ -29,7 +29,7 @@ from scratch import functional as F
 from scratch import nn
 from scratch.backends import fast
 from scratch.backends.fast import normalization as fast_norm
-from scratch.functional.normalization import LayerNormCache
+from scratch.functional.normalization import GroupNormCache, LayerNormCache
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +203,49 @@ def test_layer_norm_fast_backward_of_an_infinite_dout_is_the_plain_one():
         p_grads = plain(F.layer_norm_backward, dout, p_cache)
     for name, a, e in zip(("dx", "dw"), grads, p_grads):
         assert_within_twice_the_budget(a, e, np.float64, 10, name)
+
+
+def test_long_float32_rows_and_non_finite_parameters_take_the_plain_path():
+    """float32 rows longer than ``MAX_FLOAT32_ROW`` (BLAS's float32 sums lose accuracy
+    with the row's length) and an infinite or NaN weight or bias (``x * scale + shift``
+    would give ``inf - inf``): the plain path's caches and results, for layer norm and
+    group norm; a float64 row of that length, and a float32 row at the limit, stay fast."""
+    rng = np.random.default_rng(0)
+    limit = fast_norm.MAX_FLOAT32_ROW
+    long32 = rng.standard_normal((2, limit + 1)).astype(np.float32)
+    assert isinstance(F.layer_norm_forward(long32, (limit + 1,))[1], LayerNormCache)
+    assert isinstance(F.group_norm_forward(long32.reshape(2, 1, -1), 1)[1], GroupNormCache)
+    at_limit = long32[:, :limit]
+    assert isinstance(F.layer_norm_forward(at_limit, (limit,))[1], fast_norm.LayerNormFastCache)
+    assert isinstance(F.layer_norm_forward(long32.astype(np.float64), (limit + 1,))[1],
+                      fast_norm.LayerNormFastCache)
+    x = rng.standard_normal((3, 4, 5))
+    for bad in (np.inf, -np.inf, np.nan):
+        w = np.ones(5)
+        w[1] = bad
+        with np.errstate(invalid="ignore"):
+            for params in ((w, None), (None, w)):
+                out, cache = F.layer_norm_forward(x, (5,), *params)
+                p_out, _ = plain(F.layer_norm_forward, x, (5,), *params)
+                assert isinstance(cache, LayerNormCache)
+                np.testing.assert_array_equal(out, p_out)
+            out, cache = F.group_norm_forward(x, 2, np.r_[w[:4]], None)
+            assert isinstance(cache, GroupNormCache)
+
+
+@dtypes
+def test_layer_norm_fast_path_on_rows_of_hundreds_matches_the_plain_path(dtype):
+    """Rows of 300 values, where the fast path's per-row passes run inside
+    ``whole_rows`` (a ufunc buffer of one row)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 2, 300)).astype(dtype)
+    w, b = (rng.standard_normal(300).astype(dtype) for _ in range(2))
+    dout = upstream(7, x.shape, dtype)
+    out, cache = F.layer_norm_forward(x, (300,), w, b)
+    p_out, p_cache = plain(F.layer_norm_forward, x, (300,), w, b)
+    assert isinstance(cache, fast_norm.LayerNormFastCache)
+    k_out, k_params = budgets(x, 1, 1e-5)
+    assert_within_twice_the_budget(out, p_out, dtype, k_out, "out")
+    for name, a, e, k in zip(("dx", "dw", "db"), F.layer_norm_backward(dout, cache),
+                             F.layer_norm_backward(dout, p_cache), (k_out, k_params, k_params)):
+        assert_within_twice_the_budget(a, e, dtype, k, name)

@@ -8,6 +8,7 @@ not contiguous too, and with torch's ``index_add_`` to rounding.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,3 +59,23 @@ def test_index_add_matches_torch_index_add(case):
     got = index_add(out.copy(), index, source)
     rtol = 1e-12 if out.dtype == np.float64 else 1e-5
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e3 * (len(index) + 1))
+
+
+@pytest.mark.parametrize("index, error", [
+    (np.array([1.7, 2.2]), r"index_add: the index must hold integers, got dtype float64"),
+    (np.array([True, False]), r"index_add: the index must hold integers, got dtype bool"),
+    (np.array([0, 3]), r"index 3 is out of bounds for axis 0 with size 3"),
+    (np.array([-4, 0]), r"index -4 is out of bounds for axis 0 with size 3")])
+def test_index_add_refuses_what_np_add_at_refuses_and_names_the_row(index, error):
+    out = np.zeros((3, 4))
+    with pytest.raises(IndexError, match=error):
+        index_add(out, index, np.ones((2, 4)))
+    assert not out.any()
+
+
+def test_index_add_takes_negative_rows_as_np_add_at():
+    out, expected = np.zeros((3, 2)), np.zeros((3, 2))
+    source = np.arange(6.0).reshape(3, 2)
+    index_add(out, np.array([-1, 0, -3]), source)
+    np.add.at(expected, np.array([-1, 0, -3]), source)
+    np.testing.assert_array_equal(out, expected)

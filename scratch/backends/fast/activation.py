@@ -237,7 +237,8 @@ def gelu_forward(x):
     for a in half[3::-1]:
         q += a
         q *= t
-    gauss = np.multiply(x, x)
+    with np.errstate(over="ignore"):                   # x^2 = inf: exp(-inf) = 0, right
+        gauss = np.multiply(x, x)
     gauss *= f(-0.5)
     np.exp(gauss, out=gauss)                           # exp(-x^2 / 2)
     q *= gauss

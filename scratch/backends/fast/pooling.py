@@ -94,6 +94,11 @@ class AdaptiveTileCache(NamedTuple):
     shape: tuple               # the input's shape
 
 
+MAX_TAPS = 36
+"""The largest tile the adaptive max pool fast path takes: its loop runs over the taps,
+and from about 64 (on 32x32x48x48 float32, 2026-12-08) the plain path is faster."""
+
+
 def _tap_major(x, out_hw, tile):
     """The (..., H, W) planes as ``(kh*kw, ..., out_h, out_w)``: tap t of every tile."""
     (oh, ow), (kh, kw), lead = out_hw, tile, x.shape[:-2]
@@ -111,7 +116,9 @@ def adaptive_max_pool2d_forward(x, out_hw, return_indices):
     the windows do not tile the input.
 
     When ``out_h`` divides H and ``out_w`` divides W, torch's adaptive windows are the
-    ``(H/out_h, W/out_w)`` tiles of the plane. One copy sets each tile's taps one after
+    ``(H/out_h, W/out_w)`` tiles of the plane (taken for tiles of at most
+    :data:`MAX_TAPS` values: global pooling, one tile of the whole plane, stays on the
+    plain path). One copy sets each tile's taps one after
     another along a first axis (in the row-major order the plain path reads a window),
     and a loop over the few taps keeps a running maximum of all tiles at once; a tap
     becomes a tile's first maximum where it is greater than the maximum so far, or NaN
@@ -121,7 +128,9 @@ def adaptive_max_pool2d_forward(x, out_hw, return_indices):
     plain path's, signed zeros and NaN included.
     """
     (h, w), (oh, ow) = x.shape[-2:], out_hw
-    if not fast.is_enabled() or h % oh or w % ow:
+    if not fast.is_enabled() or 0 in (oh, ow) or h % oh or w % ow:
+        return None
+    if (h // oh) * (w // ow) > MAX_TAPS:              # a Python loop over the taps
         return None
     tile = (h // oh, w // ow)
     taps = _tap_major(x, out_hw, tile)                                 # (kh*kw, ..., oh, ow)
