@@ -1,8 +1,8 @@
 """Activations: forward/backward pairs (element-wise, then the softmax family).
 
 Each ``*_forward(x, ...)`` returns ``(out, cache)`` with ``out`` of ``x``'s shape
-and dtype; the ``*_backward(dout, cache)`` under it returns ``dx``. ReLU has a
-threaded fast path and SiLU a faster forward in
+and dtype; the ``*_backward(dout, cache)`` under it returns ``dx``. ReLU (threads),
+SiLU, ELU and exact GELU on float32 have fast paths in
 :mod:`scratch.backends.fast.activation`, entered through the lines marked ``FAST
 PATH``; ``scratch.backends.fast.enabled = False`` leaves only the code below.
 """
