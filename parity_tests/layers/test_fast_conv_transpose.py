@@ -16,6 +16,8 @@ sit at the same places. The backward is the plain one on an equal cache.
 """
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -54,14 +56,22 @@ def _cast(case, dtype):
 @dtypes
 @given(case=S.transposed_cases(2, **BIGGER), data=st.data())
 def test_conv_transpose2d_fast_forward_matches_the_plain_path(case, data, dtype):
-    """Special values in x and w (a non-finite weight hands the call to the plain path):
-    outputs within twice the budget, the caches equal, so the backward is the same."""
+    """Special values in x and w (a non-finite weight hands the call to the plain path,
+    and only that: the fast forward is seen to run otherwise): outputs within twice the
+    budget, the caches equal, so the backward is the same."""
     x, w, b, (s, p, op, d), groups, _ = _cast(case, dtype)
     x, w = with_specials(data, x), with_specials(data, w, max_size=2)
     args = (x, w, b, s, p, op, groups, d)
+    returned, original = [], fast_transpose.conv_transpose2d_forward
+
+    def spy(*fast_args):
+        returned.append(original(*fast_args))
+        return returned[-1]
     with np.errstate(invalid="ignore", over="ignore"):
-        out, cache = F.conv_transpose2d_forward(*args)
+        with mock.patch.object(fast_transpose, "conv_transpose2d_forward", spy):
+            out, cache = F.conv_transpose2d_forward(*args)
         p_out, p_cache = plain(F.conv_transpose2d_forward, *args)
+    assert (returned[0] is not None) == bool(np.isfinite(w).all())   # fast unless w is not
     assert out.dtype == np.dtype(dtype) and out.flags.c_contiguous
     k = x.shape[1] // groups * w.shape[2] * w.shape[3]
     assert_within_twice_the_budget(out, p_out, dtype, k, "out")
