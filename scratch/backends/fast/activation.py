@@ -20,19 +20,20 @@ subnormal); so are the output and the input gradient (the backward on the same
 sigmoid: bit for bit).
 
 :func:`hardswish_forward` and :func:`hardswish_backward` (entered from
-:func:`scratch.functional.hardswish_forward` and ``hardswish_backward``) work from
-``c = clip(x, -3, 3)``: the output is ``x * (c + 3) / 6`` (``c + 3`` is the plain
-``clip(x + 3, 0, 6)``, bit for bit), and with ``q = c / 3`` the slope is ``q + 0.5 -
-0.5 trunc(q)``: ``trunc(q)`` is 0 strictly between the kinks (``|q| < 1`` there, also
-just below 3, where ``q + 0.5`` rounds to 1.5 as in the plain code), -1 at and below
--3 (slope 0), 1 at and above 3 (slope 1). The backward clips ``x`` again (a pass
-costs less than a second new array of the input's size, whose pages the system
-must map), takes ``trunc(q)`` as a cast to int8 (a quarter of the memory) and the
-slope as ``(2q + 1 - trunc(q)) / 2``, which doubling and halving make equal to ``q
-+ 0.5 - 0.5 trunc(q)`` to the bit. In-place float arithmetic where the plain pair
-mixes booleans into floats: two new arrays of the input's size (the output and the
-gradient) and an int8 one, where the plain pair makes nine; the same values, bit
-for bit.
+:func:`scratch.functional.hardswish_forward` and ``hardswish_backward``) cache
+``c = clip(x, -3, 3)`` instead of ``x``: the output is ``x * (c + 3) / 6`` (``c + 3``
+is the plain ``clip(x + 3, 0, 6)``, bit for bit), and with ``q = c / 3`` the slope
+is ``q + 0.5 - 0.5 trunc(q)``: ``trunc(q)`` is 0 strictly between the kinks (``|q|
+< 1`` there, also just below 3, where ``q + 0.5`` rounds to 1.5 as in the plain
+code), -1 at and below -3 (slope 0), 1 at and above 3 (slope 1). Six passes of
+float arithmetic where the plain pair makes ten, three of them mixing booleans into
+floats; the same operations on the same values, so the results are the same, bit
+for bit. Clipping ``x`` again in the backward instead of keeping ``c``, with the kinks
+as an int8 cast, was slower: 0.86 to 1.04 ms against 0.67 to 0.81 ms for the pair on
+the bench's 64x16x28x28 float32 input, three runs each of ``python -m scripts.bench
+--threads 1 --no-load --no-memory --no-model-layers --rounds 1 --steps 1
+--layer-rounds 10 --layer-rows hardswish`` (2026-12-08); its pass mixing int8 and
+floats costs two.
 
 :func:`gelu_forward` and :func:`gelu_backward` (entered from
 :func:`scratch.functional.gelu_forward` and ``gelu_backward``, exact GELU, float32
@@ -145,7 +146,7 @@ def silu_backward(dout, cache):
 
 
 class HardswishFastCache(NamedTuple):
-    x: np.ndarray            # the input: the backward clips it again
+    clipped: np.ndarray      # clip(x, -3, 3)
 
 
 def hardswish_forward(x):
@@ -153,23 +154,20 @@ def hardswish_forward(x):
     or ``x`` is 0-d or not float32/float64."""
     if not fast.is_enabled() or not x.ndim or x.dtype not in (np.float32, np.float64):
         return None
-    out = np.clip(x, -3, 3)
-    out += 3                                           # clip(x + 3, 0, 6)
+    clipped = np.clip(x, -3, 3)
+    out = np.add(clipped, 3)                           # clip(x + 3, 0, 6)
     np.multiply(x, out, out=out)
     np.divide(out, 6, out=out)
-    return out, HardswishFastCache(x)
+    return out, HardswishFastCache(clipped)
 
 
 def hardswish_backward(dout, cache):
     """``dout * slope``, the slope from the clipped input (see above)."""
-    q = np.clip(cache.x, -3, 3)
-    np.divide(q, 3, out=q)
-    with np.errstate(invalid="ignore"):                # NaN: any kink, the slope is NaN
-        kink = q.astype(np.int8)                       # trunc(q): -1 at and below -3, 1 at
-    q *= 2                                             # and above 3, else 0
-    q += 1
-    q -= kink
-    q *= 0.5                                           # (2q + 1 - kink) / 2, exactly
+    q = np.divide(cache.clipped, 3)
+    kink = np.trunc(q)                                 # -1 at and below -3, 1 at and above 3
+    np.add(q, 0.5, out=q)
+    np.multiply(kink, 0.5, out=kink)
+    np.subtract(q, kink, out=q)
     if dout.shape == q.shape and dout.dtype == q.dtype:
         return np.multiply(dout, q, out=q)
     return np.asarray(dout * q, dout.dtype)
