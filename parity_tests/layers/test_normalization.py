@@ -278,3 +278,15 @@ def test_instance_norm_warns_on_a_channel_count_it_does_not_use():
     x = np.zeros((1, 4, 3), np.float32)
     with pytest.warns(UserWarning, match="input's size at dim=1 does not match num_features"):
         nn.InstanceNorm1d(3).forward(x)
+
+
+@pytest.mark.parametrize("shape, groups", [((2, 5, 3), 2), ((2, 6), 4), ((3,), 1), ((2, 4), 0)])
+def test_functional_group_norm_refuses_what_torch_refuses_in_its_words(shape, groups):
+    """Channels not divisible by the groups (the reshape would mix channels across groups
+    silently), fewer than 2 dims, no groups: torch's error type and message."""
+    x = np.ones(shape)
+    with pytest.raises(Exception) as theirs:
+        TF.group_norm(torch.from_numpy(x), groups)
+    with pytest.raises(type(theirs.value)) as ours:
+        F.group_norm_forward(x, groups)
+    assert str(ours.value) == str(theirs.value)

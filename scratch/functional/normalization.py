@@ -109,8 +109,19 @@ def group_norm_forward(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each sample's channels in ``num_groups`` consecutive groups.
 
     x: (N, C, *) with C divisible by ``num_groups``; weight, bias: (C,) or None.
-    Mean and biased variance over the ``C / G * prod(*)`` values of each group.
+    Mean and biased variance over the ``C / G * prod(*)`` values of each group. An
+    input of fewer than 2 dims, or C not divisible by ``num_groups``, is refused with
+    torch's RuntimeError (``num_groups=0``: its ZeroDivisionError).
     """
+    if x.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{x.ndim}")
+    if num_groups == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    if x.shape[1] % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape [{', '.join(map(str, x.shape))}]"
+                           f" and num_groups={num_groups}")
     if (fast := fast_norm.group_norm_forward(x, num_groups, weight, bias, eps)) is not None:
         return fast                                              # FAST PATH (fewer passes)
     n, c = x.shape[:2]
