@@ -44,3 +44,17 @@ def assert_within_twice_the_budget(actual, expected, dtype, k, name):
     rtol, atol = tolerance(dtype, k)
     assert_close(actual, expected, 2 * rtol, 2 * atol, f"{name} (fast path vs plain path)",
                  equal_nan=True)
+
+
+def assert_fast_backward_of_another_dout_dtype_is_plain(forward, backward, fast_cache, x,
+                                                         args, dout):
+    """A ``dout`` whose dtype is not the forward's (a normalization layer's): each of
+    ``(dx, dweight, dbias)`` has the plain path's dtype and, within twice the float32
+    budget for 60 terms, its value."""
+    _, cache = forward(x, *args)
+    _, p_cache = plain(forward, x, *args)
+    assert isinstance(cache, fast_cache)
+    for name, a, e in zip(("dx", "dw", "db"), backward(dout, cache),
+                          plain(backward, dout, p_cache)):
+        assert a.dtype == e.dtype, name
+        assert_within_twice_the_budget(a, e, np.float32, 60, name)

@@ -19,7 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parity_tests import strategies as S
-from parity_tests.fast_path_helpers import assert_within_twice_the_budget, plain, with_specials
+from parity_tests.fast_path_helpers import (
+    assert_fast_backward_of_another_dout_dtype_is_plain,
+    assert_within_twice_the_budget,
+    plain,
+    with_specials,
+)
 from parity_tests.helpers import assert_pair_matches_torch, dtypes, upstream
 from scratch import functional as F
 from scratch import nn
@@ -176,14 +181,9 @@ def test_group_norm_fast_backward_of_another_dout_dtype_is_the_plain_one(x_dtype
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 5)).astype(x_dtype)
     w, b = (rng.standard_normal(4).astype(x_dtype) for _ in range(2))
-    dout = upstream(0, x.shape, dout_dtype)
-    _, cache = F.group_norm_forward(x, 2, w, b)
-    _, p_cache = plain(F.group_norm_forward, x, 2, w, b)
-    assert isinstance(cache, fast_norm.GroupNormFastCache)
-    for name, a, e in zip(("dx", "dw", "db"), F.group_norm_backward(dout, cache),
-                          plain(F.group_norm_backward, dout, p_cache)):
-        assert a.dtype == e.dtype, name
-        assert_within_twice_the_budget(a, e, np.float32, 60, name)
+    assert_fast_backward_of_another_dout_dtype_is_plain(
+        F.group_norm_forward, F.group_norm_backward, fast_norm.GroupNormFastCache, x, (2, w, b),
+        upstream(0, x.shape, dout_dtype))
 
 
 def test_group_norm_fast_path_restores_numpy_buffer_size():

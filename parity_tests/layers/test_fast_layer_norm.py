@@ -23,7 +23,12 @@ from hypothesis import strategies as st
 
 from parity_tests import sequence_strategies as Q
 from parity_tests import strategies as S
-from parity_tests.fast_path_helpers import assert_within_twice_the_budget, plain, with_specials
+from parity_tests.fast_path_helpers import (
+    assert_fast_backward_of_another_dout_dtype_is_plain,
+    assert_within_twice_the_budget,
+    plain,
+    with_specials,
+)
 from parity_tests.helpers import assert_pair_matches_torch, dtypes, upstream
 from scratch import functional as F
 from scratch import nn
@@ -168,14 +173,9 @@ def test_layer_norm_fast_backward_of_another_dout_dtype_is_the_plain_one(x_dtype
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 5)).astype(x_dtype)
     w, b = (rng.standard_normal(5).astype(x_dtype) for _ in range(2))
-    dout = upstream(0, x.shape, dout_dtype)
-    _, cache = F.layer_norm_forward(x, (5,), w, b)
-    _, p_cache = plain(F.layer_norm_forward, x, (5,), w, b)
-    assert isinstance(cache, fast_norm.LayerNormFastCache)
-    for name, a, e in zip(("dx", "dw", "db"), F.layer_norm_backward(dout, cache),
-                          plain(F.layer_norm_backward, dout, p_cache)):
-        assert a.dtype == e.dtype, name
-        assert_within_twice_the_budget(a, e, np.float32, 60, name)
+    assert_fast_backward_of_another_dout_dtype_is_plain(
+        F.layer_norm_forward, F.layer_norm_backward, fast_norm.LayerNormFastCache, x, ((5,), w, b),
+        upstream(0, x.shape, dout_dtype))
 
 
 def test_layer_norm_fast_path_keeps_float32_and_leaves_other_weights_to_the_plain_path():
@@ -229,7 +229,7 @@ def test_long_float32_rows_and_non_finite_parameters_take_the_plain_path():
                 p_out, _ = plain(F.layer_norm_forward, x, (5,), *params)
                 assert isinstance(cache, LayerNormCache)
                 np.testing.assert_array_equal(out, p_out)
-            out, cache = F.group_norm_forward(x, 2, np.r_[w[:4]], None)
+            out, cache = F.group_norm_forward(x, 2, w[:4], None)
             assert isinstance(cache, GroupNormCache)
 
 

@@ -167,6 +167,21 @@ def test_silu_fast_path_matches_torch(case, dtype):
                   dict(out=t_out, dx=grads["input"]), dtype)
 
 
+def assert_pair_bit_for_bit(forward, backward, fast_cache, x, dout, *args):
+    """The fast forward (its cache of type ``fast_cache``) and backward against the plain
+    pair, bit for bit: output and input gradient. The backward follows its cache, so a
+    fast cache runs the fast backward even with the switch off, and a plain one the
+    plain backward even with it on."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        out, cache = forward(x, *args)
+        p_out, p_cache = plain(forward, x, *args)
+        assert isinstance(cache, fast_cache)
+        dx = plain(backward, dout, cache)
+        p_dx = backward(dout, p_cache)
+    assert_bitwise_equal(out, p_out, "out")
+    assert_bitwise_equal(dx, p_dx, "dx")
+
+
 # --------------------------------------------------------------------------- Hardswish
 def _kinks(dtype):
     """-3 and 3 and the floats on either side of each, in ``dtype``."""
@@ -183,15 +198,9 @@ def test_hardswish_fast_path_equals_the_plain_path_bit_for_bit(dtype):
     def check(case, unbatched, data):
         x = with_specials(data, case[0].astype(dtype), values, max_size=8)
         x = np.ascontiguousarray(x[0]) if unbatched else x
-        with np.errstate(invalid="ignore"):
-            out, cache = F.hardswish_forward(x)
-            p_out, p_cache = plain(F.hardswish_forward, x)
-            assert isinstance(cache, fast_activation.HardswishFastCache)
-            dout = with_specials(data, upstream(case[1], x.shape, dtype))
-            dx = plain(F.hardswish_backward, dout, cache)         # a fast cache: fast backward
-            p_dx = F.hardswish_backward(dout, p_cache)            # a plain cache: plain backward
-        assert_bitwise_equal(out, p_out, "out")
-        assert_bitwise_equal(dx, p_dx, "dx")
+        dout = with_specials(data, upstream(case[1], x.shape, dtype))
+        assert_pair_bit_for_bit(F.hardswish_forward, F.hardswish_backward,
+                                fast_activation.HardswishFastCache, x, dout)
     check()
 
 
@@ -266,15 +275,9 @@ def test_elu_fast_path_equals_the_plain_path_bit_for_bit(dtype):
     def check(case, alpha, unbatched, data):
         x = with_specials(data, case[0].astype(dtype), FAR)
         x = np.ascontiguousarray(x[0]) if unbatched else x
-        with np.errstate(invalid="ignore", over="ignore"):
-            out, cache = F.elu_forward(x, alpha)
-            p_out, p_cache = plain(F.elu_forward, x, alpha)
-            assert isinstance(cache, fast_activation.ELUFastCache)
-            dout = with_specials(data, upstream(case[1], x.shape, dtype))
-            dx = plain(F.elu_backward, dout, cache)               # a fast cache: fast backward
-            p_dx = F.elu_backward(dout, p_cache)                  # a plain cache: plain backward
-        assert_bitwise_equal(out, p_out, "out")
-        assert_bitwise_equal(dx, p_dx, "dx")
+        dout = with_specials(data, upstream(case[1], x.shape, dtype))
+        assert_pair_bit_for_bit(F.elu_forward, F.elu_backward, fast_activation.ELUFastCache,
+                                x, dout, alpha)
     check()
 
 

@@ -86,6 +86,14 @@ def _zeros_flat(size, dtype):
     return have[:size]
 
 
+def _times_dout(dout, grad):
+    """``dout * grad`` in ``dout``'s dtype: written into ``grad`` (an array this call
+    made) where shape and dtype match, else a new array (broadcast or cast)."""
+    if dout.shape == grad.shape and dout.dtype == grad.dtype:
+        return np.multiply(dout, grad, out=grad)
+    return np.asarray(dout * grad, dout.dtype)
+
+
 def relu_forward(x):
     """``(max(x, 0), x > 0)``; None when the switch is off or ``x`` is 0-d or not
     C-contiguous."""
@@ -168,9 +176,7 @@ def hardswish_backward(dout, cache):
     np.add(q, 0.5, out=q)
     np.multiply(kink, 0.5, out=kink)
     np.subtract(q, kink, out=q)
-    if dout.shape == q.shape and dout.dtype == q.dtype:
-        return np.multiply(dout, q, out=q)
-    return np.asarray(dout * q, dout.dtype)
+    return _times_dout(dout, q)
 
 
 class ELUFastCache(NamedTuple):
@@ -197,15 +203,13 @@ def elu_forward(x, alpha):
 def elu_backward(dout, cache):
     """``dout * slope``: ``alpha exp(x)`` where ``x <= 0``, 1 where ``x > 0``."""
     x, alpha, slope = cache
-    if alpha == 1:
+    if alpha == 1:                                     # the cache's own array: not into it
         return np.asarray(dout * slope, dout.dtype)
     slope = np.multiply(slope, x.dtype.type(alpha))
     positive = x > 0
     np.multiply(slope, ~positive, out=slope)
     np.add(slope, positive, out=slope)
-    if dout.shape == slope.shape and dout.dtype == slope.dtype:
-        return np.multiply(dout, slope, out=slope)
-    return np.asarray(dout * slope, dout.dtype)
+    return _times_dout(dout, slope)
 
 
 class GELUFastCache(NamedTuple):
@@ -253,6 +257,4 @@ def gelu_backward(dout, cache):
     grad = np.multiply(x, gauss)
     grad *= np.float32(_INV_SQRT_2PI)
     grad += cdf
-    if dout.shape == grad.shape and dout.dtype == grad.dtype:
-        return np.multiply(dout, grad, out=grad)
-    return np.asarray(dout * grad, dout.dtype)
+    return _times_dout(dout, grad)
